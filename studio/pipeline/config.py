@@ -1,0 +1,257 @@
+"""AnimatedDrawings motion and retarget YAML configs: safe loading, validation, writing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECTION_METHODS = ("frontal", "sagittal", "pca")
+
+
+class ConfigError(ValueError):
+    """A motion or retarget config that cannot be used; the message names the file and field."""
+
+
+class _TupleSafeLoader(yaml.SafeLoader):
+    """SafeLoader that also accepts AD's ``!!python/tuple`` tags (as tuples), and nothing else unsafe."""
+
+
+def _construct_tuple(loader: yaml.SafeLoader, node: yaml.Node) -> tuple[Any, ...]:
+    if not isinstance(node, yaml.SequenceNode):
+        raise yaml.constructor.ConstructorError(None, None, "!!python/tuple must be a list", node.start_mark)
+    return tuple(loader.construct_sequence(node, deep=True))
+
+
+_TupleSafeLoader.add_constructor("tag:yaml.org,2002:python/tuple", _construct_tuple)
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Parse a YAML file safely; AD's ``!!python/tuple`` becomes a tuple. Raises ConfigError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except (IsADirectoryError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a YAML text file ({exc.__class__.__name__})") from None
+    try:
+        return yaml.load(text, Loader=_TupleSafeLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}{where}: malformed YAML: {problem}") from None
+
+
+def _require(data: dict[str, Any], key: str, source: str) -> Any:
+    if key not in data or data[key] is None:
+        raise ConfigError(f"{source}: missing required field '{key}'")
+    return data[key]
+
+
+def _names(value: Any, source: str, what: str) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{source}: {what} must be a list of joint names, found {value!r}")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """AD's motion config: which BVH, which slice, and how to normalise it."""
+
+    filepath: str
+    groundplane_joint: str
+    forward_perp_joint_vectors: tuple[tuple[str, str], ...]
+    scale: float
+    up: str = "+y"
+    start_frame_idx: int = 0
+    end_frame_idx: int | None = None
+    frame_time: float | None = None
+    source: str = ""
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<motion config>") -> "MotionConfig":
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: a motion config must be a mapping of fields")
+        pairs = _require(data, "forward_perp_joint_vectors", source)
+        if not isinstance(pairs, (list, tuple)) or not pairs:
+            raise ConfigError(f"{source}: forward_perp_joint_vectors must be a non-empty list of joint pairs")
+        vectors = []
+        for pair in pairs:
+            names = _names(pair, source, "each forward_perp_joint_vectors entry")
+            if len(names) != 2:
+                raise ConfigError(f"{source}: forward_perp_joint_vectors entries are pairs, found {list(names)}")
+            vectors.append((names[0], names[1]))
+        up = str(data.get("up", "+y")).strip()
+        if up not in ("+y", "+z"):
+            raise ConfigError(f"{source}: up must be '+y' or '+z', found {up!r}")
+        scale = _number(_require(data, "scale", source), source, "scale")
+        if scale <= 0:
+            raise ConfigError(f"{source}: scale must be positive, found {scale}")
+        start = int(_number(data.get("start_frame_idx") or 0, source, "start_frame_idx"))
+        end_raw = data.get("end_frame_idx")
+        end = None if end_raw is None else int(_number(end_raw, source, "end_frame_idx"))
+        if start < 0 or (end is not None and end <= start):
+            raise ConfigError(f"{source}: frame slice [{start}, {end}) is empty or negative")
+        frame_time = data.get("frame_time")
+        if frame_time is not None:
+            frame_time = _number(frame_time, source, "frame_time")
+            if frame_time <= 0:
+                raise ConfigError(f"{source}: frame_time must be positive")
+        ground = _require(data, "groundplane_joint", source)
+        if not isinstance(ground, str):
+            raise ConfigError(f"{source}: groundplane_joint must be a joint name")
+        return cls(str(_require(data, "filepath", source)), ground, tuple(vectors), scale, up, start, end,
+                   frame_time, source)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "filepath": self.filepath,
+            "start_frame_idx": self.start_frame_idx,
+            "end_frame_idx": self.end_frame_idx,
+            "groundplane_joint": self.groundplane_joint,
+            "forward_perp_joint_vectors": [list(p) for p in self.forward_perp_joint_vectors],
+            "scale": self.scale,
+            "up": self.up,
+        }
+        if self.frame_time is not None:
+            data["frame_time"] = self.frame_time
+        return data
+
+
+def _number(value: Any, source: str, what: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: {what} must be a number, found {value!r}") from None
+
+
+@dataclass(frozen=True)
+class ProjectionGroup:
+    """BVH joints projected onto one plane: ``frontal``, ``sagittal`` or ``pca``."""
+
+    name: str
+    bvh_joint_names: tuple[str, ...]
+    method: str
+
+
+@dataclass(frozen=True)
+class BodypartGroup:
+    """Character joints drawn together; their depth comes from ``bvh_depth_drivers``."""
+
+    char_joints: tuple[str, ...]
+    bvh_depth_drivers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RootOffset:
+    """Chains whose length ratio scales the root motion, projected with ``projection_group``."""
+
+    projection_group: str
+    bvh_chains: tuple[tuple[str, ...], ...]
+    char_chains: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class RetargetConfig:
+    """AD's retarget config: how BVH bones drive character joints."""
+
+    char_starting_location: tuple[float, float, float]
+    projection_groups: tuple[ProjectionGroup, ...]
+    bodypart_groups: tuple[BodypartGroup, ...]
+    root_offset: RootOffset
+    joint_mapping: dict[str, tuple[str, str]]
+    runtime_checks: tuple[tuple[str, ...], ...] = ()
+    source: str = ""
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<retarget config>") -> "RetargetConfig":
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: a retarget config must be a mapping of fields")
+        start = _require(data, "char_starting_location", source)
+        if not isinstance(start, (list, tuple)) or len(start) != 3:
+            raise ConfigError(f"{source}: char_starting_location must be [x, y, z]")
+        groups = []
+        for g in _require(data, "bvh_projection_bodypart_groups", source):
+            if not isinstance(g, dict):
+                raise ConfigError(f"{source}: each bvh_projection_bodypart_groups entry must be a mapping")
+            method = str(_require(g, "method", source))
+            if method not in PROJECTION_METHODS:
+                raise ConfigError(f"{source}: projection method must be one of {PROJECTION_METHODS}, "
+                                  f"found {method!r}")
+            groups.append(ProjectionGroup(str(_require(g, "name", source)),
+                                          _names(_require(g, "bvh_joint_names", source), source,
+                                                 "bvh_joint_names"), method))
+        bodyparts = []
+        for g in _require(data, "char_bodypart_groups", source):
+            if not isinstance(g, dict):
+                raise ConfigError(f"{source}: each char_bodypart_groups entry must be a mapping")
+            bodyparts.append(BodypartGroup(_names(_require(g, "char_joints", source), source, "char_joints"),
+                                           _names(_require(g, "bvh_depth_drivers", source), source,
+                                                  "bvh_depth_drivers")))
+        off = _require(data, "char_bvh_root_offset", source)
+        if not isinstance(off, dict):
+            raise ConfigError(f"{source}: char_bvh_root_offset must be a mapping")
+        root = RootOffset(str(_require(off, "bvh_projection_bodypart_group_for_offset", source)),
+                          tuple(_names(c, source, "bvh_joints chain") for c in _require(off, "bvh_joints", source)),
+                          tuple(_names(c, source, "char_joints chain") for c in _require(off, "char_joints", source)))
+        if root.projection_group not in {g.name for g in groups}:
+            raise ConfigError(f"{source}: root offset group {root.projection_group!r} is not a projection group")
+        mapping_raw = _require(data, "char_joint_bvh_joints_mapping", source)
+        if not isinstance(mapping_raw, dict):
+            raise ConfigError(f"{source}: char_joint_bvh_joints_mapping must map joint → [bvh proximal, distal]")
+        mapping = {}
+        for joint, bones in mapping_raw.items():
+            names = _names(bones, source, f"mapping of {joint!r}")
+            if len(names) != 2:
+                raise ConfigError(f"{source}: mapping of {joint!r} needs two BVH joints, found {list(names)}")
+            mapping[str(joint)] = (names[0], names[1])
+        checks = tuple(_names(c, source, "char_runtime_checks entry") for c in (data.get("char_runtime_checks") or []))
+        for check in checks:
+            if len(check) != 4 or check[0] != "above":
+                raise ConfigError(f"{source}: unsupported runtime check {list(check)}: "
+                                  "only ['above', joint, line_start, line_end] exists")
+        loc = tuple(_number(v, source, "char_starting_location") for v in start)
+        return cls((loc[0], loc[1], loc[2]), tuple(groups), tuple(bodyparts), root, mapping, checks, source)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "char_starting_location": list(self.char_starting_location),
+            "bvh_projection_bodypart_groups": [
+                {"bvh_joint_names": list(g.bvh_joint_names), "method": g.method, "name": g.name}
+                for g in self.projection_groups],
+            "char_bodypart_groups": [
+                {"bvh_depth_drivers": list(g.bvh_depth_drivers), "char_joints": list(g.char_joints)}
+                for g in self.bodypart_groups],
+            "char_bvh_root_offset": {
+                "bvh_projection_bodypart_group_for_offset": self.root_offset.projection_group,
+                "bvh_joints": [list(c) for c in self.root_offset.bvh_chains],
+                "char_joints": [list(c) for c in self.root_offset.char_chains]},
+            "char_joint_bvh_joints_mapping": {k: list(v) for k, v in self.joint_mapping.items()},
+            "char_runtime_checks": [list(c) for c in self.runtime_checks],
+        }
+
+    def group_of(self, bvh_joint: str) -> ProjectionGroup | None:
+        """The projection group that lists ``bvh_joint`` (first match), or None."""
+        return next((g for g in self.projection_groups if bvh_joint in g.bvh_joint_names), None)
+
+
+def read_motion_config(path: str | Path) -> MotionConfig:
+    return MotionConfig.from_dict(load_yaml(path), str(path))
+
+
+def read_retarget_config(path: str | Path) -> RetargetConfig:
+    return RetargetConfig.from_dict(load_yaml(path), str(path))
+
+
+def write_yaml(data: Any, path: str | Path) -> Path:
+    """Write plain YAML (lists, never python tags) atomically."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    tmp.replace(path)
+    return path
