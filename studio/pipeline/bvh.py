@@ -91,6 +91,7 @@ def _parse_float(token: str, tokens: _Tokens, line: int, what: str) -> float:
 
 def parse_bvh(text: str, source: str = "<bvh>") -> Bvh:
     """Parse BVH text. Any rotation order, End Sites, and numbers like ``.03333`` are accepted."""
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark, as some Windows exporters write
     lines = text.splitlines()
     tok = _Tokens(text, source)
     # Tokenise the hierarchy line by line so errors can name lines.
@@ -105,7 +106,7 @@ def parse_bvh(text: str, source: str = "<bvh>") -> Bvh:
     if not stream or stream[0][0].upper() != "HIERARCHY":
         raise tok.error("not a BVH file: it must start with HIERARCHY", stream[0][1] if stream else 1)
     if motion_line is None:
-        raise tok.error("no MOTION section: the file is truncated")
+        raise tok.error("no MOTION section: the file is truncated", max(len(lines), 1))
 
     names: list[str] = []
     parents: list[int] = []
@@ -189,6 +190,8 @@ def parse_bvh(text: str, source: str = "<bvh>") -> Bvh:
             if len(set(found)) != len(found):
                 raise tok.error(f"repeated channel on joint {names[joint]!r}", line)
             channels[joint] = tuple(found)
+        elif any(word.lower() == c.lower() for c in _ALL_CHANNELS):
+            raise tok.error(f"channel name {word!r} outside a CHANNELS list (is a CHANNELS count too small?)", line)
         else:
             raise tok.error(f"unknown keyword {word!r} in HIERARCHY", line)
     if stack:
@@ -269,6 +272,7 @@ def read_bvh(path: str | Path) -> Bvh:
 def format_bvh(bvh: Bvh, precision: int = 6) -> str:
     """BVH text for ``bvh``: tabs, End Sites restored, numbers with ``precision`` decimals."""
     out = ["HIERARCHY"]
+    written: list[int] = []  # joints in the order their CHANNELS lines are written
     children: dict[int, list[int]] = {j: [] for j in range(len(bvh.names))}
     for j, p in enumerate(bvh.parents):
         if p >= 0:
@@ -283,6 +287,7 @@ def format_bvh(bvh: Bvh, precision: int = 6) -> str:
         out.append(f"{pad}{'ROOT' if bvh.parents[j] < 0 else 'JOINT'} {bvh.names[j]}")
         out.append(f"{pad}{{")
         out.append(f"{pad}\tOFFSET {offset}")
+        written.append(j)
         if bvh.channels[j]:
             out.append(f"{pad}\tCHANNELS {len(bvh.channels[j])} {' '.join(bvh.channels[j])}")
         for c in children[j]:
@@ -291,7 +296,10 @@ def format_bvh(bvh: Bvh, precision: int = 6) -> str:
 
     emit(0, 0)
     out += ["MOTION", f"Frames: {bvh.n_frames}", f"Frame Time: {bvh.frame_time:.7g}"]
-    out += [" ".join(f"{v:.{precision}f}" for v in row) for row in bvh.motion]
+    # Motion columns follow the written hierarchy, which differs from bvh's order if that is not depth-first.
+    starts = bvh.channel_offsets()
+    columns = [starts[j] + c for j in written for c in range(len(bvh.channels[j]))]
+    out += [" ".join(f"{v:.{precision}f}" for v in row) for row in bvh.motion[:, columns]]
     return "\n".join(out) + "\n"
 
 

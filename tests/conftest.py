@@ -1,0 +1,19 @@
+"""Shared fixtures: the real sample files in ../shared/data, skipped with a reason when absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+SHARED_REASON = "../shared/data is not present (it is not part of a user's clone)"
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """The folder of real files other people made; tests using it skip when it is absent."""
+    if not SHARED.is_dir():
+        pytest.skip(SHARED_REASON)
+    return SHARED

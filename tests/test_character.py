@@ -1,0 +1,99 @@
+"""Character folders: AD's format read and written, any joint count, specific validation errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from studio.pipeline.character import CharacterError, read_character, write_character
+
+
+def make_folder(folder: Path, skeleton: list[dict] | None = None, size: tuple[int, int] = (40, 30),
+                mask_size: tuple[int, int] | None = None) -> Path:
+    w, h = size
+    folder.mkdir(parents=True, exist_ok=True)
+    texture = np.zeros((h, w, 4), np.uint8)
+    texture[:, :, 1] = 200
+    mw, mh = mask_size or size
+    mask = np.zeros((mh, mw), np.uint8)
+    mask[5:25, 10:30] = 255
+    cv2.imwrite(str(folder / "texture.png"), texture)
+    cv2.imwrite(str(folder / "mask.png"), mask)
+    skeleton = skeleton if skeleton is not None else [
+        {"name": "root", "parent": None, "loc": [20, 15]},
+        {"name": "torso", "parent": "root", "loc": [20, 8]},
+        {"name": "hand", "parent": "torso", "loc": [28, 8]},
+    ]
+    (folder / "char_cfg.yaml").write_text(yaml.safe_dump({"width": w, "height": h, "skeleton": skeleton}))
+    return folder
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    character = read_character(make_folder(tmp_path / "a"))
+    assert character.names == ("root", "torso", "hand") and character.parents == (-1, 0, 1)
+    assert character.texture.shape == (30, 40, 4)
+    # Alpha is the mask: outside the figure the texture is transparent.
+    assert (character.texture[:, :, 3] == character.mask).all()
+    out = write_character(character, tmp_path / "b")
+    again = read_character(out)
+    assert again.names == character.names
+    np.testing.assert_array_equal(again.rest, character.rest)
+    np.testing.assert_array_equal(again.texture, character.texture)
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_children_listed_before_parents_are_reordered(tmp_path: Path) -> None:
+    skeleton = [{"name": "hand", "parent": "torso", "loc": [28, 8]},
+                {"name": "root", "parent": None, "loc": [20, 15]},
+                {"name": "torso", "parent": "root", "loc": [20, 8]}]
+    character = read_character(make_folder(tmp_path, skeleton))
+    assert all(p < j for j, p in enumerate(character.parents))
+    assert character.names[character.parents[character.index("hand")]] == "torso"
+
+
+@pytest.mark.parametrize("problem, match", [
+    ("missing_mask", "missing mask"),
+    ("missing_cfg", "missing char_cfg.yaml"),
+    ("mask_size", "mask is 20×30 but texture is 40×30"),
+    ("unknown_parent", "unknown parent 'spine'"),
+    ("outside", "outside the 40×30 image"),
+    ("two_roots", "exactly one root"),
+    ("corrupt_texture", "not a readable image"),
+    ("bad_yaml", "malformed YAML"),
+    ("duplicate", "listed twice"),
+])
+def test_specific_errors(tmp_path: Path, problem: str, match: str) -> None:
+    skeleton = None
+    if problem == "unknown_parent":
+        skeleton = [{"name": "root", "parent": None, "loc": [1, 1]}, {"name": "arm", "parent": "spine", "loc": [2, 2]}]
+    if problem == "outside":
+        skeleton = [{"name": "root", "parent": None, "loc": [1, 1]}, {"name": "arm", "parent": "root", "loc": [45, 2]}]
+    if problem == "two_roots":
+        skeleton = [{"name": "a", "parent": None, "loc": [1, 1]}, {"name": "b", "parent": None, "loc": [2, 2]}]
+    if problem == "duplicate":
+        skeleton = [{"name": "a", "parent": None, "loc": [1, 1]}, {"name": "a", "parent": "a", "loc": [2, 2]}]
+    folder = make_folder(tmp_path / "c", skeleton, mask_size=(20, 30) if problem == "mask_size" else None)
+    if problem == "missing_mask":
+        (folder / "mask.png").unlink()
+    if problem == "missing_cfg":
+        (folder / "char_cfg.yaml").unlink()
+    if problem == "corrupt_texture":
+        (folder / "texture.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    if problem == "bad_yaml":
+        (folder / "char_cfg.yaml").write_text("skeleton: [ {name: root,\n")
+    with pytest.raises(CharacterError, match=match):
+        read_character(folder)
+
+
+@pytest.mark.parametrize("name, joints", [("char2", 16), ("char5", 28), ("char6", 16)])
+def test_real_characters_load(shared: Path, name: str, joints: int) -> None:
+    character = read_character(shared / "characters" / name)
+    assert len(character.names) == joints
+    assert character.mask.shape == character.texture.shape[:2]
+    if name == "char6":
+        assert any(n.endswith("_f") for n in character.names) and any(n.endswith("_b") for n in character.names)
+        assert character.bounding_box == (226, 277, 790, 629)
