@@ -450,3 +450,14 @@ def test_real_file_round_trip() -> None:
     assert again.names == bvh.names and again.channels == bvh.channels
     np.testing.assert_allclose(again.motion, bvh.motion, atol=5e-7)
     np.testing.assert_allclose(world_positions(again), world_positions(bvh), atol=1e-4)
+
+
+def test_joint_names_with_spaces_are_kept_whole() -> None:
+    """3ds Max Biped exports name joints 'Bip01 L Thigh'."""
+    text = ("HIERARCHY\nROOT Bip01 Pelvis\n{\n OFFSET 0 0 0\n CHANNELS 6 Xposition Yposition Zposition "
+            "Zrotation Xrotation Yrotation\n JOINT Bip01 L Thigh\n {\n  OFFSET 1 0 0\n  CHANNELS 3 Zrotation "
+            "Xrotation Yrotation\n  End Site\n  {\n   OFFSET 0 -1 0\n  }\n }\n}\nMOTION\nFrames: 1\n"
+            "Frame Time: 0.1\n0 0 0 0 0 0 0 0 0\n")
+    bvh = parse_bvh(text)
+    assert bvh.names[:2] == ("Bip01 Pelvis", "Bip01 L Thigh")
+    assert parse_bvh(format_bvh(bvh)).names == bvh.names

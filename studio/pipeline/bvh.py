@@ -130,6 +130,9 @@ def parse_bvh(text: str, source: str = "<bvh>") -> Bvh:
         key = word.upper()
         if key in ("ROOT", "JOINT"):
             name, _ = take()
+            # Names may contain spaces (3ds Max Biped: "Bip01 L Thigh"): the rest of the line is the name.
+            while i < len(stream) and stream[i][1] == line and stream[i][0] != "{":
+                name += " " + take()[0]
             if key == "ROOT" and stack:
                 raise tok.error("ROOT inside another joint", line)
             if key == "JOINT" and not stack:
