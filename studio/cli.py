@@ -1,0 +1,183 @@
+"""The ``studio`` command line: render, motions, sample; one-line errors, tracebacks only with --verbose."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Sequence
+
+from studio import __version__
+from studio.progress import TerminalProgress
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        if "x" in text.lower():
+            w, h = (int(v) for v in text.lower().split("x"))
+        else:
+            w = h = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be S or WxH in pixels, not {text!r}") from None
+    if not (8 <= w <= 8192 and 8 <= h <= 8192):
+        raise argparse.ArgumentTypeError(f"size {w}x{h} is out of range (8 to 8192 px)")
+    return w, h
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="studio", description="Drawing Studio: bring a drawn character to life.")
+    parser.add_argument("--version", action="version", version=f"studio {__version__}")
+    parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks and extra detail")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    render = sub.add_parser("render", help="animate a character folder with a motion and export GIF/MP4/PNGs")
+    render.add_argument("character", help="AD character folder (char_cfg.yaml, texture.png, mask.png), or 'sample'")
+    render.add_argument("--motion", "-m", required=True,
+                        help="bundled motion NAME (see 'studio motions'), a FILE.bvh, or an AD MOTION_CFG.yaml")
+    render.add_argument("--retarget", "-r", help="AD retarget config .yaml (default: automatic mapping)")
+    render.add_argument("--bvh", help="BVH file to use with a motion config whose filepath does not resolve")
+    render.add_argument("--frames", "-n", type=_positive,
+                        help="resample the clip to N frames, keeping its duration")
+    render.add_argument("--size", "-s", type=_size, default=(500, 500), help="output size: S or WxH (default 500)")
+    render.add_argument("--background", "-b", default="transparent",
+                        help="'transparent', a colour ('white', '#ffcc00') or an image file")
+    render.add_argument("--camera", choices=("ad", "fit"), default="ad",
+                        help="'ad': AnimatedDrawings' framing, kept in frame (default); 'fit': fill the canvas")
+    render.add_argument("--dump-rig", metavar="FILE.json", help="also write the per-frame rig (ad_ref_v1 format)")
+    render.add_argument("--output", "-o", required=True, help="OUT.gif, OUT.mp4, or a folder for PNG frames")
+    render.add_argument("--verbose", "-v", action="store_true", help=argparse.SUPPRESS)
+
+    motions = sub.add_parser("motions", help="list the bundled motion clips")
+    motions.add_argument("--json", action="store_true", help="machine-readable output")
+    motions.add_argument("--verbose", "-v", action="store_true", help=argparse.SUPPRESS)
+
+    demo = sub.add_parser("demo", help="animate the built-in sample character with every bundled motion")
+    demo.add_argument("--output", "-o", default="out", help="folder for the GIFs (default: out/)")
+    demo.add_argument("--size", "-s", type=_size, default=(400, 400), help="output size (default 400)")
+    demo.add_argument("--verbose", "-v", action="store_true", help=argparse.SUPPRESS)
+
+    sample = sub.add_parser("sample", help="write the built-in sample character folder")
+    sample.add_argument("output", help="folder to write")
+    sample.add_argument("--verbose", "-v", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from studio.render import RenderRequest, parse_background, render_to_file
+
+    request = RenderRequest(character=args.character, motion=args.motion, retarget=args.retarget, bvh=args.bvh,
+                            frames=args.frames, size=args.size, background=parse_background(args.background),
+                            camera=args.camera, output=Path(args.output),
+                            dump_rig=Path(args.dump_rig) if args.dump_rig else None)
+    bar = TerminalProgress("rendering", sys.stderr)
+    started = time.perf_counter()
+    result = render_to_file(request, progress=bar.update)
+    bar.finish()
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {result.output} ({result.frames} frames, {result.frame_time * 1000:.1f} ms/frame, "
+          f"{result.width}x{result.height}) in {time.perf_counter() - started:.2f} s")
+    if args.verbose:
+        for stage, seconds in result.timings.items():
+            print(f"  {stage:<22} {seconds * 1000:9.1f} ms", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_motions(args: argparse.Namespace) -> int:
+    from studio.motion_source import bundled_motions, motions_dir
+    from studio.pipeline.bvh import read_bvh
+    from studio.pipeline.config import read_motion_config
+
+    rows = []
+    for name in bundled_motions():
+        cfg = read_motion_config(motions_dir() / f"{name}.motion.yaml")
+        bvh = read_bvh(motions_dir() / cfg.filepath)
+        rows.append({"name": name, "frames": bvh.n_frames, "fps": round(1.0 / bvh.frame_time, 2),
+                     "seconds": round(bvh.duration, 2), "file": str(motions_dir() / cfg.filepath)})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print(f"no bundled motions found in {motions_dir()}", file=sys.stderr)
+        return EXIT_ERROR
+    else:
+        for row in rows:
+            print(f"{row['name']:<12} {row['frames']:>4} frames  {row['fps']:>5g} fps  {row['seconds']:>5.2f} s")
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from studio.motion_source import bundled_motions, load_motion
+    from studio.render import Animation, Background, export_animation
+    from studio.sample import sample_character, sample_character_files
+
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    folder = sample_character_files(out / "sample_character")
+    character = sample_character()
+    names = bundled_motions()
+    if not names:
+        raise FileNotFoundError("no bundled motions found: is the motions/ folder missing?")
+    rig = None
+    for name in names:
+        started = time.perf_counter()
+        animation = Animation(character, load_motion(name, character), args.size, rig=rig, max_fps=50.0)
+        rig = animation.rig
+        target = export_animation(animation, out / f"sample_{name}.gif", Background())
+        print(f"{target}  ({animation.n_frames} frames, {time.perf_counter() - started:.2f} s)")
+    print(f"sample character folder: {folder}")
+    return EXIT_OK
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from studio.sample import sample_character_files
+
+    folder = sample_character_files(Path(args.output))
+    print(f"wrote the sample character to {folder}")
+    return EXIT_OK
+
+
+COMMANDS = {"render": _cmd_render, "demo": _cmd_demo, "motions": _cmd_motions, "sample": _cmd_sample}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("\nstudio: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    except Exception as exc:  # noqa: BLE001 - the CLI's contract: one clear line, never a traceback
+        if args.verbose:
+            traceback.print_exc()
+        print(f"studio: error: {_describe(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, (ValueError, OSError)) and message:
+        return message
+    return f"{exc.__class__.__name__}: {message}" if message else exc.__class__.__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""Render jobs: character + motion → animated frames → GIF, MP4 or PNG frames, with timings and cancel."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+
+from studio.motion_source import MotionSource, load_motion
+from studio.pipeline import camera as cameras
+from studio.pipeline.atomic import ExportCancelled
+from studio.pipeline.character import Character, read_character
+from studio.pipeline.clip import resample_clip, retime_clip, slice_clip
+from studio.pipeline.gif import GifWriter, gif_frame_delays, gif_safe_frame_count
+from studio.pipeline.motion import normalise_motion
+from studio.pipeline.palette import quantise_texture
+from studio.pipeline.raster import fill_source_maps, raster_indexed, sample_rgba
+from studio.pipeline.retarget import Pose2D, retarget
+from studio.pipeline.rig import DrawOrder, Rig
+from studio.pipeline.rigdump import rig_dump
+
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128), "gray": (128, 128, 128),
+           "red": (220, 40, 40), "green": (40, 160, 60), "blue": (40, 90, 220), "yellow": (250, 220, 60),
+           "paper": (250, 246, 236)}
+
+
+class RenderError(ValueError):
+    """A render request that cannot be carried out (bad output path, bad background...)."""
+
+
+@dataclass(frozen=True)
+class Background:
+    """transparent, a solid RGB colour, or an RGB image stretched to the canvas."""
+
+    colour: tuple[int, int, int] | None = None
+    image: np.ndarray | None = None
+
+    @property
+    def transparent(self) -> bool:
+        return self.colour is None and self.image is None
+
+
+def parse_background(text: str) -> Background:
+    """'transparent', a colour name, '#rrggbb', or an image file path."""
+    value = text.strip()
+    if value.lower() in ("", "none", "transparent"):
+        return Background()
+    if value.lower() in COLOURS:
+        return Background(colour=COLOURS[value.lower()])
+    if value.startswith("#") and len(value) == 7:
+        try:
+            return Background(colour=tuple(int(value[i:i + 2], 16) for i in (1, 3, 5)))  # type: ignore[arg-type]
+        except ValueError:
+            pass
+    path = Path(value)
+    if path.is_file():
+        data = np.fromfile(str(path), np.uint8)
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        if image is None:
+            raise RenderError(f"background {value}: not a readable image")
+        return Background(image=cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+    raise RenderError(f"background {value!r}: use 'transparent', a colour name ({', '.join(sorted(COLOURS))}), "
+                      "'#rrggbb' or an existing image file")
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    character: str | Path
+    motion: str
+    output: Path
+    retarget: str | Path | None = None
+    bvh: str | Path | None = None
+    frames: int | None = None
+    size: tuple[int, int] = (500, 500)
+    background: Background = field(default_factory=Background)
+    camera: str = "ad"
+    dump_rig: Path | None = None
+
+
+@dataclass
+class RenderResult:
+    output: Path
+    frames: int
+    frame_time: float
+    width: int
+    height: int
+    notes: list[str]
+    timings: dict[str, float]
+
+
+def output_kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".gif":
+        return "gif"
+    if suffix in (".mp4", ".m4v"):
+        return "mp4"
+    if suffix == "" or path.is_dir():
+        return "png"
+    raise RenderError(f"{path}: unknown output type {suffix!r}: use .gif, .mp4 or a folder for PNG frames")
+
+
+def load_character(spec: str | Path) -> Character:
+    """A character folder, or 'sample' for the built-in sample character."""
+    if str(spec) == "sample":
+        from studio.sample import sample_character
+
+        return sample_character()
+    return read_character(spec)
+
+
+class Animation:
+    """A character posed by a clip, ready to render any frame. The rig can be reused across clips."""
+
+    def __init__(self, character: Character, source: MotionSource, size: tuple[int, int], frames: int | None = None,
+                 camera: str = "ad", rig: Rig | None = None, max_fps: float | None = None) -> None:
+        self.timings: dict[str, float] = {}
+        self.notes: list[str] = list(source.notes)
+        self.character = character
+        self.width, self.height = size
+        if rig is None:
+            rig = Rig.build(character)
+            self.timings.update(rig.timings)
+        self.rig = rig
+        for name, distance in rig.snapped_joints:
+            self.notes.append(f"joint {name} lies {distance:.1f} px outside the mask: pinned to the nearest mesh point")
+
+        started = time.perf_counter()
+        clip = slice_clip(source.bvh, source.motion_config.start_frame_idx, source.motion_config.end_frame_idx)
+        if source.motion_config.frame_time:
+            clip = retime_clip(clip, source.motion_config.frame_time)
+        target = frames
+        if max_fps is not None:
+            safe = gif_safe_frame_count(target or clip.n_frames, clip.duration / (target or clip.n_frames), max_fps)
+            if safe < (target or clip.n_frames):
+                self.notes.append(f"{target or clip.n_frames} frames would play faster than {max_fps:g} fps as a GIF: "
+                                  f"resampled to {safe} frames, keeping the {clip.duration:.2f} s duration")
+                target = safe
+        if target is not None and target != clip.n_frames:
+            clip = resample_clip(clip, target)
+        config = dataclasses.replace(source.motion_config, start_frame_idx=0, end_frame_idx=None, frame_time=None)
+        motion = normalise_motion(clip, config)
+        self.pose: Pose2D = retarget(character, motion, source.retarget_config)
+        self.notes.extend(self.pose.notes)
+        self.order = DrawOrder(rig, source.retarget_config.bodypart_groups)
+        self.timings["retarget"] = time.perf_counter() - started
+
+        self.vertices = np.empty((self.pose.n_frames, len(rig.mesh.vertices), 2))
+        self.deform_times = np.empty(self.pose.n_frames)
+        for k in range(self.pose.n_frames):
+            tick = time.perf_counter()
+            self.vertices[k] = rig.deform(self.pose.joints[k])
+            self.deform_times[k] = time.perf_counter() - tick
+        self.timings["deform"] = float(self.deform_times.sum())
+        self.raster_times: list[float] = []
+        lo = self.vertices.reshape(-1, 2).min(axis=0)
+        hi = self.vertices.reshape(-1, 2).max(axis=0)
+        if camera == "fit":
+            self.camera = cameras.fit_camera(self.width, self.height, lo, hi)
+        else:
+            root = int(np.flatnonzero(np.array(character.parents) < 0)[0])
+            base = cameras.ad_camera(self.width, self.height, max(character.width, character.height),
+                                     character.rest[root], source.retarget_config.char_starting_location)
+            self.camera = cameras.keep_in_frame(base, lo, hi)
+        self._maps: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def n_frames(self) -> int:
+        return self.pose.n_frames
+
+    @property
+    def frame_time(self) -> float:
+        return self.pose.frame_time
+
+    def canvas_vertices(self, k: int) -> np.ndarray:
+        return self.camera.apply(self.vertices[k])
+
+    def triangles(self, k: int) -> np.ndarray:
+        return self.rig.mesh.triangles[self.order.triangles(self.pose.draw_order[k], self.pose.group_reversed[k])]
+
+    def render_indexed(self, k: int, texture_idx: np.ndarray, background: int, out: np.ndarray | None = None) -> np.ndarray:
+        """(h, w) uint8 palette indices of frame k."""
+        return raster_indexed(self.canvas_vertices(k), self.rig.mesh.vertices, self.triangles(k), texture_idx,
+                              background, self.width, self.height, out)
+
+    def render_rgba(self, k: int, background: Background | None = None) -> np.ndarray:
+        """(h, w, 4) uint8 RGBA of frame k, composited over ``background`` if given."""
+        map_x, map_y = fill_source_maps(self.canvas_vertices(k), self.rig.mesh.vertices, self.triangles(k),
+                                        self.width, self.height)
+        rgba = sample_rgba(self.character.texture, map_x, map_y)
+        return composite(rgba, background) if background is not None else rgba
+
+
+def composite(rgba: np.ndarray, background: Background) -> np.ndarray:
+    """Alpha-composite (h, w, 4) RGBA over a colour or image background; transparent returns it as is."""
+    if background.transparent:
+        return rgba
+    h, w = rgba.shape[:2]
+    if background.image is not None:
+        base = cv2.resize(background.image, (w, h), interpolation=cv2.INTER_AREA)
+    else:
+        base = np.empty((h, w, 3), np.uint8)
+        base[:] = background.colour
+    alpha = rgba[:, :, 3:4].astype(np.float32) / 255.0
+    rgb = (rgba[:, :, :3] * alpha + base * (1.0 - alpha)).astype(np.uint8)
+    return np.dstack([rgb, np.full((h, w), 255, np.uint8)])
+
+
+def _frames_rgba(animation: Animation, background: Background | None, cancel: Cancel | None) -> Iterator[np.ndarray]:
+    for k in range(animation.n_frames):
+        if cancel is not None and cancel():
+            raise ExportCancelled("export cancelled")
+        yield animation.render_rgba(k, background)
+
+
+def export_animation(animation: Animation, output: Path, background: Background, progress: Progress | None = None,
+                     cancel: Cancel | None = None) -> Path:
+    """Write ``animation`` to ``output`` (.gif, .mp4 or a PNG folder) atomically."""
+    from studio.pipeline.video import write_mp4, write_png_frames
+
+    kind = output_kind(output)
+    if not output.parent.exists():
+        raise RenderError(f"{output.parent}: the output folder does not exist")
+    started = time.perf_counter()
+    if kind == "gif":
+        _write_gif(animation, output, background, progress, cancel)
+    elif kind == "mp4":
+        fps = 1.0 / animation.frame_time
+        write_mp4(output, _frames_rgba(animation, background, cancel), fps,
+                  background=background.colour or (255, 255, 255), progress=_total(progress, animation), cancel=cancel)
+    else:
+        write_png_frames(output, _frames_rgba(animation, background, cancel), progress=_total(progress, animation),
+                         cancel=cancel)
+    animation.timings["render+encode"] = time.perf_counter() - started
+    if animation.raster_times:
+        animation.timings["raster"] = float(np.sum(animation.raster_times))
+    return output
+
+
+def _total(progress: Progress | None, animation: Animation) -> Progress | None:
+    if progress is None:
+        return None
+    return lambda done, _total=0: progress(done, animation.n_frames)
+
+
+def _write_gif(animation: Animation, output: Path, background: Background, progress: Progress | None,
+               cancel: Cancel | None) -> None:
+    if background.image is not None:
+        raise RenderError("an image background is supported for MP4 and PNG frames; for GIF use a colour or "
+                          "transparency")
+    texture_idx, palette, transparent = quantise_texture(animation.character.texture,
+                                                          background_colour=background.colour)
+    background_index = transparent
+    delays = gif_frame_delays(animation.n_frames, animation.frame_time)
+    n = animation.n_frames
+    with GifWriter(output, animation.width, animation.height, palette,
+                   transparent if background.transparent else None, threaded=True) as writer:
+        for k in range(n):
+            if cancel is not None and cancel():
+                raise ExportCancelled("export cancelled")
+            tick = time.perf_counter()
+            frame = animation.render_indexed(k, texture_idx, background_index)
+            animation.raster_times.append(time.perf_counter() - tick)
+            writer.add(frame, delays[k])
+            if progress is not None:
+                progress(k + 1, n)
+        tick = time.perf_counter()
+        writer.close()
+    animation.timings["encode_wait"] = time.perf_counter() - tick
+
+
+def render_to_file(request: RenderRequest, progress: Progress | None = None, cancel: Cancel | None = None,
+                   ) -> RenderResult:
+    """The CLI's ``studio render``: load, retarget, deform, rasterise and encode, timing each stage."""
+    started = time.perf_counter()
+    kind = output_kind(request.output)
+    character = load_character(request.character)
+    source = load_motion(request.motion, character, request.retarget, request.bvh)
+    load_time = time.perf_counter() - started
+    animation = Animation(character, source, request.size, request.frames, request.camera,
+                          max_fps=50.0 if kind == "gif" else None)
+    animation.timings["load"] = load_time
+    if request.dump_rig is not None:
+        dump = rig_dump(animation.pose, character, f"{Path(str(request.character)).name}_{source.label}")
+        tmp = request.dump_rig.with_name(f".{request.dump_rig.name}.tmp")
+        tmp.write_text(json.dumps(dump))
+        tmp.replace(request.dump_rig)
+    export_animation(animation, request.output, request.background, progress, cancel)
+    animation.timings["total"] = time.perf_counter() - started
+    return RenderResult(request.output, animation.n_frames, animation.frame_time, animation.width, animation.height,
+                        animation.notes, animation.timings)
