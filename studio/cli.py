@@ -14,6 +14,7 @@ from studio import __version__
 from studio.progress import TerminalProgress
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+IMPORTANT_NOTES = ("outside", "does not fit", "dropped", "resampled", "skipped")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -60,20 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="'ad': AnimatedDrawings' framing, kept in frame (default); 'fit': fill the canvas")
     render.add_argument("--dump-rig", metavar="FILE.json", help="also write the per-frame rig (ad_ref_v1 format)")
     render.add_argument("--output", "-o", required=True, help="OUT.gif, OUT.mp4, or a folder for PNG frames")
-    render.add_argument("--verbose", "-v", action="store_true", help=argparse.SUPPRESS)
+    render.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     motions = sub.add_parser("motions", help="list the bundled motion clips")
     motions.add_argument("--json", action="store_true", help="machine-readable output")
-    motions.add_argument("--verbose", "-v", action="store_true", help=argparse.SUPPRESS)
+    motions.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     demo = sub.add_parser("demo", help="animate the built-in sample character with every bundled motion")
     demo.add_argument("--output", "-o", default="out", help="folder for the GIFs (default: out/)")
     demo.add_argument("--size", "-s", type=_size, default=(400, 400), help="output size (default 400)")
-    demo.add_argument("--verbose", "-v", action="store_true", help=argparse.SUPPRESS)
+    demo.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     sample = sub.add_parser("sample", help="write the built-in sample character folder")
     sample.add_argument("output", help="folder to write")
-    sample.add_argument("--verbose", "-v", action="store_true", help=argparse.SUPPRESS)
+    sample.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
@@ -88,11 +89,16 @@ def _cmd_render(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     result = render_to_file(request, progress=bar.update)
     bar.finish()
-    for note in result.notes:
+    verbose = getattr(args, "verbose", False)
+    shown = [n for n in result.notes if verbose or any(k in n for k in IMPORTANT_NOTES)]
+    for note in shown:
         print(f"note: {note}", file=sys.stderr)
+    if len(shown) < len(result.notes):
+        print(f"note: {len(result.notes) - len(shown)} more notes on the motion mapping with --verbose",
+              file=sys.stderr)
     print(f"wrote {result.output} ({result.frames} frames, {result.frame_time * 1000:.1f} ms/frame, "
           f"{result.width}x{result.height}) in {time.perf_counter() - started:.2f} s")
-    if args.verbose:
+    if verbose:
         for stage, seconds in result.timings.items():
             print(f"  {stage:<22} {seconds * 1000:9.1f} ms", file=sys.stderr)
     return EXIT_OK

@@ -169,7 +169,7 @@ class Animation:
             base = cameras.ad_camera(self.width, self.height, max(character.width, character.height),
                                      character.rest[root], source.retarget_config.char_starting_location)
             self.camera = cameras.keep_in_frame(base, lo, hi)
-        self._maps: tuple[np.ndarray, np.ndarray] | None = None
+        self._premultiplied: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -192,10 +192,27 @@ class Animation:
 
     def render_rgba(self, k: int, background: Background | None = None) -> np.ndarray:
         """(h, w, 4) uint8 RGBA of frame k, composited over ``background`` if given."""
+        if self._premultiplied is None:
+            self._premultiplied = premultiply(self.character.texture)
         map_x, map_y = fill_source_maps(self.canvas_vertices(k), self.rig.mesh.vertices, self.triangles(k),
                                         self.width, self.height)
-        rgba = sample_rgba(self.character.texture, map_x, map_y)
+        rgba = unpremultiply(sample_rgba(self._premultiplied, map_x, map_y))
         return composite(rgba, background) if background is not None else rgba
+
+
+def premultiply(rgba: np.ndarray) -> np.ndarray:
+    """(h, w, 4) uint8 with colour scaled by alpha, so bilinear sampling at the mask's edge does not
+    pull in the colour of the transparent paper around the figure."""
+    out = rgba.copy()
+    out[:, :, :3] = (rgba[:, :, :3].astype(np.uint16) * rgba[:, :, 3:4] // 255).astype(np.uint8)
+    return out
+
+
+def unpremultiply(rgba: np.ndarray) -> np.ndarray:
+    alpha = rgba[:, :, 3:4].astype(np.float32)
+    rgb = rgba[:, :, :3].astype(np.float32) * 255.0 / np.maximum(alpha, 1.0)
+    rgba[:, :, :3] = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+    return rgba
 
 
 def composite(rgba: np.ndarray, background: Background) -> np.ndarray:
@@ -223,8 +240,6 @@ def _frames_rgba(animation: Animation, background: Background | None, cancel: Ca
 def export_animation(animation: Animation, output: Path, background: Background, progress: Progress | None = None,
                      cancel: Cancel | None = None) -> Path:
     """Write ``animation`` to ``output`` (.gif, .mp4 or a PNG folder) atomically."""
-    from studio.pipeline.video import write_mp4, write_png_frames
-
     kind = output_kind(output)
     if not output.parent.exists():
         raise RenderError(f"{output.parent}: the output folder does not exist")
@@ -232,10 +247,14 @@ def export_animation(animation: Animation, output: Path, background: Background,
     if kind == "gif":
         _write_gif(animation, output, background, progress, cancel)
     elif kind == "mp4":
+        from studio.pipeline.video import write_mp4
+
         fps = 1.0 / animation.frame_time
         write_mp4(output, _frames_rgba(animation, background, cancel), fps,
                   background=background.colour or (255, 255, 255), progress=_total(progress, animation), cancel=cancel)
     else:
+        from studio.pipeline.video import write_png_frames
+
         write_png_frames(output, _frames_rgba(animation, background, cancel), progress=_total(progress, animation),
                          cancel=cancel)
     animation.timings["render+encode"] = time.perf_counter() - started
