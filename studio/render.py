@@ -19,7 +19,7 @@ from studio.pipeline.character import Character, read_character
 from studio.pipeline.clip import resample_clip, retime_clip, slice_clip
 from studio.pipeline.gif import GifWriter, gif_frame_delays, gif_safe_frame_count
 from studio.pipeline.motion import normalise_motion
-from studio.pipeline.palette import quantise_texture
+from studio.pipeline.palette import background_palette, quantise_texture, quantise_to_palette
 from studio.pipeline.raster import fill_source_maps, raster_indexed, sample_rgba
 from studio.pipeline.retarget import Pose2D, retarget
 from studio.pipeline.rig import DrawOrder, Rig
@@ -271,21 +271,31 @@ def _total(progress: Progress | None, animation: Animation) -> Progress | None:
 
 def _write_gif(animation: Animation, output: Path, background: Background, progress: Progress | None,
                cancel: Cancel | None) -> None:
-    if background.image is not None:
-        raise RenderError("an image background is supported for MP4 and PNG frames; for GIF use a colour or "
-                          "transparency")
-    texture_idx, palette, transparent = quantise_texture(animation.character.texture,
-                                                          background_colour=background.colour)
-    background_index = transparent
-    delays = gif_frame_delays(animation.n_frames, animation.frame_time)
     n = animation.n_frames
-    with GifWriter(output, animation.width, animation.height, palette,
-                   transparent if background.transparent else None, threaded=True) as writer:
+    delays = gif_frame_delays(n, animation.frame_time)
+    if background.image is not None:
+        # An image background needs its own colours: one fixed palette for texture + background, and
+        # each composited frame mapped onto it (slower than the indexed path, still one palette).
+        backdrop = cv2.resize(background.image, (animation.width, animation.height), interpolation=cv2.INTER_AREA)
+        palette = background_palette(animation.character.texture, backdrop)
+        transparent = None
+
+        def frame_at(k: int) -> np.ndarray:
+            return quantise_to_palette(np.ascontiguousarray(animation.render_rgba(k, background)[:, :, :3]), palette)
+    else:
+        texture_idx, palette, reserved = quantise_texture(animation.character.texture,
+                                                          background_colour=background.colour)
+        transparent = reserved if background.transparent else None
+
+        def frame_at(k: int) -> np.ndarray:
+            return animation.render_indexed(k, texture_idx, reserved)
+
+    with GifWriter(output, animation.width, animation.height, palette, transparent, threaded=True) as writer:
         for k in range(n):
             if cancel is not None and cancel():
                 raise ExportCancelled("export cancelled")
             tick = time.perf_counter()
-            frame = animation.render_indexed(k, texture_idx, background_index)
+            frame = frame_at(k)
             animation.raster_times.append(time.perf_counter() - tick)
             writer.add(frame, delays[k])
             if progress is not None:

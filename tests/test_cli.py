@@ -157,3 +157,18 @@ def test_dump_rig_passes_ad_compare(shared: Path, tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, str(reference.parents[1] / "compare.py"), str(reference), str(dump),
                              "--max-mean-angle", "1.0"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_gif_over_an_image_background(sample_dir: Path, tmp_path: Path) -> None:
+    backdrop = np.zeros((30, 40, 3), np.uint8)
+    backdrop[:, :20] = (0, 0, 255)  # BGR red on the left, green on the right
+    backdrop[:, 20:] = (0, 255, 0)
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "bg.png"), backdrop)
+    out = tmp_path / "bg.gif"
+    assert main(["render", str(sample_dir), "-m", "idle", "-n", "4", "-s", "80", "-b", str(tmp_path / "bg.png"),
+                 "-o", str(out)]) == 0
+    frames, _, info = gif_frames(out)
+    assert len(frames) == 4 and "transparency" not in info
+    assert tuple(frames[0][2, 2, :3]) == (255, 0, 0) and tuple(frames[0][2, -3, :3]) == (0, 255, 0)

@@ -248,7 +248,7 @@ def _lzw_decode_strict(data: bytes, min_size: int, n_pixels: int) -> list[int]:
 def test_lzw_stream_is_exact(seed: int) -> None:
     """Noise, runs and their mix, over dictionary resets and every code-width change."""
     rng = np.random.default_rng(seed)
-    work = gif._lzw_workspace(200 * 200)
+    work = gif.lzw_workspace(200 * 200)
     out = np.empty(2 * 200 * 200 + 64, np.uint8)
     for trial in range(25):
         min_size = int(rng.integers(2, 9))
@@ -259,7 +259,7 @@ def test_lzw_stream_is_exact(seed: int) -> None:
             values = np.repeat(rng.integers(0, min(colours, 3), h * w), rng.integers(1, 40, h * w))[: h * w]
         frame = np.zeros((h + 4, w + 4), np.uint8)
         frame[2: h + 2, 3: w + 3] = values.reshape(h, w)
-        n = gif._lzw_encode(frame, 2, 3, h + 2, w + 3, min_size, work, out)
+        n = gif.lzw_encode(frame, 2, 3, h + 2, w + 3, min_size, work, out)
         decoded = _lzw_decode_strict(out[:n].tobytes(), min_size, h * w)
         assert decoded == values.tolist()
 
