@@ -87,8 +87,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
                             dump_rig=Path(args.dump_rig) if args.dump_rig else None)
     bar = TerminalProgress("rendering", sys.stderr)
     started = time.perf_counter()
-    result = render_to_file(request, progress=bar.update)
-    bar.finish()
+    try:
+        result = render_to_file(request, progress=bar.update)
+    finally:
+        bar.finish()
     verbose = getattr(args, "verbose", False)
     shown = [n for n in result.notes if verbose or any(k in n for k in IMPORTANT_NOTES)]
     for note in shown:
@@ -115,11 +117,11 @@ def _cmd_motions(args: argparse.Namespace) -> int:
         bvh = read_bvh(motions_dir() / cfg.filepath)
         rows.append({"name": name, "frames": bvh.n_frames, "fps": round(1.0 / bvh.frame_time, 2),
                      "seconds": round(bvh.duration, 2), "file": str(motions_dir() / cfg.filepath)})
+    if not rows:
+        print(f"studio: error: no bundled motions found in {motions_dir()}", file=sys.stderr)
+        return EXIT_ERROR
     if args.json:
         print(json.dumps(rows, indent=2))
-    elif not rows:
-        print(f"no bundled motions found in {motions_dir()}", file=sys.stderr)
-        return EXIT_ERROR
     else:
         for row in rows:
             print(f"{row['name']:<12} {row['frames']:>4} frames  {row['fps']:>5g} fps  {row['seconds']:>5.2f} s")
@@ -131,19 +133,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from studio.render import Animation, Background, export_animation
     from studio.sample import sample_character, sample_character_files
 
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    folder = sample_character_files(out / "sample_character")
-    character = sample_character()
     names = bundled_motions()
     if not names:
         raise FileNotFoundError("no bundled motions found: is the motions/ folder missing?")
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    folder = sample_character_files(out / "sample_character")
+    character = sample_character()
     rig = None
     for name in names:
         started = time.perf_counter()
         animation = Animation(character, load_motion(name, character), args.size, rig=rig, max_fps=50.0)
         rig = animation.rig
         target = export_animation(animation, out / f"sample_{name}.gif", Background())
+        for note in animation.notes:
+            if any(k in note for k in IMPORTANT_NOTES):
+                print(f"note: {name}: {note}", file=sys.stderr)
         print(f"{target}  ({animation.n_frames} frames, {time.perf_counter() - started:.2f} s)")
     print(f"sample character folder: {folder}")
     return EXIT_OK

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from studio.pipeline.automap import auto_configs
+from studio.pipeline.automap import infer_motion_config_with_notes, infer_retarget_config
 from studio.pipeline.bvh import Bvh, read_bvh
 from studio.pipeline.character import Character
 from studio.pipeline.config import ConfigError, MotionConfig, RetargetConfig, read_motion_config, read_retarget_config
@@ -49,20 +49,23 @@ def _fits(config: RetargetConfig, character: Character) -> bool:
     return needed <= set(character.names)
 
 
-def _resolve_bvh_path(config: MotionConfig, config_path: Path) -> Path:
+def _resolve_bvh_path(config: MotionConfig, config_path: Path, notes: list[str]) -> Path:
     """AD configs point into AD's tree (``examples/bvh/fair1/dab.bvh``): try it as given, beside the
-    config, then a BVH of the same name (or ending in ``_<name>``) near the config."""
+    config, then a BVH named ``<name>`` or ``*_<name>`` beside the config or in a ``bvh/`` folder next
+    to it or one level up (a note says which file was picked)."""
     raw = Path(config.filepath)
-    candidates = [raw, config_path.parent / raw, config_path.parent / raw.name]
-    for candidate in candidates:
+    for candidate in (raw, config_path.parent / raw, config_path.parent / raw.name):
         if candidate.is_file():
             return candidate
-    for base in (config_path.parent, *list(config_path.parents)[:3]):
-        for folder in (base, base / "bvh"):
-            if folder.is_dir():
-                for found in sorted(folder.glob(f"*{raw.name}")):
-                    if found.name == raw.name or found.name.endswith("_" + raw.name):
-                        return found
+    folders = [config_path.parent, config_path.parent / "bvh", config_path.parent.parent / "bvh",
+               config_path.parent.parent.parent / "bvh"]
+    for folder in folders:
+        if folder.is_dir():
+            found = sorted(p for p in folder.glob(f"*{raw.name}")
+                           if p.name == raw.name or p.name.endswith("_" + raw.name))
+            if found:
+                notes.append(f"{config_path.name}: filepath {config.filepath} not found; using {found[0]}")
+                return found[0]
     raise MotionSourceError(f"{config_path}: its filepath {config.filepath!r} does not exist; pass the clip with "
                             "--bvh FILE.bvh")
 
@@ -91,7 +94,7 @@ def load_motion(spec: str, character: Character, retarget_path: str | Path | Non
         label = path.stem
     elif path.suffix.lower() in (".yaml", ".yml"):
         motion_config = read_motion_config(path)
-        bvh = read_bvh(Path(bvh_path) if bvh_path else _resolve_bvh_path(motion_config, path))
+        bvh = read_bvh(Path(bvh_path) if bvh_path else _resolve_bvh_path(motion_config, path, notes))
         label = path.stem
     else:
         known = ", ".join(bundled_motions()) or "none installed"
@@ -105,14 +108,14 @@ def load_motion(spec: str, character: Character, retarget_path: str | Path | Non
         notes.append(f"retarget config {Path(retarget_config.source).name or 'given'} does not fit this "
                      "character's joints: mapping built automatically")
         retarget_config = None
-    if motion_config is None or retarget_config is None:
-        auto_motion, auto_retarget, auto_notes = auto_configs(bvh, character.names,
-                                                              [character.parent_name(j) for j in range(len(character.names))],
-                                                              filepath=str(path),
-                                                              char_locations=character.rest.tolist())
+    if motion_config is None:
+        motion_config, auto_notes = infer_motion_config_with_notes(bvh, str(path))
         notes.extend(auto_notes)
-        motion_config = motion_config or auto_motion
-        retarget_config = retarget_config or auto_retarget
+    if retarget_config is None:
+        parents = [character.parent_name(j) for j in range(len(character.names))]
+        retarget_config = infer_retarget_config(bvh, character.names, parents,
+                                                char_locations=character.rest.tolist())
+        notes.extend(retarget_config.notes)
     return MotionSource(label, bvh, motion_config, retarget_config, tuple(notes))
 
 

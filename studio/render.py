@@ -14,7 +14,7 @@ import numpy as np
 
 from studio.motion_source import MotionSource, load_motion
 from studio.pipeline import camera as cameras
-from studio.pipeline.atomic import ExportCancelled
+from studio.pipeline.atomic import ExportCancelled, atomic_write_path
 from studio.pipeline.character import Character, read_character
 from studio.pipeline.clip import resample_clip, retime_clip, slice_clip
 from studio.pipeline.gif import GifWriter, gif_frame_delays, gif_safe_frame_count
@@ -30,6 +30,11 @@ Cancel = Callable[[], bool]
 COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128), "gray": (128, 128, 128),
            "red": (220, 40, 40), "green": (40, 160, 60), "blue": (40, 90, 220), "yellow": (250, 220, 60),
            "paper": (250, 246, 236)}
+
+
+FRAMING_STRIDE = 4
+MAX_FPS = 240
+MAX_FRAMES = 20000
 
 
 class RenderError(ValueError):
@@ -97,6 +102,7 @@ class RenderResult:
 
 
 def output_kind(path: Path) -> str:
+    """'gif', 'mp4' or 'png' (a folder of frames), from the name."""
     suffix = path.suffix.lower()
     if suffix == ".gif":
         return "gif"
@@ -105,6 +111,27 @@ def output_kind(path: Path) -> str:
     if suffix == "" or path.is_dir():
         return "png"
     raise RenderError(f"{path}: unknown output type {suffix!r}: use .gif, .mp4 or a folder for PNG frames")
+
+
+def check_output(path: Path, kind: str, protected: tuple[Path, ...] = ()) -> None:
+    """Refuse, before any work, an output that cannot be written or whose replacement would lose data:
+    a missing parent folder, a folder where a file goes, and for PNG frames any existing file or any
+    folder holding something other than frame PNGs (the input character folder included)."""
+    parent = path.parent
+    if not parent.is_dir():
+        raise RenderError(f"{parent}: the output folder does not exist")
+    if kind in ("gif", "mp4") and path.is_dir():
+        raise RenderError(f"{path}: is a folder; give a file name ending in .{kind}")
+    if kind == "png" and path.exists():
+        resolved = path.resolve()
+        if not path.is_dir():
+            raise RenderError(f"{path}: an existing file; PNG frames go into a folder")
+        if resolved == Path.cwd().resolve() or any(resolved == p.resolve() for p in protected):
+            raise RenderError(f"{path}: refusing to replace this folder with PNG frames; name a new folder")
+        others = [p.name for p in path.iterdir() if not (p.name.startswith("frame_") and p.suffix == ".png")]
+        if others:
+            raise RenderError(f"{path}: folder holds other files ({', '.join(sorted(others)[:3])}); PNG frames "
+                              "replace a folder only when it is empty or holds earlier frames")
 
 
 def load_character(spec: str | Path) -> Character:
@@ -137,6 +164,10 @@ class Animation:
         if source.motion_config.frame_time:
             clip = retime_clip(clip, source.motion_config.frame_time)
         target = frames
+        most = max(1, min(MAX_FRAMES, int(np.ceil(clip.duration * MAX_FPS))))
+        if target is not None and target > most:
+            raise RenderError(f"{target} frames is too many for a {clip.duration:.2f} s clip: at most {most} "
+                              f"({MAX_FPS} fps, {MAX_FRAMES} frames in all)")
         if max_fps is not None:
             safe = gif_safe_frame_count(target or clip.n_frames, clip.duration / (target or clip.n_frames), max_fps)
             if safe < (target or clip.n_frames):
@@ -152,16 +183,22 @@ class Animation:
         self.order = DrawOrder(rig, source.retarget_config.bodypart_groups)
         self.timings["retarget"] = time.perf_counter() - started
 
-        self.vertices = np.empty((self.pose.n_frames, len(rig.mesh.vertices), 2))
-        self.deform_times = np.empty(self.pose.n_frames)
-        for k in range(self.pose.n_frames):
-            tick = time.perf_counter()
-            self.vertices[k] = rig.deform(self.pose.joints[k])
-            self.deform_times[k] = time.perf_counter() - tick
-        self.timings["deform"] = float(self.deform_times.sum())
+        self._vertices = np.empty((self.pose.n_frames, len(rig.mesh.vertices), 2))
+        self._deformed = np.zeros(self.pose.n_frames, bool)
+        self.deform_times = np.zeros(self.pose.n_frames)
+        # Framing needs the extent of the whole clip: deform every FRAMING_STRIDE-th frame now (the
+        # camera's margin covers the frames between); the others deform as they are rendered, while
+        # the GIF encoder works on the second core.
+        started = time.perf_counter()
+        sampled = np.union1d(np.arange(0, self.pose.n_frames, FRAMING_STRIDE), [self.pose.n_frames - 1])
+        extent = np.concatenate([self.vertices(int(k)) for k in sampled])
+        # Frames between samples can reach a little further: pad by the largest joint movement between
+        # any frame and its nearest sampled frame.
+        nearest = sampled[np.abs(np.arange(self.pose.n_frames)[:, None] - sampled[None, :]).argmin(axis=1)]
+        pad = float(np.abs(self.pose.joints - self.pose.joints[nearest]).max()) if self.pose.n_frames else 0.0
+        lo, hi = extent.min(axis=0) - pad, extent.max(axis=0) + pad
+        self.timings["framing"] = time.perf_counter() - started
         self.raster_times: list[float] = []
-        lo = self.vertices.reshape(-1, 2).min(axis=0)
-        hi = self.vertices.reshape(-1, 2).max(axis=0)
         if camera == "fit":
             self.camera = cameras.fit_camera(self.width, self.height, lo, hi)
         else:
@@ -179,8 +216,17 @@ class Animation:
     def frame_time(self) -> float:
         return self.pose.frame_time
 
+    def vertices(self, k: int) -> np.ndarray:
+        """(n, 2) deformed mesh vertices of frame k, texture px (ARAP back-substitution, cached)."""
+        if not self._deformed[k]:
+            tick = time.perf_counter()
+            self._vertices[k] = self.rig.deform(self.pose.joints[k])
+            self.deform_times[k] = time.perf_counter() - tick
+            self._deformed[k] = True
+        return self._vertices[k]
+
     def canvas_vertices(self, k: int) -> np.ndarray:
-        return self.camera.apply(self.vertices[k])
+        return self.camera.apply(self.vertices(k))
 
     def triangles(self, k: int) -> np.ndarray:
         return self.rig.mesh.triangles[self.order.triangles(self.pose.draw_order[k], self.pose.group_reversed[k])]
@@ -241,8 +287,7 @@ def export_animation(animation: Animation, output: Path, background: Background,
                      cancel: Cancel | None = None) -> Path:
     """Write ``animation`` to ``output`` (.gif, .mp4 or a PNG folder) atomically."""
     kind = output_kind(output)
-    if not output.parent.exists():
-        raise RenderError(f"{output.parent}: the output folder does not exist")
+    check_output(output, kind)
     started = time.perf_counter()
     if kind == "gif":
         _write_gif(animation, output, background, progress, cancel)
@@ -260,6 +305,7 @@ def export_animation(animation: Animation, output: Path, background: Background,
     animation.timings["render+encode"] = time.perf_counter() - started
     if animation.raster_times:
         animation.timings["raster"] = float(np.sum(animation.raster_times))
+    animation.timings["deform"] = float(animation.deform_times.sum())
     return output
 
 
@@ -310,18 +356,21 @@ def render_to_file(request: RenderRequest, progress: Progress | None = None, can
     """The CLI's ``studio render``: load, retarget, deform, rasterise and encode, timing each stage."""
     started = time.perf_counter()
     kind = output_kind(request.output)
+    inputs = tuple(Path(str(p)) for p in (request.character,) if str(p) != "sample")
+    check_output(request.output, kind, inputs)
+    if request.dump_rig is not None:
+        check_output(request.dump_rig, "gif", ())  # same rules as a single file
     character = load_character(request.character)
     source = load_motion(request.motion, character, request.retarget, request.bvh)
     load_time = time.perf_counter() - started
     animation = Animation(character, source, request.size, request.frames, request.camera,
                           max_fps=50.0 if kind == "gif" else None)
     animation.timings["load"] = load_time
-    if request.dump_rig is not None:
-        dump = rig_dump(animation.pose, character, f"{Path(str(request.character)).name}_{source.label}")
-        tmp = request.dump_rig.with_name(f".{request.dump_rig.name}.tmp")
-        tmp.write_text(json.dumps(dump))
-        tmp.replace(request.dump_rig)
     export_animation(animation, request.output, request.background, progress, cancel)
+    if request.dump_rig is not None:  # only once the export succeeded
+        dump = rig_dump(animation.pose, character, f"{Path(str(request.character)).name}_{source.label}")
+        with atomic_write_path(request.dump_rig) as tmp:
+            tmp.write_text(json.dumps(dump))
     animation.timings["total"] = time.perf_counter() - started
     return RenderResult(request.output, animation.n_frames, animation.frame_time, animation.width, animation.height,
                         animation.notes, animation.timings)

@@ -172,3 +172,32 @@ def test_gif_over_an_image_background(sample_dir: Path, tmp_path: Path) -> None:
     frames, _, info = gif_frames(out)
     assert len(frames) == 4 and "transparency" not in info
     assert tuple(frames[0][2, 2, :3]) == (255, 0, 0) and tuple(frames[0][2, -3, :3]) == (0, 255, 0)
+
+
+def test_png_output_never_replaces_other_files(sample_dir: Path, tmp_path: Path) -> None:
+    precious = tmp_path / "important"
+    precious.mkdir()
+    (precious / "thesis.docx").write_text("years of work")
+    for target in (precious, sample_dir):
+        result = run_cli("render", str(sample_dir), "-m", "idle", "-n", "2", "-s", "32", "-o", str(target))
+        assert result.returncode == 1 and ("refusing" in result.stderr or "other files" in result.stderr)
+    assert (precious / "thesis.docx").read_text() == "years of work"
+    assert (sample_dir / "char_cfg.yaml").is_file()
+    # A folder of earlier frames is fine to replace.
+    frames = tmp_path / "frames"
+    assert main(["render", str(sample_dir), "-m", "idle", "-n", "3", "-s", "32", "-o", str(frames)]) == 0
+    assert main(["render", str(sample_dir), "-m", "idle", "-n", "2", "-s", "32", "-o", str(frames)]) == 0
+    assert len(list(frames.glob("*.png"))) == 2
+
+
+def test_rig_dump_is_written_only_after_a_successful_export(sample_dir: Path, tmp_path: Path) -> None:
+    dump = tmp_path / "rig.json"
+    result = run_cli("render", str(sample_dir), "-m", "idle", "--dump-rig", str(dump), "-o",
+                     str(tmp_path / "missing" / "x.gif"))
+    assert result.returncode == 1 and "does not exist" in result.stderr
+    assert not dump.exists() and not list(tmp_path.glob(".*"))
+
+
+def test_frame_count_is_bounded(sample_dir: Path, tmp_path: Path) -> None:
+    result = run_cli("render", str(sample_dir), "-m", "idle", "-n", "50000000", "-o", str(tmp_path / "x.mp4"))
+    assert result.returncode == 1 and "too many" in result.stderr

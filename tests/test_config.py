@@ -47,3 +47,24 @@ def test_real_configs_parse_and_round_trip(shared: Path, tmp_path: Path) -> None
         motion = read_motion_config(path)
         out = write_yaml(motion.to_dict(), tmp_path / path.name)
         assert read_motion_config(out) == MotionConfig(**{**motion.__dict__, "source": str(out)})
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("scale", float("nan"), "finite"),
+    ("scale", True, "must be a number"),
+    ("frame_time", 1e-300, "between 0.001 and 10"),
+    ("start_frame_idx", 2.5, "whole number"),
+    ("end_frame_idx", float("inf"), "finite"),
+])
+def test_motion_config_rejects_non_finite_and_odd_numbers(field: str, value: object, match: str) -> None:
+    good = {"filepath": "a.bvh", "groundplane_joint": "LeftFoot", "scale": 0.025,
+            "forward_perp_joint_vectors": [["LeftShoulder", "RightShoulder"]]}
+    with pytest.raises(ConfigError, match=match):
+        MotionConfig.from_dict({**good, field: value}, "m.yaml")
+
+
+def test_retarget_config_fields_must_be_lists(shared: Path) -> None:
+    data = load_yaml(shared / "ad_config" / "retarget" / "fair1_ppf.yaml")
+    for field in ("char_bodypart_groups", "bvh_projection_bodypart_groups", "char_runtime_checks"):
+        with pytest.raises(ConfigError, match=f"{field} must be a list"):
+            RetargetConfig.from_dict({**data, field: 7}, "r.yaml")

@@ -222,3 +222,13 @@ def test_matches_ad_reference_frame_by_frame(shared: Path, case: str, tmp_path: 
     result = subprocess.run([sys.executable, str(shared / "ad_reference" / "compare.py"), str(reference_path),
                              str(dump), "--max-mean-angle", "1.0"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_momentarily_sideways_frame_keeps_the_previous_heading() -> None:
+    """Frame 1's shoulder and hip pairs are rotated to vertical: forward is undefined there."""
+    text = TINY_BVH.replace("Frames: 2", "Frames: 3")
+    sideways = "0 10 0 90 0 0" + "  0 0 0" * 9
+    bvh = parse_bvh(text.rstrip("\n") + "\n" + sideways + "\n")
+    bvh = bvh.with_motion(bvh.motion[[0, 2, 1]])
+    motion = normalise_motion(bvh, MOTION)
+    np.testing.assert_allclose(motion.forward[1], motion.forward[0])

@@ -291,6 +291,13 @@ def _runtime_checks(chars: list[_CharJoint], locations: dict[str, tuple[float, .
     return (("above", neck, pair[0], pair[1]),)
 
 
+def infer_motion_config_with_notes(bvh: Bvh, filepath: str = "") -> tuple[MotionConfig, list[str]]:
+    """The inferred motion config and the notes that explain it (family, up axis, scale, ground)."""
+    family = detect_family(bvh)
+    motion, notes = _motion_parts(bvh, filepath, family)
+    return motion, [family.describe(), *notes]
+
+
 def auto_configs(bvh: Bvh, char_joints: Sequence[str], char_parents: Sequence[str | None] | None = None,
                  filepath: str = "", char_locations: Sequence[Sequence[float]] | None = None,
                  ) -> tuple[MotionConfig, RetargetConfig, list[str]]:
@@ -302,4 +309,5 @@ def auto_configs(bvh: Bvh, char_joints: Sequence[str], char_parents: Sequence[st
 
 
 __all__ = ["MappingError", "SkeletonFamily", "auto_configs", "detect_family", "infer_motion_config",
+           "infer_motion_config_with_notes",
            "infer_retarget_config", "LEG_LENGTH"]

@@ -77,6 +77,8 @@ def skeleton_from_entries(entries: Any, width: int, height: int, source: str) ->
     for k, e in enumerate(entries):
         if not isinstance(e, dict) or "name" not in e or "loc" not in e:
             raise CharacterError(f"{source}: skeleton entry {k} needs 'name', 'parent' and 'loc'")
+        if not isinstance(e["name"], (str, int)) or isinstance(e["name"], bool) or str(e["name"]) == "":
+            raise CharacterError(f"{source}: skeleton entry {k} has no usable name ({e['name']!r})")
         name = str(e["name"])
         if name in names:
             raise CharacterError(f"{source}: joint {name!r} is listed twice")
@@ -165,7 +167,10 @@ def read_character(folder: str | Path) -> Character:
                              f"{texture.shape[1]}×{texture.shape[0]}; they must be the same size")
     height, width = mask.shape
     for key, actual in (("width", width), ("height", height)):
-        if key in cfg and int(cfg[key]) != actual:
+        value = cfg.get(key, actual)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise CharacterError(f"{cfg_path}: {key} must be a whole number of pixels, found {value!r}")
+        if value != actual:
             raise CharacterError(f"{cfg_path}: {key} {cfg[key]} differs from texture.png's {actual}")
     mask = np.where(mask > 127, 255, 0).astype(np.uint8)
     if not mask.any():

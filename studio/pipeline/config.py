@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,18 +90,18 @@ class MotionConfig:
         if up not in ("+y", "+z"):
             raise ConfigError(f"{source}: up must be '+y' or '+z', found {up!r}")
         scale = _number(_require(data, "scale", source), source, "scale")
-        if scale <= 0:
-            raise ConfigError(f"{source}: scale must be positive, found {scale}")
-        start = int(_number(data.get("start_frame_idx") or 0, source, "start_frame_idx"))
+        if not 1e-6 <= scale <= 1e6:
+            raise ConfigError(f"{source}: scale must be between 1e-6 and 1e6, found {scale:g}")
+        start = _integer(data.get("start_frame_idx") or 0, source, "start_frame_idx")
         end_raw = data.get("end_frame_idx")
-        end = None if end_raw is None else int(_number(end_raw, source, "end_frame_idx"))
+        end = None if end_raw is None else _integer(end_raw, source, "end_frame_idx")
         if start < 0 or (end is not None and end <= start):
             raise ConfigError(f"{source}: frame slice [{start}, {end}) is empty or negative")
         frame_time = data.get("frame_time")
         if frame_time is not None:
             frame_time = _number(frame_time, source, "frame_time")
-            if frame_time <= 0:
-                raise ConfigError(f"{source}: frame_time must be positive")
+            if not 1e-3 <= frame_time <= 10.0:
+                raise ConfigError(f"{source}: frame_time must be between 0.001 and 10 seconds, found {frame_time:g}")
         ground = _require(data, "groundplane_joint", source)
         if not isinstance(ground, str):
             raise ConfigError(f"{source}: groundplane_joint must be a joint name")
@@ -123,10 +124,29 @@ class MotionConfig:
 
 
 def _number(value: Any, source: str, what: str) -> float:
+    """A finite number (not a bool) or ConfigError naming the field."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{source}: {what} must be a number, found {value!r}")
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{source}: {what} must be a number, found {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{source}: {what} must be a finite number, found {value!r}")
+    return number
+
+
+def _integer(value: Any, source: str, what: str) -> int:
+    number = _number(value, source, what)
+    if number != int(number):
+        raise ConfigError(f"{source}: {what} must be a whole number, found {value!r}")
+    return int(number)
+
+
+def _list(value: Any, source: str, what: str) -> list[Any]:
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{source}: {what} must be a list, found {type(value).__name__}")
+    return list(value)
 
 
 @dataclass(frozen=True)
@@ -176,7 +196,8 @@ class RetargetConfig:
         if not isinstance(start, (list, tuple)) or len(start) != 3:
             raise ConfigError(f"{source}: char_starting_location must be [x, y, z]")
         groups = []
-        for g in _require(data, "bvh_projection_bodypart_groups", source):
+        for g in _list(_require(data, "bvh_projection_bodypart_groups", source), source,
+                       "bvh_projection_bodypart_groups"):
             if not isinstance(g, dict):
                 raise ConfigError(f"{source}: each bvh_projection_bodypart_groups entry must be a mapping")
             method = str(_require(g, "method", source))
@@ -187,7 +208,7 @@ class RetargetConfig:
                                           _names(_require(g, "bvh_joint_names", source), source,
                                                  "bvh_joint_names"), method))
         bodyparts = []
-        for g in _require(data, "char_bodypart_groups", source):
+        for g in _list(_require(data, "char_bodypart_groups", source), source, "char_bodypart_groups"):
             if not isinstance(g, dict):
                 raise ConfigError(f"{source}: each char_bodypart_groups entry must be a mapping")
             bodyparts.append(BodypartGroup(_names(_require(g, "char_joints", source), source, "char_joints"),
@@ -197,8 +218,10 @@ class RetargetConfig:
         if not isinstance(off, dict):
             raise ConfigError(f"{source}: char_bvh_root_offset must be a mapping")
         root = RootOffset(str(_require(off, "bvh_projection_bodypart_group_for_offset", source)),
-                          tuple(_names(c, source, "bvh_joints chain") for c in _require(off, "bvh_joints", source)),
-                          tuple(_names(c, source, "char_joints chain") for c in _require(off, "char_joints", source)))
+                          tuple(_names(c, source, "bvh_joints chain")
+                                for c in _list(_require(off, "bvh_joints", source), source, "bvh_joints")),
+                          tuple(_names(c, source, "char_joints chain")
+                                for c in _list(_require(off, "char_joints", source), source, "char_joints")))
         if root.projection_group not in {g.name for g in groups}:
             raise ConfigError(f"{source}: root offset group {root.projection_group!r} is not a projection group")
         mapping_raw = _require(data, "char_joint_bvh_joints_mapping", source)
@@ -210,7 +233,8 @@ class RetargetConfig:
             if len(names) != 2:
                 raise ConfigError(f"{source}: mapping of {joint!r} needs two BVH joints, found {list(names)}")
             mapping[str(joint)] = (names[0], names[1])
-        checks = tuple(_names(c, source, "char_runtime_checks entry") for c in (data.get("char_runtime_checks") or []))
+        checks = tuple(_names(c, source, "char_runtime_checks entry")
+                       for c in _list(data.get("char_runtime_checks") or [], source, "char_runtime_checks"))
         for check in checks:
             if len(check) != 4 or check[0] != "above":
                 raise ConfigError(f"{source}: unsupported runtime check {list(check)}: "

@@ -64,9 +64,14 @@ def forward_directions(world: np.ndarray, pairs: list[tuple[int, int]]) -> np.nd
     across /= len(pairs)
     forward = np.stack([across[:, 2], np.zeros(len(across)), -across[:, 0]], axis=1)
     norm = np.linalg.norm(forward, axis=1, keepdims=True)
-    if np.any(norm < 1e-9):
-        raise MotionError("cannot tell which way the figure faces: its forward joint pairs are vertical")
-    return forward / norm
+    bad = norm[:, 0] < 1e-9
+    if bad[0]:
+        raise MotionError("cannot tell which way the figure faces on the first frame: its forward joint pairs "
+                          "are vertical or coincide")
+    forward = forward / np.where(bad[:, None], 1.0, norm)
+    for k in np.flatnonzero(bad):  # a momentarily sideways pose keeps the previous frame's heading
+        forward[k] = forward[k - 1]
+    return forward
 
 
 def _turn_to_x(points: np.ndarray, forward: np.ndarray) -> np.ndarray:

@@ -139,7 +139,11 @@ def char_to_bvh_scale(character: Character, motion_bone_lengths: dict[str, float
     bvh_len = sum(motion_bone_lengths[f"{c[i]}|{c[i + 1]}"] for c in config.root_offset.bvh_chains
                   for i in range(len(c) - 1))
     if bvh_len <= 1e-12:
-        raise RetargetError("the BVH's root-offset chains have zero length")
+        raise RetargetError("the BVH's root-offset (leg) chains have zero length: "
+                            f"{', '.join('→'.join(c) for c in config.root_offset.bvh_chains)}")
+    if char_len <= 1e-12:
+        raise RetargetError("the character's root-offset (leg) chains have zero length: "
+                            f"{', '.join('→'.join(c) for c in config.root_offset.char_chains)}")
     return char_len / bvh_len
 
 
@@ -172,6 +176,8 @@ def retarget(character: Character, motion: NormalisedMotion, config: RetargetCon
         world_rot[:, j] = local[:, j] + (world_rot[:, p] if p >= 0 else 0.0)
 
     root_offset, scale = _root_motion(character, motion, config, planes)
+    if scale == 0.0:
+        notes.append("no leg chains to scale root motion by: the character stays in place")
     joints = np.empty((n_frames, len(names), 2))
     root = int(np.flatnonzero(np.array(parents) < 0)[0])
     joints[:, root] = character.rest[root] + root_offset
@@ -193,6 +199,8 @@ def retarget(character: Character, motion: NormalisedMotion, config: RetargetCon
 def _root_motion(character: Character, motion: NormalisedMotion, config: RetargetConfig,
                  planes: dict[str, str]) -> tuple[np.ndarray, float]:
     """(F, 2) root offset in texture pixels from frame 0, and the char/BVH scale used."""
+    if not config.root_offset.char_chains or not config.root_offset.bvh_chains:
+        return np.zeros((motion.n_frames, 2)), 0.0
     lengths = {}
     for chain in config.root_offset.bvh_chains:
         for a, b in zip(chain[:-1], chain[1:]):
