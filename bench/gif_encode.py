@@ -133,8 +133,8 @@ def scenario(name: str, frames: list[np.ndarray], palette: np.ndarray, t: int | 
 def kernels(frames: list[np.ndarray], runs: int) -> None:
     """Full-frame LZW only: our numba kernel vs Pillow's C encoder (Image.tobytes('gif'))."""
     h, w = frames[0].shape
-    work, out = gifmod._lzw_workspace(h * w), np.empty(2 * h * w + 64, np.uint8)
-    ours, _ = timed(lambda: [gifmod._lzw_encode(f, 0, 0, h, w, 8, work, out) for f in frames], runs)
+    work, out = gifmod.lzw_workspace(h * w), np.empty(2 * h * w + 64, np.uint8)
+    ours, _ = timed(lambda: [gifmod.lzw_encode(f, 0, 0, h, w, 8, work, out) for f in frames], runs)
     images = [Image.frombuffer("P", (w, h), f, "raw", "P", 0, 1) for f in frames]
     pil, _ = timed(lambda: [im.tobytes("gif", "P") for im in images], runs)
     n = len(frames)

@@ -32,7 +32,7 @@ COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128)
            "paper": (250, 246, 236)}
 
 
-FRAMING_STRIDE = 4
+FRAMING_STEP = 0.02  # of the texture's larger side: joint motion tolerated between framing samples
 MAX_FPS = 240
 MAX_FRAMES = 20000
 
@@ -186,17 +186,9 @@ class Animation:
         self._vertices = np.empty((self.pose.n_frames, len(rig.mesh.vertices), 2))
         self._deformed = np.zeros(self.pose.n_frames, bool)
         self.deform_times = np.zeros(self.pose.n_frames)
-        # Framing needs the extent of the whole clip: deform every FRAMING_STRIDE-th frame now (the
-        # camera's margin covers the frames between); the others deform as they are rendered, while
-        # the GIF encoder works on the second core.
+        # Framing needs the extent of the whole clip, before the first frame is drawn.
         started = time.perf_counter()
-        sampled = np.union1d(np.arange(0, self.pose.n_frames, FRAMING_STRIDE), [self.pose.n_frames - 1])
-        extent = np.concatenate([self.vertices(int(k)) for k in sampled])
-        # Frames between samples can reach a little further: pad by the largest joint movement between
-        # any frame and its nearest sampled frame.
-        nearest = sampled[np.abs(np.arange(self.pose.n_frames)[:, None] - sampled[None, :]).argmin(axis=1)]
-        pad = float(np.abs(self.pose.joints - self.pose.joints[nearest]).max()) if self.pose.n_frames else 0.0
-        lo, hi = extent.min(axis=0) - pad, extent.max(axis=0) + pad
+        lo, hi = self._clip_extent(FRAMING_STEP * max(character.width, character.height))
         self.timings["framing"] = time.perf_counter() - started
         self.raster_times: list[float] = []
         if camera == "fit":
@@ -215,6 +207,19 @@ class Animation:
     @property
     def frame_time(self) -> float:
         return self.pose.frame_time
+
+    def _clip_extent(self, step: float) -> tuple[np.ndarray, np.ndarray]:
+        """Texture-px box that every frame's deformed mesh fits in. Deforms only the frames where some
+        joint has moved more than ``step`` px since the last deformed one, and grows the box by ``step``
+        (the other frames deform later, while the GIF encoder runs on the second core)."""
+        joints = self.pose.joints
+        sampled, last = [0], 0
+        for k in range(1, self.pose.n_frames):
+            if np.abs(joints[k] - joints[last]).max() > step or k == self.pose.n_frames - 1:
+                sampled.append(k)
+                last = k
+        boxes = np.array([[self.vertices(k).min(axis=0), self.vertices(k).max(axis=0)] for k in sampled])
+        return boxes[:, 0].min(axis=0) - step, boxes[:, 1].max(axis=0) + step
 
     def vertices(self, k: int) -> np.ndarray:
         """(n, 2) deformed mesh vertices of frame k, texture px (ARAP back-substitution, cached)."""

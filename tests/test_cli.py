@@ -201,3 +201,13 @@ def test_rig_dump_is_written_only_after_a_successful_export(sample_dir: Path, tm
 def test_frame_count_is_bounded(sample_dir: Path, tmp_path: Path) -> None:
     result = run_cli("render", str(sample_dir), "-m", "idle", "-n", "50000000", "-o", str(tmp_path / "x.mp4"))
     assert result.returncode == 1 and "too many" in result.stderr
+
+
+def test_fit_camera_keeps_a_fast_clip_in_frame(shared: Path, tmp_path: Path) -> None:
+    """Few frames of a fast dance: big jumps between frames must not let the figure leave the canvas."""
+    out = tmp_path / "fit"
+    assert main(["render", str(shared / "characters" / "char2"), "-m", str(shared / "bvh" / "rokoko_jesse_dance.bvh"),
+                 "--camera", "fit", "-n", "12", "-s", "200", "-o", str(out)]) == 0
+    for png in sorted(out.glob("*.png")):
+        alpha = np.array(Image.open(png))[:, :, 3]
+        assert not (alpha[0].any() or alpha[-1].any() or alpha[:, 0].any() or alpha[:, -1].any()), png.name
