@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from studio.pipeline.atomic import atomic_write_path
+
 ROTATION_CHANNELS = ("Xrotation", "Yrotation", "Zrotation")
 POSITION_CHANNELS = ("Xposition", "Yposition", "Zposition")
 _ALL_CHANNELS = ROTATION_CHANNELS + POSITION_CHANNELS
@@ -309,9 +311,8 @@ def format_bvh(bvh: Bvh, precision: int = 6) -> str:
 def write_bvh(bvh: Bvh, path: str | Path, precision: int = 6) -> Path:
     """Write ``bvh`` atomically (temp file + rename)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(format_bvh(bvh, precision), encoding="utf-8")
-    tmp.replace(path)
+    with atomic_write_path(path) as tmp:
+        tmp.write_text(format_bvh(bvh, precision), encoding="utf-8")
     return path
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ import cv2
 import numpy as np
 import yaml
 
+from studio.pipeline.atomic import atomic_write_path
 from studio.pipeline.config import ConfigError, load_yaml
 
 CHAR_CFG = "char_cfg.yaml"
@@ -215,12 +215,8 @@ def character_cfg(character: Character) -> dict[str, Any]:
 
 
 def _atomic_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    with atomic_write_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def _png_bytes(image: np.ndarray) -> bytes:

@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from studio.pipeline.atomic import atomic_write_path
+
 PROJECTION_METHODS = ("frontal", "sagittal", "pca")
 
 
@@ -275,7 +277,6 @@ def read_retarget_config(path: str | Path) -> RetargetConfig:
 def write_yaml(data: Any, path: str | Path) -> Path:
     """Write plain YAML (lists, never python tags) atomically."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    tmp.replace(path)
+    with atomic_write_path(path) as tmp:
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
