@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 .venv/bin/lint-imports
+.venv/bin/mypy
 exec .venv/bin/python -m pytest -q "$@"

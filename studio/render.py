@@ -7,7 +7,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, cast
 
 import cv2
 import numpy as np
@@ -275,7 +275,7 @@ def composite(rgba: np.ndarray, background: Background) -> np.ndarray:
         base = cv2.resize(background.image, (w, h), interpolation=cv2.INTER_AREA)
     else:
         base = np.empty((h, w, 3), np.uint8)
-        base[:] = background.colour
+        base[:] = cast(tuple[int, int, int], background.colour)
     alpha = rgba[:, :, 3:4].astype(np.float32) / 255.0
     rgb = (rgba[:, :, :3] * alpha + base * (1.0 - alpha)).astype(np.uint8)
     return np.dstack([rgb, np.full((h, w), 255, np.uint8)])
@@ -317,7 +317,7 @@ def export_animation(animation: Animation, output: Path, background: Background,
 def _total(progress: Progress | None, animation: Animation) -> Progress | None:
     if progress is None:
         return None
-    return lambda done, _total=0: progress(done, animation.n_frames)
+    return cast(Progress, lambda done, _total=0: progress(done, animation.n_frames))
 
 
 def _write_gif(animation: Animation, output: Path, background: Background, progress: Progress | None,

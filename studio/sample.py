@@ -156,7 +156,7 @@ def sample_strokes() -> list[Stroke]:
 def render_strokes(strokes: list[Stroke], width: int, height: int,
                    background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
     """(height, width, 3) uint8 RGB paper with ``strokes`` drawn in order, anti-aliased, sub-pixel exact."""
-    paper = np.empty((height, width, 3), np.uint8)
+    paper: np.ndarray = np.empty((height, width, 3), np.uint8)
     paper[:] = background
     for stroke in strokes:
         points = np.round(np.asarray(stroke.points, float) * 16).astype(np.int32).reshape(-1, 1, 2)

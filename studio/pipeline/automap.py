@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -246,7 +247,7 @@ def _bodypart_groups(chars: list[_CharJoint], parents: dict[str, str | None], ro
             key = (0 if arm else 1, SIDES.index(c.side), variant_rank(c.variant))
             limbs.setdefault(key, []).append(c.name)
             drivers[key] = roles.get(role_key("hand" if arm else "foot", c.side), "")
-    home = {n: ("trunk", None) for n in trunk}
+    home: dict[str, tuple[str, tuple[int, int, tuple[int, int]] | None]] = {n: ("trunk", None) for n in trunk}
     home.update({n: ("limb", k) for k, names in limbs.items() for n in names})
     for c in chars:
         if c.part is not None:
@@ -254,7 +255,7 @@ def _bodypart_groups(chars: list[_CharJoint], parents: dict[str, str | None], ro
         parent = parents.get(c.name)
         where = home.get(parent, ("trunk", None)) if parent else ("trunk", None)
         home[c.name] = where
-        (limbs[where[1]] if where[0] == "limb" else trunk).append(c.name)
+        (limbs[cast(tuple[int, int, tuple[int, int]], where[1])] if where[0] == "limb" else trunk).append(c.name)
         notes.append(f"char joint {c.name!r} has no BVH counterpart: it follows its parent "
                      f"{parent!r}" if parent else f"char joint {c.name!r} has no BVH counterpart: it is left unmapped")
     groups = [BodypartGroup(tuple(trunk), (roles["hips"],))] if trunk else []

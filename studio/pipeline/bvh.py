@@ -99,12 +99,12 @@ def parse_bvh(text: str, source: str = "<bvh>") -> Bvh:
     # Tokenise the hierarchy line by line so errors can name lines.
     stream: list[tuple[str, int]] = []
     motion_line = None
-    for number, line in enumerate(lines, start=1):
-        stripped = line.strip()
+    for number, raw_line in enumerate(lines, start=1):
+        stripped = raw_line.strip()
         if stripped.upper().startswith("MOTION"):
             motion_line = number
             break
-        stream.extend((m.group(0), number) for m in _TOKEN.finditer(line))
+        stream.extend((m.group(0), number) for m in _TOKEN.finditer(raw_line))
     if not stream or stream[0][0].upper() != "HIERARCHY":
         raise tok.error("not a BVH file: it must start with HIERARCHY", stream[0][1] if stream else 1)
     if motion_line is None:

@@ -259,9 +259,9 @@ def find_roles(tree: BvhTree) -> dict[str, int]:
         hips = tree.common_ancestor(roles["left_upleg"], roles["right_upleg"])
     head = _pick(tree, found.get("head", []), hips)
     neck = _pick(tree, [n for n in found.get("neck", []) if head is None or tree.is_below(head, n)], hips)
-    for key, j in (("hips", hips), ("head", head), ("neck", neck)):
-        if j is not None:
-            roles[key] = j
+    for key, index in (("hips", hips), ("head", head), ("neck", neck)):
+        if index is not None:
+            roles[key] = index
     chest = _chest(tree, roles)
     if chest is not None:
         roles["chest"] = chest

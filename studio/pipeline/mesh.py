@@ -93,7 +93,7 @@ def _outline(inside: np.ndarray) -> np.ndarray:
     padded = np.pad(inside, pad).astype(np.uint8)
     contours, _ = cv2.findContours(padded, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     largest = max(contours, key=cv2.contourArea)
-    figure = np.zeros_like(padded)
+    figure: np.ndarray = np.zeros_like(padded)
     cv2.drawContours(figure, [largest], -1, 1, thickness=cv2.FILLED)
     figure = cv2.dilate(figure, np.ones((3, 3), np.uint8))
     contours, _ = cv2.findContours(figure, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)

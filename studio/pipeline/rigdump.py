@@ -13,7 +13,7 @@ from studio.pipeline.retarget import Pose2D
 def _rounded(values: np.ndarray, decimals: int) -> list[Any]:
     """Nested lists with NaN as None (JSON null)."""
     rounded = np.round(values.astype(float), decimals)
-    return np.where(np.isnan(rounded), None, rounded).tolist()  # type: ignore[no-any-return]
+    return np.where(np.isnan(rounded), None, rounded).tolist()  # type: ignore[call-overload]
 
 
 def rig_dump(pose: Pose2D, character: Character, case: str, extra_meta: dict[str, Any] | None = None) -> dict[str, Any]:
