@@ -301,23 +301,19 @@ def export_animation(animation: Animation, output: Path, background: Background,
 
         fps = 1.0 / animation.frame_time
         write_mp4(output, _frames_rgba(animation, background, cancel), fps,
-                  background=background.colour or (255, 255, 255), progress=_total(progress, animation), cancel=cancel)
+                  background=background.colour or (255, 255, 255), progress=progress, cancel=cancel,
+                  total=animation.n_frames)
     else:
         from studio.pipeline.video import write_png_frames
 
-        write_png_frames(output, _frames_rgba(animation, background, cancel), progress=_total(progress, animation),
+        write_png_frames(output, _frames_rgba(animation, background, cancel), progress=progress,
+                         total=animation.n_frames,
                          cancel=cancel)
     animation.timings["render+encode"] = time.perf_counter() - started
     if animation.raster_times:
         animation.timings["raster"] = float(np.sum(animation.raster_times))
     animation.timings["deform"] = float(animation.deform_times.sum())
     return output
-
-
-def _total(progress: Progress | None, animation: Animation) -> Progress | None:
-    if progress is None:
-        return None
-    return cast(Progress, lambda done, _total=0: progress(done, animation.n_frames))
 
 
 def _write_gif(animation: Animation, output: Path, background: Background, progress: Progress | None,

@@ -234,13 +234,5 @@ def _draw_order(motion: NormalisedMotion, config: RetargetConfig,
     return depth, order, depth <= 0.0
 
 
-def joint_report(pose: Pose2D, character: Character) -> str:
-    """One line per mapped joint: its BVH bone and plane (for --verbose output)."""
-    lines = []
-    for joint, (prox, dist) in pose.mapping.items():
-        lines.append(f"{joint:>16} ← {prox} → {dist}")
-    return "\n".join(lines)
-
-
 __all__ = ["Pose2D", "RetargetError", "MotionError", "bone_angles", "choose_planes", "retarget", "runtime_checks",
-           "char_to_bvh_scale", "joint_report"]
+           "char_to_bvh_scale"]
