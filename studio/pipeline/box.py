@@ -1,0 +1,100 @@
+"""The figure's box: a classical finder for ink drawings on paper, and the edit operations the GUI uses."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from studio.pipeline.pose import Box, Detection
+
+MIN_SIDE = 8.0
+HANDLES = ("left", "top", "right", "bottom", "top_left", "top_right", "bottom_left", "bottom_right")
+
+
+class BoxError(ValueError):
+    """No figure could be boxed; the message says what to try."""
+
+
+def _ink(rgb: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 0/255: dark or coloured strokes against the local paper brightness."""
+    grey = np.min(rgb, axis=2)
+    h, w = grey.shape
+    block = max(15, (max(h, w) // 8) | 1)
+    ink = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY_INV, block, 12)
+    return cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8), iterations=3)
+
+
+def find_figure_box(rgb: np.ndarray, margin: float = 0.03) -> Detection:
+    """The box around the drawn figure in an (H, W, 3) uint8 photo or scan of a paper drawing.
+
+    The largest connected group of strokes that does not touch the image border (paper edges and
+    shadows do) is the figure; nearby strokes (eyes, buttons, a detached hand) join it; a small margin
+    is added. The score is the share of the image the figure's strokes cover, for information only.
+    """
+    h, w = rgb.shape[:2]
+    ink = _ink(rgb)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    min_area = max(20, int(h * w * 0.0005))
+    parts = []
+    for i in range(1, count):
+        x, y, bw, bh, area = stats[i]
+        touches = x <= 0 or y <= 0 or x + bw >= w or y + bh >= h
+        if area >= min_area and not touches:
+            parts.append((int(area), (float(x), float(y), float(x + bw), float(y + bh))))
+    if not parts:
+        raise BoxError("no figure found: is the drawing on plain paper, with dark or coloured strokes?")
+    parts.sort(reverse=True)
+    left, top, right, bottom = parts[0][1]
+    reach = 0.1 * max(right - left, bottom - top)
+    for _, (l2, t2, r2, b2) in parts[1:]:
+        if l2 < right + reach and r2 > left - reach and t2 < bottom + reach and b2 > top - reach:
+            left, top, right, bottom = min(left, l2), min(top, t2), max(right, r2), max(bottom, b2)
+    pad = margin * max(right - left, bottom - top)
+    box = clamp_box((left - pad, top - pad, right + pad, bottom + pad), w, h)
+    coverage = float(ink[int(box[1]):int(box[3]), int(box[0]):int(box[2])].mean() / 255.0)
+    return Detection(box, coverage)
+
+
+def clamp_box(box: Box, width: int, height: int, min_side: float = MIN_SIDE) -> Box:
+    """The box ordered, inside the image, and at least ``min_side`` px each way (when the image allows)."""
+    left, right = sorted((float(box[0]), float(box[2])))
+    top, bottom = sorted((float(box[1]), float(box[3])))
+    left, top = max(0.0, left), max(0.0, top)
+    right, bottom = min(float(width), right), min(float(height), bottom)
+    if right - left < min_side:
+        right = min(float(width), left + min_side)
+        left = max(0.0, right - min_side)
+    if bottom - top < min_side:
+        bottom = min(float(height), top + min_side)
+        top = max(0.0, bottom - min_side)
+    return (left, top, right, bottom)
+
+
+def move_box(box: Box, dx: float, dy: float, width: int, height: int) -> Box:
+    """Translate without resizing; stops at the image edges."""
+    left, top, right, bottom = box
+    dx = min(max(dx, -left), width - right)
+    dy = min(max(dy, -top), height - bottom)
+    return (left + dx, top + dy, right + dx, bottom + dy)
+
+
+def resize_box(box: Box, handle: str, x: float, y: float, width: int, height: int) -> Box:
+    """Drag one of HANDLES to (x, y); edges that cross swap, so the box never turns inside out."""
+    if handle not in HANDLES:
+        raise ValueError(f"unknown box handle {handle!r}: one of {', '.join(HANDLES)}")
+    left, top, right, bottom = box
+    if "left" in handle:
+        left = x
+    if "right" in handle:
+        right = x
+    if "top" in handle:
+        top = y
+    if "bottom" in handle:
+        bottom = y
+    return clamp_box((left, top, right, bottom), width, height)
+
+
+def crop(rgb: np.ndarray, box: Box) -> np.ndarray:
+    """The box's pixels, (h, w, 3) uint8 (integer-rounded box)."""
+    left, top, right, bottom = (int(round(v)) for v in box)
+    return rgb[top:bottom, left:right].copy()

@@ -1,0 +1,97 @@
+"""The pose-backend protocol and AD's 17 COCO keypoints ↔ 16-joint skeleton conversion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+import numpy as np
+
+COCO_KEYPOINTS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+                  "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+                  "right_knee", "left_ankle", "right_ankle")
+
+# AD's 16 joints: (name, parent, COCO keypoints averaged for its location). "right" is the figure's own right.
+AD_SKELETON: tuple[tuple[str, str | None, tuple[int, ...]], ...] = (
+    ("root", None, (11, 12)),
+    ("hip", "root", (11, 12)),
+    ("torso", "hip", (5, 6)),
+    ("neck", "torso", (0,)),
+    ("right_shoulder", "torso", (6,)),
+    ("right_elbow", "right_shoulder", (8,)),
+    ("right_hand", "right_elbow", (10,)),
+    ("left_shoulder", "torso", (5,)),
+    ("left_elbow", "left_shoulder", (7,)),
+    ("left_hand", "left_elbow", (9,)),
+    ("right_hip", "root", (12,)),
+    ("right_knee", "right_hip", (14,)),
+    ("right_foot", "right_knee", (16,)),
+    ("left_hip", "root", (11,)),
+    ("left_knee", "left_hip", (13,)),
+    ("left_foot", "left_knee", (15,)),
+)
+
+
+class BackendError(RuntimeError):
+    """A detection or pose backend failed; the message is for the user and says what to do next."""
+
+
+Box = tuple[float, float, float, float]  # left, top, right, bottom, image px
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected figure: box (left, top, right, bottom) in image px and the detector's score."""
+
+    box: Box
+    score: float
+
+
+@dataclass(frozen=True)
+class PoseResult:
+    """keypoints: (17, 3) float64 COCO keypoints [x, y, score] in image px. notes: what the user should know
+    (e.g. "3 skeletons returned: using the most confident")."""
+
+    keypoints: np.ndarray
+    notes: tuple[str, ...] = field(default=())
+
+
+class PoseBackend(Protocol):
+    """What the GUI, the CLI and the tests call, whichever backend runs (TorchServe, torch, mm, manual)."""
+
+    name: str
+
+    def detect(self, image_rgb: np.ndarray) -> list[Detection]:
+        """Figures in an (H, W, 3) uint8 RGB image, best first. Raises BackendError."""
+        ...
+
+    def pose(self, image_rgb: np.ndarray, box: Box) -> PoseResult:
+        """The 17 COCO keypoints of the figure inside ``box``, in image px. Raises BackendError."""
+        ...
+
+
+def coco_to_ad(keypoints: np.ndarray) -> tuple[tuple[str, ...], tuple[str | None, ...], np.ndarray]:
+    """AD's 16-joint skeleton from 17 COCO keypoints (..., 17, ≥2): names, parent names, (..., 16, 2)."""
+    kp = np.asarray(keypoints, float)[..., :2]
+    if kp.shape[-2] != 17:
+        raise ValueError(f"expected 17 COCO keypoints, got {kp.shape[-2]}")
+    locs = np.stack([kp[..., list(src), :].mean(axis=-2) for _, _, src in AD_SKELETON], axis=-2)
+    return tuple(n for n, _, _ in AD_SKELETON), tuple(p for _, p, _ in AD_SKELETON), locs
+
+
+def ad_to_coco(names: Sequence[str], locs: np.ndarray) -> np.ndarray:
+    """(17, 2) COCO keypoints from AD joints. Eyes and ears, which AD drops, are placed around the nose;
+    root/hip/torso are implied by the hips and shoulders and are not used."""
+    loc = {n: np.asarray(p, float) for n, p in zip(names, locs)}
+    missing = [n for n, _, src in AD_SKELETON if len(src) == 1 and n not in loc]
+    if missing:
+        raise ValueError(f"the skeleton lacks AD joints {', '.join(missing)}")
+    out = np.zeros((17, 2))
+    for name, _, src in AD_SKELETON:
+        if len(src) == 1:
+            out[src[0]] = loc[name]
+    head = max(1.0, float(np.linalg.norm(out[5] - out[6])) * 0.15)
+    nose = out[0]
+    out[1], out[2] = nose + (head, -head), nose + (-head, -head)  # left eye on the image's right
+    out[3], out[4] = nose + (2 * head, 0.0), nose + (-2 * head, 0.0)
+    return out

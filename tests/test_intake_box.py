@@ -1,0 +1,108 @@
+"""Image intake (by content, EXIF, alpha, downscale, bad files) and the figure box with its edits."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio.pipeline.box import BoxError, clamp_box, find_figure_box, move_box, resize_box
+from studio.pipeline.intake import ImageError, decode_image, read_image
+
+
+def encode(image: Image.Image, fmt: str, **kw: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **kw)
+    return buffer.getvalue()
+
+
+def test_exif_rotation_alpha_and_grey() -> None:
+    wide = Image.new("RGB", (40, 20), (255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise when shown
+    loaded = decode_image(encode(wide, "JPEG", exif=exif.tobytes()), "photo.png")  # a JPEG named .png
+    assert loaded.rgb.shape == (40, 20, 3) and loaded.original_size == (20, 40)
+    clear = Image.new("RGBA", (8, 8), (0, 0, 0, 0))
+    assert (decode_image(encode(clear, "PNG")).rgb == 255).all()  # transparent → white paper
+    grey = decode_image(encode(Image.new("L", (5, 6), 77), "PNG")).rgb
+    assert grey.shape == (6, 5, 3) and (grey == 77).all()
+
+
+def test_downscale_keeps_the_scale() -> None:
+    big = Image.new("RGB", (3000, 1500), (250, 250, 250))
+    loaded = decode_image(encode(big, "PNG"), max_side=1000)
+    assert loaded.rgb.shape == (500, 1000, 3) and loaded.scale == pytest.approx(1 / 3)
+    np.testing.assert_allclose(loaded.to_original([[100, 50]]), [[300, 150]])
+
+
+@pytest.mark.parametrize("data, match", [
+    (b"", "empty"),
+    (b"hello, I am text", "not an image"),
+    (None, "damaged or truncated"),
+])
+def test_bad_files_get_clear_errors(data: bytes | None, match: str) -> None:
+    if data is None:
+        data = encode(Image.new("RGB", (64, 64), (10, 200, 30)), "PNG")[:120]
+    with pytest.raises(ImageError, match=match):
+        decode_image(data, "x.png")
+
+
+def test_decompression_bomb_is_refused() -> None:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0))
+    bomb = b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b"")
+    with pytest.raises(ImageError, match="too large|bomb"):
+        decode_image(bomb, "bomb.png")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="file not found"):
+        read_image(tmp_path / "nope.jpg")
+
+
+def paper_with_figure() -> np.ndarray:
+    rgb = np.full((300, 240, 3), 235, np.uint8)
+    rgb[:, :, 2] = 225  # warm paper
+    cv2.circle(rgb, (120, 80), 30, (40, 40, 160), 3)
+    cv2.line(rgb, (120, 110), (120, 200), (40, 40, 160), 3)
+    cv2.line(rgb, (120, 200), (90, 260), (40, 40, 160), 3)
+    cv2.line(rgb, (120, 200), (150, 260), (40, 40, 160), 3)
+    cv2.circle(rgb, (110, 75), 3, (0, 0, 0), -1)  # an eye, detached from the outline
+    rgb[:, :6] = 60  # a dark table edge along the border
+    return rgb
+
+
+def test_box_finds_the_drawing_not_the_table() -> None:
+    left, top, right, bottom = find_figure_box(paper_with_figure()).box
+    assert 75 <= left <= 92 and 40 <= top <= 52 and 148 <= right <= 165 and 258 <= bottom <= 275
+
+
+def test_blank_paper_has_no_box() -> None:
+    with pytest.raises(BoxError, match="no figure found"):
+        find_figure_box(np.full((100, 100, 3), 240, np.uint8))
+
+
+def test_box_edits_stay_inside_the_image() -> None:
+    assert move_box((10, 10, 50, 60), -30, 100, 100, 80) == (0, 30, 40, 80)
+    assert resize_box((10, 10, 50, 60), "left", 70, 0, 100, 80) == (50, 10, 70, 60)  # crossing edges swap
+    assert resize_box((10, 10, 50, 60), "bottom_right", 500, 500, 100, 80) == (10, 10, 100, 80)
+    assert clamp_box((5, 5, 6, 6), 100, 80) == (5, 5, 13, 13)
+    with pytest.raises(ValueError, match="unknown box handle"):
+        resize_box((0, 0, 10, 10), "middle", 1, 1, 100, 100)
+
+
+def test_garlic_photo(shared: Path) -> None:
+    """A JPEG named .png, 4032×3024 with EXIF orientation 6: portrait once rotated, box around the figure."""
+    loaded = read_image(shared / "drawings" / "garlic.png")
+    assert loaded.original_size == (3024, 4032) and loaded.rgb.shape == (1000, 750, 3)
+    left, top, right, bottom = find_figure_box(loaded.rgb).box
+    assert 60 < left < 160 and 120 < top < 220 and 600 < right < 700 and 750 < bottom < 850
