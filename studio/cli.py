@@ -30,6 +30,16 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _box(text: str) -> tuple[float, float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"box must be L,T,R,B numbers, not {text!r}") from None
+    if len(values) != 4 or values[2] <= values[0] or values[3] <= values[1]:
+        raise argparse.ArgumentTypeError(f"box must be L,T,R,B with R > L and B > T, not {text!r}")
+    return values  # type: ignore[return-value]
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -62,6 +72,25 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--dump-rig", metavar="FILE.json", help="also write the per-frame rig (ad_ref_v1 format)")
     render.add_argument("--output", "-o", required=True, help="OUT.gif, OUT.mp4, or a folder for PNG frames")
     render.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    backends = ("manual", "torchserve", "torch", "mm")
+    annotate = sub.add_parser("annotate", help="rig a drawing: box, mask and joints → an AD character folder")
+    annotate.add_argument("image", help="photo or scan of a drawing (any format Pillow reads)")
+    annotate.add_argument("--output", "-o", required=True, help="character folder to write")
+    annotate.add_argument("--backend", choices=backends, default="manual", help="pose backend (default manual)")
+    annotate.add_argument("--endpoint", help="TorchServe base URL, e.g. http://127.0.0.1:8080")
+    annotate.add_argument("--checkpoint", help="pose checkpoint (.pth or AD's .mar) for --backend torch")
+    annotate.add_argument("--box", type=_box, help="L,T,R,B in working-image px instead of detection")
+    annotate.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    pose = sub.add_parser("pose", help="print the 17 COCO keypoints [[x, y, score], ...] of a drawing")
+    pose.add_argument("image")
+    pose.add_argument("--backend", choices=backends, default="manual")
+    pose.add_argument("--endpoint")
+    pose.add_argument("--checkpoint")
+    pose.add_argument("--box", default=None, help="'full' (the whole image, as AD's handler does) or L,T,R,B")
+    pose.add_argument("--json", action="store_true", help="print JSON (the default output format)")
+    pose.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     motions = sub.add_parser("motions", help="list the bundled motion clips")
     motions.add_argument("--json", action="store_true", help="machine-readable output")
@@ -128,6 +157,46 @@ def _cmd_motions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_annotate(args: argparse.Namespace) -> int:
+    from studio.annotate import annotate, make_backend, write_annotation
+
+    backend = make_backend(args.backend, args.endpoint, args.checkpoint)
+    result = annotate(args.image, backend, args.box,
+                      progress=(lambda stage: print(f"  {stage}…", file=sys.stderr)) if sys.stderr.isatty() else None)
+    folder = write_annotation(result, args.output)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    left, top, right, bottom = (int(v) for v in result.box)
+    print(f"wrote {folder} (box {left},{top},{right},{bottom}; {len(result.character.names)} joints; "
+          f"backend {backend.name})")
+    return EXIT_OK
+
+
+def _cmd_pose(args: argparse.Namespace) -> int:
+    from studio.annotate import make_backend
+    from studio.pipeline.intake import read_image
+
+    backend = make_backend(args.backend, args.endpoint, args.checkpoint)
+    image = read_image(args.image)
+    h, w = image.rgb.shape[:2]
+    if args.box in (None, ""):
+        detections = backend.detect(image.rgb)
+        if not detections:
+            raise ValueError("no figure found: pass --box full or --box L,T,R,B")
+        box = detections[0].box
+    elif args.box == "full":
+        box = (0.0, 0.0, float(w), float(h))
+    else:
+        box = _box(args.box)
+    result = backend.pose(image.rgb, box)
+    points = result.keypoints.copy()
+    points[:, :2] = image.to_original(points[:, :2])  # report in the original image's pixels
+    print(json.dumps([[round(float(x), 2), round(float(y), 2), round(float(s), 4)] for x, y, s in points]))
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from studio.motion_source import bundled_motions, load_motion
     from studio.render import Animation, Background, export_animation
@@ -164,7 +233,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"render": _cmd_render, "demo": _cmd_demo, "motions": _cmd_motions, "sample": _cmd_sample}
+COMMANDS = {"render": _cmd_render, "annotate": _cmd_annotate, "pose": _cmd_pose, "demo": _cmd_demo, "motions": _cmd_motions, "sample": _cmd_sample}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -187,7 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _describe(exc: BaseException) -> str:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    if isinstance(exc, (ValueError, OSError)) and message:
+    ours = type(exc).__module__.startswith("studio.")
+    if (ours or isinstance(exc, (ValueError, OSError))) and message:
         return message
     return f"{exc.__class__.__name__}: {message}" if message else exc.__class__.__name__
 

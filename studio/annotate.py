@@ -1,0 +1,125 @@
+"""Annotation: an image → box → mask → joints → an AD character folder, with any pose backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from studio.pipeline.box import clamp_box, crop
+from studio.pipeline.character import Character, write_character
+from studio.pipeline.intake import LoadedImage, read_image
+from studio.pipeline.manual_pose import ManualBackend, snap_inside
+from studio.pipeline.pose import Box, BackendError, PoseBackend, coco_to_ad
+from studio.pipeline.segment import segment_figure
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Annotation:
+    """The result of annotating one drawing: the character plus what was used to get it."""
+
+    image: LoadedImage
+    box: Box
+    character: Character
+    keypoints: np.ndarray  # (17, 3) COCO keypoints in working-image px
+    notes: list[str] = field(default_factory=list)
+
+
+def make_backend(name: str, endpoint: str | None = None, checkpoint: str | None = None,
+                 token: str | None = None) -> PoseBackend:
+    """The backend called ``name``: manual, torchserve (needs endpoint), torch (needs checkpoint), mm."""
+    if name == "manual":
+        return ManualBackend()
+    if name == "torchserve":
+        if not endpoint:
+            raise BackendError("the torchserve backend needs --endpoint URL (for example http://127.0.0.1:8080)")
+        from studio.pipeline.torchserve import TorchServeBackend
+
+        return TorchServeBackend(endpoint, token=token)
+    if name == "torch":
+        if not checkpoint:
+            raise BackendError("the torch backend needs --checkpoint PATH (.pth or AD's .mar)")
+        from studio.pipeline.pose_torch import TorchPoseBackend
+
+        return TorchPoseBackend(checkpoint)
+    if name == "mm":
+        raise BackendError("the mm backend is not built yet: use --backend torch with the .mar's checkpoint, "
+                           "or torchserve")
+    raise BackendError(f"unknown backend {name!r}: manual, torchserve, torch or mm")
+
+
+def annotate(image_path: str | Path, backend: PoseBackend, box: Box | None = None,
+             progress: Progress | None = None) -> Annotation:
+    """Run the whole rig pipeline on one drawing. ``box`` (working-image px) overrides detection."""
+    say = progress or (lambda stage: None)
+    say("reading the image")
+    image = read_image(image_path)
+    h, w = image.rgb.shape[:2]
+    notes: list[str] = []
+    if box is None:
+        say("finding the figure")
+        detections = backend.detect(image.rgb)
+        if not detections:
+            raise BackendError("no figure found: is the drawing on plain paper, with a clear outline?")
+        if len(detections) > 1:
+            notes.append(f"{len(detections)} figures detected: using the most confident one")
+        box = detections[0].box
+    box = tuple(float(round(v)) for v in clamp_box(box, w, h))  # type: ignore[assignment]
+    say("cutting out the figure")
+    cut = crop(image.rgb, box)
+    mask = segment_figure(cut)
+    say(f"placing the skeleton ({backend.name})")
+    result = backend.pose(image.rgb, box)
+    notes.extend(result.notes)
+    names, parents, locs = coco_to_ad(result.keypoints)
+    local = locs - np.array(box[:2])
+    local = np.clip(local, 0, [cut.shape[1] - 1, cut.shape[0] - 1])
+    local = snap_inside(local, mask)
+    local = np.round(local)
+    low = [COCO_NAME for COCO_NAME, s in zip(names, _joint_scores(result.keypoints)) if 0 < s < 0.3]
+    if low:
+        notes.append(f"low confidence: check {', '.join(low)}")
+    index = {n: i for i, n in enumerate(names)}
+    texture = np.dstack([cut, mask])
+    character = Character(names, tuple(-1 if p is None else index[p] for p in parents), local, texture, mask,
+                          tuple(int(v) for v in box), str(image_path))  # type: ignore[arg-type]
+    return Annotation(image, box, character, result.keypoints, notes)
+
+
+def _joint_scores(keypoints: np.ndarray) -> list[float]:
+    from studio.pipeline.pose import AD_SKELETON
+
+    return [float(np.min(keypoints[list(src), 2])) for _, _, src in AD_SKELETON]
+
+
+def joint_overlay(annotation: Annotation) -> np.ndarray:
+    """(h, w, 3) RGB picture of the crop with the skeleton drawn on it, like AD's joint_overlay.png."""
+    character = annotation.character
+    picture = np.ascontiguousarray(character.texture[:, :, :3].copy())
+    picture[character.mask == 0] = (picture[character.mask == 0] * 0.5 + 127).astype(np.uint8)
+    for j, p in enumerate(character.parents):
+        if p >= 0:
+            a, b = (tuple(int(v) for v in character.rest[i]) for i in (p, j))
+            cv2.line(picture, a, b, (30, 30, 30), 2, cv2.LINE_AA)
+    for name, (x, y) in zip(character.names, character.rest):
+        colour = (220, 40, 40) if name.startswith("right") else (40, 90, 220) if name.startswith("left") else (40, 160, 60)
+        cv2.circle(picture, (int(x), int(y)), 4, colour, -1, cv2.LINE_AA)
+    return picture
+
+
+def write_annotation(annotation: Annotation, folder: str | Path) -> Path:
+    """The AD character folder: char_cfg.yaml, texture.png, mask.png, bounding_box.yaml, image.png and
+    joint_overlay.png."""
+    folder = Path(folder)
+    write_character(annotation.character, folder, image=annotation.image.rgb)
+    from studio.pipeline.atomic import atomic_write_path
+
+    ok, data = cv2.imencode(".png", cv2.cvtColor(joint_overlay(annotation), cv2.COLOR_RGB2BGR))
+    with atomic_write_path(folder / "joint_overlay.png") as tmp:
+        tmp.write_bytes(data.tobytes())
+    return folder

@@ -1,0 +1,103 @@
+"""Annotation end to end with the manual backend, the COCO↔AD conversion, and the CLI commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from studio.annotate import annotate, write_annotation
+from studio.cli import main
+from studio.pipeline.character import read_character
+from studio.pipeline.manual_pose import ManualBackend, TEMPLATE, template_keypoints
+from studio.pipeline.pose import AD_SKELETON, ad_to_coco, coco_to_ad
+
+
+def test_coco_to_ad_follows_ads_table() -> None:
+    kp = np.arange(17 * 2, dtype=float).reshape(17, 2)
+    names, parents, locs = coco_to_ad(kp)
+    assert names[:4] == ("root", "hip", "torso", "neck") and parents[:4] == (None, "root", "hip", "torso")
+    np.testing.assert_allclose(locs[0], (kp[11] + kp[12]) / 2)
+    np.testing.assert_allclose(locs[2], (kp[5] + kp[6]) / 2)
+    np.testing.assert_allclose(locs[names.index("right_hand")], kp[10])
+    np.testing.assert_allclose(locs[names.index("left_foot")], kp[15])
+    assert len(AD_SKELETON) == 16
+
+
+def test_ad_to_coco_inverts_the_conversion() -> None:
+    kp = template_keypoints((10, 20, 110, 220))[:, :2]
+    names, _, locs = coco_to_ad(kp)
+    back = ad_to_coco(names, locs)
+    used = [0, *range(5, 17)]  # eyes and ears are dropped by AD and only re-placed around the nose
+    np.testing.assert_allclose(back[used], kp[used])
+    np.testing.assert_allclose(coco_to_ad(back)[2], locs)
+
+
+def test_template_is_a_sensible_figure() -> None:
+    left = TEMPLATE[[5, 7, 9, 11, 13, 15], 0]
+    right = TEMPLATE[[6, 8, 10, 12, 14, 16], 0]
+    assert (left > 0.5).all() and (right < 0.5).all()  # the figure's left is on the image's right
+    assert TEMPLATE[0, 1] < TEMPLATE[5, 1] < TEMPLATE[11, 1] < TEMPLATE[13, 1] < TEMPLATE[15, 1]
+
+
+def drawing_file(tmp_path: Path) -> Path:
+    rgb = np.full((400, 300, 3), 240, np.uint8)
+    cv2.circle(rgb, (150, 90), 40, (30, 30, 30), 4)
+    cv2.rectangle(rgb, (110, 130), (190, 260), (30, 30, 30), 4)
+    for a, b in (((110, 150), (40, 200)), ((190, 150), (260, 200)), ((130, 260), (110, 360)), ((170, 260), (190, 360))):
+        cv2.line(rgb, a, b, (30, 30, 30), 8)
+    path = tmp_path / "drawing.jpg"
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return path
+
+
+def test_annotate_writes_a_renderable_ad_folder(tmp_path: Path) -> None:
+    result = annotate(drawing_file(tmp_path), ManualBackend())
+    folder = write_annotation(result, tmp_path / "char")
+    for name in ("char_cfg.yaml", "texture.png", "mask.png", "bounding_box.yaml", "image.png", "joint_overlay.png"):
+        assert (folder / name).is_file(), name
+    character = read_character(folder)
+    assert len(character.names) == 16 and character.bounding_box is not None
+    xs, ys = character.rest[:, 0].astype(int), character.rest[:, 1].astype(int)
+    assert (character.mask[ys, xs] == 255).all()  # every joint sits on the figure
+    assert main(["render", str(folder), "-m", "wave", "-n", "6", "-s", "96", "-o", str(tmp_path / "w.gif")]) == 0
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "studio.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_pose_prints_17_keypoints_in_original_pixels(tmp_path: Path) -> None:
+    result = run_cli("pose", str(drawing_file(tmp_path)), "--box", "full", "--json")
+    points = json.loads(result.stdout)
+    assert result.returncode == 0 and len(points) == 17 and all(len(p) == 3 for p in points)
+    assert 0 <= points[0][0] <= 300 and 0 <= points[16][1] <= 400
+
+
+@pytest.mark.parametrize("args, match", [
+    (["annotate", "{notimage}", "-o", "{out}"], "not an image"),
+    (["annotate", "{blank}", "-o", "{out}"], "no figure found"),
+    (["annotate", "{drawing}", "-o", "{out}", "--backend", "torchserve"], "needs --endpoint"),
+    (["annotate", "{drawing}", "-o", "{out}", "--backend", "torch"], "needs --checkpoint"),
+])
+def test_annotate_errors(tmp_path: Path, args: list[str], match: str) -> None:
+    (tmp_path / "notes.png").write_text("not really a png")
+    cv2.imwrite(str(tmp_path / "blank.png"), np.full((50, 50, 3), 250, np.uint8))
+    values = {"notimage": str(tmp_path / "notes.png"), "blank": str(tmp_path / "blank.png"),
+              "drawing": str(drawing_file(tmp_path)), "out": str(tmp_path / "out")}
+    result = run_cli(*[a.format(**values) for a in args])
+    assert result.returncode == 1 and match in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_garlic_annotates_and_renders(shared: Path, tmp_path: Path) -> None:
+    assert main(["annotate", str(shared / "drawings" / "garlic.png"), "-o", str(tmp_path / "garlic")]) == 0
+    character = read_character(tmp_path / "garlic")
+    assert character.width > 400 and character.height > 500  # the figure, not a corner of the photo
+    assert main(["render", str(tmp_path / "garlic"), "-m", "jump", "-n", "5", "-s", "96",
+                 "-o", str(tmp_path / "g.gif")]) == 0
