@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     pose.add_argument("--json", action="store_true", help="print JSON (the default output format)")
     pose.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    doctor = sub.add_parser("doctor", help="explain broken torch, mmcv or TorchServe setups, with fixes")
+    doctor.add_argument("--endpoint", help="TorchServe inference URL to probe, e.g. http://127.0.0.1:8080")
+    doctor.add_argument("--management", help="TorchServe management URL, e.g. http://127.0.0.1:8081")
+    doctor.add_argument("--token", help="TorchServe bearer token, when token auth is on")
+    doctor.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
     motions = sub.add_parser("motions", help="list the bundled motion clips")
     motions.add_argument("--json", action="store_true", help="machine-readable output")
     motions.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -197,6 +203,16 @@ def _cmd_pose(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from studio.doctor import exit_code, format_report, run_checks
+
+    checks = run_checks(args.endpoint, args.management, args.token)
+    print(format_report(checks))
+    code = exit_code(checks)
+    print({0: "all well", 1: "problems found", 2: "some checks could not run"}[code])
+    return code
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from studio.motion_source import bundled_motions, load_motion
     from studio.render import Animation, Background, export_animation
@@ -233,7 +249,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"render": _cmd_render, "annotate": _cmd_annotate, "pose": _cmd_pose, "demo": _cmd_demo, "motions": _cmd_motions, "sample": _cmd_sample}
+COMMANDS = {"render": _cmd_render, "annotate": _cmd_annotate, "pose": _cmd_pose, "doctor": _cmd_doctor, "demo": _cmd_demo, "motions": _cmd_motions, "sample": _cmd_sample}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 STUDIO = Path(__file__).resolve().parents[1] / "studio"
 QT = ("PySide6", "PyQt5", "PyQt6", "shiboken6", "pyqtgraph")
-CORE_AND_UP = ("studio.ui", "studio.cli", "studio.render", "studio.motion_source", "studio.sample", "studio.annotate")
+CORE_AND_UP = ("studio.ui", "studio.cli", "studio.render", "studio.motion_source", "studio.sample", "studio.annotate", "studio.doctor")
 
 
 def _imports(path: Path) -> set[str]:

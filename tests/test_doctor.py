@@ -1,0 +1,82 @@
+"""studio doctor: each problem comes with its fix; exit 0 all well, 1 problems, 2 could not check."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from studio.doctor import OK, PROBLEM, UNKNOWN, Check, check_torchserve, exit_code, format_report
+
+
+def test_exit_codes_and_report() -> None:
+    assert exit_code([Check("a", OK, "fine")]) == 0
+    assert exit_code([Check("a", OK, "fine"), Check("b", UNKNOWN, "?")]) == 2
+    assert exit_code([Check("a", PROBLEM, "broken", "do X"), Check("b", UNKNOWN, "?")]) == 1
+    report = format_report([Check("mmcv ops", PROBLEM, "built without CUDA", "rebuild with FORCE_CUDA=1")])
+    assert "[FAIL] mmcv ops: built without CUDA" in report and "fix: rebuild with FORCE_CUDA=1" in report
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def token_server() -> Iterator[str]:
+    """A loopback stub that answers like TorchServe with token auth on: 400 without the header."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            code = 200 if self.headers.get("Authorization") == "Bearer right" else 400
+            body = b'{"status": "Healthy"}' if code == 200 else b'{"code": 400, "message": "Token Authorization failed"}'
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_token_auth_is_explained(token_server: str) -> None:
+    checks = check_torchserve(token_server)
+    assert checks[0].status == PROBLEM and "token auth" in checks[0].fix
+
+
+def test_unreachable_server_is_a_problem_with_a_fix() -> None:
+    checks = check_torchserve(f"http://127.0.0.1:{free_port()}")
+    assert checks[0].status == PROBLEM and "start TorchServe" in checks[0].fix
+
+
+def test_cli_doctor_exit_code() -> None:
+    result = subprocess.run([sys.executable, "-m", "studio.cli", "doctor", "--endpoint",
+                             f"http://127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "cannot reach" in result.stdout and "problems found" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "studio.cli", "doctor"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode in (0, 1) and "[ok  ] python" in result.stdout
+
+
+def test_install_script_explains_a_missing_torch(tmp_path: Path) -> None:
+    """Without torch in the target Python, the mm installer stops at once with the fix."""
+    script = Path(__file__).resolve().parents[1] / "packaging" / "mm" / "install.sh"
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\nexec false\n")
+    fake.chmod(0o755)
+    result = subprocess.run(["bash", str(script), "--python", str(fake), "--dry-run"], capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 1 and "pip install torch==2.13.0" in result.stderr
