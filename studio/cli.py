@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--endpoint", help="TorchServe inference URL to probe, e.g. http://127.0.0.1:8080")
     doctor.add_argument("--management", help="TorchServe management URL, e.g. http://127.0.0.1:8081")
     doctor.add_argument("--token", help="TorchServe bearer token, when token auth is on")
+    doctor.add_argument("--detector-model", default="drawn_humanoid_detector", help="detector model name")
+    doctor.add_argument("--pose-model", default="drawn_humanoid_pose_estimator", help="pose model name")
     doctor.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     motions = sub.add_parser("motions", help="list the bundled motion clips")
@@ -206,7 +208,7 @@ def _cmd_pose(args: argparse.Namespace) -> int:
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from studio.doctor import exit_code, format_report, run_checks
 
-    checks = run_checks(args.endpoint, args.management, args.token)
+    checks = run_checks(args.endpoint, args.management, args.token, (args.detector_model, args.pose_model))
     print(format_report(checks))
     code = exit_code(checks)
     print({0: "all well", 1: "problems found", 2: "some checks could not run"}[code])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 OK, PROBLEM, UNKNOWN, INFO = "ok", "problem", "unknown", "info"
+DEFAULT_MODELS = ("drawn_humanoid_detector", "drawn_humanoid_pose_estimator")
 
 # Version caps of the two mm lines (DESIGN.md §3): AD's .mar files need the 1.x line.
 MM_CAPS = {
@@ -152,7 +153,8 @@ def _get_json(url: str, token: str | None, timeout: float = 5.0) -> Any:
         return json.loads(reply.read().decode("utf-8"))
 
 
-def check_torchserve(endpoint: str, management: str | None = None, token: str | None = None) -> list[Check]:
+def check_torchserve(endpoint: str, management: str | None = None, token: str | None = None,
+                     models: tuple[str, str] = DEFAULT_MODELS) -> list[Check]:
     base = endpoint.rstrip("/")
     checks = []
     try:
@@ -181,16 +183,16 @@ def check_torchserve(endpoint: str, management: str | None = None, token: str | 
         except Exception as exc:  # noqa: BLE001
             checks.append(Check("torchserve models", UNKNOWN, f"management API at {mgmt} failed: {exc}",
                                 "the management API answers on its own port (usually :8081)"))
-    checks.extend(_prediction_probe(base, token))
+    checks.extend(_prediction_probe(base, token, models))
     return checks
 
 
-def _prediction_probe(base: str, token: str | None) -> list[Check]:
+def _prediction_probe(base: str, token: str | None, models: tuple[str, str]) -> list[Check]:
     from studio.pipeline.pose import BackendError
     from studio.pipeline.torchserve import TorchServeBackend
     from studio.sample import sample_image
 
-    backend = TorchServeBackend(base, token=token, retries=1)
+    backend = TorchServeBackend(base, detector_model=models[0], pose_model=models[1], token=token, retries=1)
     drawing = sample_image()
     try:
         detections = backend.detect(drawing)
@@ -220,7 +222,7 @@ def _fix_for(message: str) -> str:
 
 
 def run_checks(endpoint: str | None = None, management: str | None = None, token: str | None = None,
-               ) -> list[Check]:
+               models: tuple[str, str] = DEFAULT_MODELS) -> list[Check]:
     steps: list[Callable[[], list[Check]]] = [check_python, check_torch, check_mmcv, check_build_tools]
     checks: list[Check] = []
     for step in steps:
@@ -230,7 +232,7 @@ def run_checks(endpoint: str | None = None, management: str | None = None, token
             checks.append(Check(step.__name__.replace("check_", ""), UNKNOWN, f"could not check: {exc}"))
     if endpoint:
         try:
-            checks.extend(check_torchserve(endpoint, management, token))
+            checks.extend(check_torchserve(endpoint, management, token, models))
         except Exception as exc:  # noqa: BLE001
             checks.append(Check("torchserve", UNKNOWN, f"could not check: {exc}"))
     return checks
