@@ -48,8 +48,12 @@ def make_backend(name: str, endpoint: str | None = None, checkpoint: str | None 
 
         return TorchPoseBackend(checkpoint)
     if name == "mm":
-        raise BackendError("the mm backend is not built yet: use --backend torch with the .mar's checkpoint, "
-                           "or torchserve")
+        if not checkpoint:
+            raise BackendError("the mm backend needs --checkpoint PATH (AD's drawn_humanoid_pose_estimator.mar or "
+                               "a folder with its config .py and .pth)")
+        from studio.pipeline.pose_mm import MMBackend
+
+        return MMBackend(checkpoint)
     raise BackendError(f"unknown backend {name!r}: manual, torchserve, torch or mm")
 
 

@@ -192,7 +192,10 @@ def test_backend_pose_on_a_random_net(r50: tuple[Path, dict]) -> None:
     assert backend.name == "torch"
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (240, 200, 3), dtype=np.uint8)
-    assert [d.box for d in backend.detect(image)] == [(0.0, 0.0, 200.0, 240.0)]
+    paper = np.full((240, 200, 3), 240, np.uint8)
+    paper[60:180, 80:82] = 20  # one stroke: the classical finder boxes it
+    (left, top, right, bottom), = [d.box for d in backend.detect(paper)]
+    assert left < 80 < 82 < right and top < 60 < 180 < bottom
     box = (50.0, 40.0, 150.0, 200.0)
     result = backend.pose(image, box)
     assert result.keypoints.shape == (17, 3) and result.keypoints.dtype == np.float64

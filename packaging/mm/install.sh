@@ -43,7 +43,7 @@ else
   echo "install.sh: no nvcc or no GPU: building mmcv-full $MMCV_VERSION with CPU ops only"
 fi
 
-run "$PY" -m pip install "setuptools<82" "numpy<2" "opencv-python-headless<4.12" wheel ninja
+run "$PY" -m pip install "setuptools==80.9.0" "numpy<2" "opencv-python-headless<4.12" wheel ninja
 WHEEL_DIR="$CACHE/mmcv_full-$MMCV_VERSION-torch$TORCH-$FLAVOUR"
 if ls "$WHEEL_DIR"/mmcv_full-*.whl >/dev/null 2>&1; then
   echo "install.sh: using the cached wheel in $WHEEL_DIR"

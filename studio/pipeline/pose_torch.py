@@ -282,10 +282,10 @@ class TorchPoseBackend:
         self.net = network_for(load_state_dict(checkpoint)).to(self.device)
 
     def detect(self, image_rgb: np.ndarray) -> list[Detection]:
-        """The whole image as one box with score 1.0: this runner only does pose. In AD's flow the drawing is
-        already cropped to the figure, so the whole crop is the person box; draw a box for a wider image."""
-        h, w = np.asarray(image_rgb).shape[:2]
-        return [Detection(box=(0.0, 0.0, float(w), float(h)), score=1.0)]
+        """This runner only does pose: the box comes from the classical finder for ink drawings on paper."""
+        from studio.pipeline.box import find_figure_box
+
+        return [find_figure_box(np.asarray(image_rgb))]
 
     def heatmaps(self, batch: np.ndarray) -> np.ndarray:
         """Network input (N, 3, 256, 192) float32 → heatmaps (N, K, 64, 48) float32."""

@@ -1,0 +1,103 @@
+"""The in-process mm backend: AD's .mar models run with mmdet 2.x / mmpose 0.x (optional extra ``[mm]``)."""
+
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio.pipeline.pose import BackendError, Box, Detection, PoseResult
+
+
+def safe_extract(archive: str | Path, folder: str | Path) -> Path:
+    """Extract every entry of a .mar/zip into ``folder``, refusing the whole archive if any entry name
+    could land outside it (absolute paths, ``..``, drive letters, backslash tricks)."""
+    folder = Path(folder).resolve()
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                name = info.filename.replace("\\", "/")
+                parts = name.split("/")
+                target = (folder / name).resolve()
+                if name.startswith("/") or ".." in parts or (len(name) > 1 and name[1] == ":") or \
+                        folder not in (target, *target.parents):
+                    raise BackendError(f"{archive}: refusing an archive entry outside its folder: {info.filename!r}")
+            for info in zf.infolist():
+                zf.extract(info, folder)
+    except zipfile.BadZipFile:
+        raise BackendError(f"{archive}: not a .mar/zip archive") from None
+    return folder
+
+
+def _model_files(source: str | Path, work: Path) -> tuple[Path, Path]:
+    """(config.py, checkpoint .pth) from a .mar, a folder, or a .pth with config.py beside it."""
+    source = Path(source)
+    if not source.exists():
+        raise BackendError(f"{source}: not found")
+    if source.is_file() and zipfile.is_zipfile(source) and source.suffix.lower() in (".mar", ".zip"):
+        source = safe_extract(source, work / source.stem)
+    folder = source if source.is_dir() else source.parent
+    configs = sorted(folder.glob("*config*.py")) or sorted(folder.glob("*.py"))
+    checkpoints = [source] if source.is_file() else sorted(folder.glob("*.pth"))
+    if not configs or not checkpoints:
+        raise BackendError(f"{source}: needs an mm config .py and a .pth checkpoint (found {len(configs)} and "
+                           f"{len(checkpoints)})")
+    return configs[0], checkpoints[0]
+
+
+def _require_mm() -> tuple[Any, Any]:
+    try:
+        import mmdet.apis as mmdet_apis  # type: ignore[import-not-found]
+        import mmpose.apis as mmpose_apis  # type: ignore[import-not-found]
+    except Exception as exc:  # noqa: BLE001 - any import failure means the optional stack is unusable
+        raise BackendError(f"the mm backend needs mmcv-full 1.7.0, mmdet 2.27 and mmpose 0.29 ({exc}); build "
+                           "them with packaging/mm/install.sh and check with 'studio doctor'") from None
+    return mmdet_apis, mmpose_apis
+
+
+class MMBackend:
+    """AD's models in process. Weights are loaded with the project's safe loader (weights_only, numpy
+    allowlist), never with mmcv's own torch.load."""
+
+    name = "mm"
+
+    def __init__(self, pose_model: str | Path, detector_model: str | Path | None = None,
+                 device: str | None = None) -> None:
+        import torch
+
+        from studio.pipeline.pose_torch import load_state_dict
+
+        mmdet_apis, mmpose_apis = _require_mm()
+        self._work = tempfile.TemporaryDirectory(prefix="studio-mm-")
+        self.device = device or ("cuda:0" if torch.cuda.is_available() else "cpu")
+        config, checkpoint = _model_files(pose_model, Path(self._work.name))
+        self._mmpose = mmpose_apis
+        self.pose_net = mmpose_apis.init_pose_model(str(config), None, device=self.device)
+        self.pose_net.load_state_dict(load_state_dict(checkpoint), strict=False)
+        self.detector = None
+        self._mmdet = mmdet_apis
+        if detector_model is not None:
+            config, checkpoint = _model_files(detector_model, Path(self._work.name))
+            self.detector = mmdet_apis.init_detector(str(config), None, device=self.device)
+            self.detector.load_state_dict(load_state_dict(checkpoint), strict=False)
+
+    def detect(self, image_rgb: np.ndarray) -> list[Detection]:
+        if self.detector is None:  # pose model only: the classical box finder for drawings on paper
+            from studio.pipeline.box import find_figure_box
+
+            return [find_figure_box(image_rgb)]
+        result = self._mmdet.inference_detector(self.detector, np.ascontiguousarray(image_rgb[:, :, ::-1]))
+        boxes = result[0] if isinstance(result, tuple) else result  # Mask R-CNN gives (boxes, masks)
+        rows = np.concatenate([np.asarray(b).reshape(-1, 5) for b in boxes]) if len(boxes) else np.zeros((0, 5))
+        rows = rows[np.argsort(-rows[:, 4])]
+        return [Detection((float(r[0]), float(r[1]), float(r[2]), float(r[3])), float(r[4])) for r in rows]
+
+    def pose(self, image_rgb: np.ndarray, box: Box) -> PoseResult:
+        people, _ = self._mmpose.inference_top_down_pose_model(
+            self.pose_net, np.ascontiguousarray(image_rgb[:, :, ::-1]), [{"bbox": list(box)}], format="xyxy")
+        if not people:
+            raise BackendError("no figure found by the pose model")
+        return PoseResult(np.asarray(people[0]["keypoints"], float)[:, :3])
