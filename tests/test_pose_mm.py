@@ -41,3 +41,39 @@ def test_without_the_mm_stack_the_error_says_how_to_get_it(tmp_path: Path) -> No
     pytest.importorskip("torch", reason="torch is needed to reach the mm import check")
     with pytest.raises(BackendError, match="packaging/mm/install.sh"):
         MMBackend(tmp_path / "nothing.mar")
+
+
+def _mmpose_res50_config() -> Path | None:
+    spec = importlib.util.find_spec("mmpose")
+    if spec is None or spec.origin is None:
+        return None
+    found = sorted(Path(spec.origin).parent.rglob("res50_coco_256x192.py"))
+    return found[0] if found else None
+
+
+@pytest.mark.mm
+@pytest.mark.skipif(not HAVE_MM, reason="the mm stack is not installed (packaging/mm/install.sh builds it)")
+def test_torch_runner_matches_mmpose_on_the_same_weights(tmp_path: Path) -> None:
+    """Same random SimpleBaseline weights through mmpose itself and through our mmcv-free runner."""
+    import numpy as np
+    import torch
+
+    from studio.pipeline.pose_torch import TorchPoseBackend, build_network
+
+    config = _mmpose_res50_config()
+    if config is None:
+        pytest.skip("mmpose's res50_coco_256x192.py config is not in this install")
+    torch.manual_seed(0)
+    net = build_network(50)
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.py").write_text(config.read_text())
+    checkpoint = folder / "weights.pth"
+    torch.save({"meta": {"epoch": 1}, "state_dict": net.state_dict()}, checkpoint)
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 255, (256, 220, 3), dtype=np.uint8)
+    box = (30.0, 20.0, 190.0, 240.0)
+    ours = TorchPoseBackend(checkpoint, device="cpu").pose(image, box).keypoints
+    theirs = MMBackend(folder, device="cpu").pose(image, box).keypoints
+    np.testing.assert_allclose(ours[:, :2], theirs[:, :2], atol=0.5)
+    np.testing.assert_allclose(ours[:, 2], theirs[:, 2], atol=1e-3)
