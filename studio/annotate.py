@@ -13,10 +13,11 @@ from studio.pipeline.box import clamp_box, crop
 from studio.pipeline.character import Character, write_character
 from studio.pipeline.intake import LoadedImage, read_image
 from studio.pipeline.manual_pose import ManualBackend, snap_inside
-from studio.pipeline.pose import Box, BackendError, PoseBackend, coco_to_ad
+from studio.pipeline.pose import AD_SKELETON, BackendError, Box, PoseBackend, coco_to_ad
 from studio.pipeline.segment import segment_figure
 
 Progress = Callable[[str], None]
+LOW_CONFIDENCE = 0.3  # keypoint scores below this are reported so the user checks those joints
 
 
 @dataclass
@@ -85,7 +86,7 @@ def annotate(image_path: str | Path, backend: PoseBackend, box: Box | None = Non
     local = np.clip(local, 0, [cut.shape[1] - 1, cut.shape[0] - 1])
     local = snap_inside(local, mask)
     local = np.round(local)
-    low = [COCO_NAME for COCO_NAME, s in zip(names, _joint_scores(result.keypoints)) if 0 < s < 0.3]
+    low = [name for name, score in zip(names, _joint_scores(result.keypoints)) if 0 < score < LOW_CONFIDENCE]
     if low:
         notes.append(f"low confidence: check {', '.join(low)}")
     index = {n: i for i, n in enumerate(names)}
@@ -96,8 +97,7 @@ def annotate(image_path: str | Path, backend: PoseBackend, box: Box | None = Non
 
 
 def _joint_scores(keypoints: np.ndarray) -> list[float]:
-    from studio.pipeline.pose import AD_SKELETON
-
+    """Per AD joint, the lowest score of the COCO keypoints it is built from."""
     return [float(np.min(keypoints[list(src), 2])) for _, _, src in AD_SKELETON]
 
 

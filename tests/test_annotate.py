@@ -101,3 +101,16 @@ def test_garlic_annotates_and_renders(shared: Path, tmp_path: Path) -> None:
     assert character.width > 400 and character.height > 500  # the figure, not a corner of the photo
     assert main(["render", str(tmp_path / "garlic"), "-m", "jump", "-n", "5", "-s", "96",
                  "-o", str(tmp_path / "g.gif")]) == 0
+
+
+def test_low_confidence_joints_are_reported(tmp_path: Path) -> None:
+    class Unsure(ManualBackend):
+        def pose(self, image_rgb, box):  # type: ignore[no-untyped-def]
+            result = super().pose(image_rgb, box)
+            keypoints = result.keypoints.copy()
+            keypoints[:, 2] = 0.9
+            keypoints[9, 2] = 0.1  # left wrist
+            return type(result)(keypoints)
+
+    result = annotate(drawing_file(tmp_path), Unsure())
+    assert any("low confidence" in n and "left_hand" in n for n in result.notes)
