@@ -9,6 +9,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from studio.pipeline.atomic import atomic_write_path
 from studio.pipeline.box import clamp_box, crop
 from studio.pipeline.character import Character, write_character
 from studio.pipeline.intake import LoadedImage, read_image
@@ -121,8 +122,6 @@ def write_annotation(annotation: Annotation, folder: str | Path) -> Path:
     joint_overlay.png."""
     folder = Path(folder)
     write_character(annotation.character, folder, image=annotation.image.rgb)
-    from studio.pipeline.atomic import atomic_write_path
-
     ok, data = cv2.imencode(".png", cv2.cvtColor(joint_overlay(annotation), cv2.COLOR_RGB2BGR))
     with atomic_write_path(folder / "joint_overlay.png") as tmp:
         tmp.write_bytes(data.tobytes())

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from studio.pipeline.pose import BackendError, Box, Detection, PoseResult
+from studio.pipeline.pose_torch import safe_member_name
 
 
 def safe_extract(archive: str | Path, folder: str | Path) -> Path:
@@ -19,11 +20,8 @@ def safe_extract(archive: str | Path, folder: str | Path) -> Path:
     try:
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
-                name = info.filename.replace("\\", "/")
-                parts = name.split("/")
-                target = (folder / name).resolve()
-                if name.startswith("/") or ".." in parts or (len(name) > 1 and name[1] == ":") or \
-                        folder not in (target, *target.parents):
+                target = (folder / info.filename.replace("\\", "/")).resolve()
+                if not safe_member_name(info.filename) or folder not in (target, *target.parents):
                     raise BackendError(f"{archive}: refusing an archive entry outside its folder: {info.filename!r}")
             for info in zf.infolist():
                 zf.extract(info, folder)

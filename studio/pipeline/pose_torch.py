@@ -34,7 +34,7 @@ def _torch() -> Any:
 
 # --- safe loading -------------------------------------------------------------------------------------------
 
-def _safe_member(name: str) -> bool:
+def safe_member_name(name: str) -> bool:
     """Whether a zip entry name stays inside the folder it is extracted to."""
     parts = re.split(r"[\\/]", name)
     return bool(name) and not name.startswith(("/", "\\")) and ":" not in parts[0] and ".." not in parts
@@ -51,7 +51,7 @@ def extract_checkpoint(archive: str | Path, folder: str | Path) -> Path:
     except (OSError, zipfile.BadZipFile) as exc:
         raise BackendError(f"cannot open {archive} as a .mar/zip archive: {exc}") from exc
     with zf:
-        unsafe = [n for n in zf.namelist() if not _safe_member(n)]
+        unsafe = [n for n in zf.namelist() if not safe_member_name(n)]
         if unsafe:
             raise BackendError(f"refused {Path(archive).name}: unsafe entry names {unsafe[:3]} "
                                "(absolute paths or '..'); get the model from a trusted source")
