@@ -29,6 +29,12 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
   echo "install.sh: torch is not installed in $PY; install it first (pip install torch==2.13.0)" >&2
   exit 1
 fi
+if ! "$PY" -c "import torchvision" 2>/dev/null; then
+  echo "install.sh: torchvision does not import in $PY ($("$PY" -c "import torchvision" 2>&1 | tail -1))." >&2
+  echo "  mmcv's checkpoint loader needs a torchvision built for this very torch: install the pair together," >&2
+  echo "  for example 'pip install torch==2.14.1 torchvision==0.29.1' (see 'studio doctor')." >&2
+  exit 1
+fi
 TORCH=$("$PY" -c "import torch; print(torch.__version__.split('+')[0])")
 TORCH_CUDA=$("$PY" -c "import torch; print(torch.version.cuda or 'cpu')")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import pickle
 import re
 import shutil
@@ -80,15 +81,28 @@ def _is_archive(path: Path) -> bool:
 def numpy_allowlist() -> list[Any]:
     """The numpy globals OpenMMLab checkpoints pickle into ``meta``: arrays, scalars and dtypes; nothing
     callable beyond numpy's own array/scalar reconstructors."""
-    core = getattr(np, "_core", None) or np.core
+    multiarray = _numpy_multiarray()
     allowed: list[Any] = [np.ndarray, np.dtype]
     for fn in ("_reconstruct", "scalar"):
-        obj = getattr(core.multiarray, fn)
+        obj = getattr(multiarray, fn)
         allowed += [(obj, f"numpy.core.multiarray.{fn}"), (obj, f"numpy._core.multiarray.{fn}")]
     dtypes = getattr(np, "dtypes", None)
     if dtypes is not None:
         allowed += [t for t in vars(dtypes).values() if isinstance(t, type) and issubclass(t, np.dtype)]
     return allowed
+
+
+def _numpy_multiarray() -> Any:
+    """numpy's multiarray module: ``numpy._core.multiarray`` on numpy 2, ``numpy.core.multiarray`` on 1.x
+    (where ``numpy._core`` may exist as an incomplete shim, as on 1.26)."""
+    for name in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "_reconstruct"):
+            return module
+    raise BackendError(f"this numpy ({np.__version__}) has no multiarray module the checkpoint loader knows")
 
 
 def _first_line(exc: BaseException) -> str:
