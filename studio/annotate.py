@@ -64,7 +64,13 @@ def annotate(image_path: str | Path, backend: PoseBackend, box: Box | None = Non
     """Run the whole rig pipeline on one drawing. ``box`` (working-image px) overrides detection."""
     say = progress or (lambda stage: None)
     say("reading the image")
-    image = read_image(image_path)
+    return annotate_image(read_image(image_path), backend, box, say)
+
+
+def annotate_image(image: LoadedImage, backend: PoseBackend, box: Box | None = None,
+                   progress: Progress | None = None) -> Annotation:
+    """The rig pipeline on an image already read: box (detected unless given), mask, joints."""
+    say = progress or (lambda stage: None)
     h, w = image.rgb.shape[:2]
     notes: list[str] = []
     if box is None:
@@ -93,7 +99,7 @@ def annotate(image_path: str | Path, backend: PoseBackend, box: Box | None = Non
     index = {n: i for i, n in enumerate(names)}
     texture = np.dstack([cut, mask])
     character = Character(names, tuple(-1 if p is None else index[p] for p in parents), local, texture, mask,
-                          tuple(int(v) for v in box), str(image_path))  # type: ignore[arg-type]
+                          tuple(int(v) for v in box), image.source)  # type: ignore[arg-type]
     return Annotation(image, box, character, result.keypoints, notes)
 
 

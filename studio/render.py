@@ -147,7 +147,10 @@ class Animation:
     """A character posed by a clip, ready to render any frame. The rig can be reused across clips."""
 
     def __init__(self, character: Character, source: MotionSource, size: tuple[int, int], frames: int | None = None,
-                 camera: str = "ad", rig: Rig | None = None, max_fps: float | None = None) -> None:
+                 camera: str = "ad", rig: Rig | None = None, max_fps: float | None = None,
+                 framing: cameras.Camera | None = None) -> None:
+        """``framing``: keep this camera instead of fitting one to the clip (the live preview keeps the
+        framing while a joint is dragged, so the figure does not jump)."""
         self.timings: dict[str, float] = {}
         self.notes: list[str] = list(source.notes)
         self.character = character
@@ -187,10 +190,14 @@ class Animation:
         self._deformed = np.zeros(self.pose.n_frames, bool)
         self.deform_times = np.zeros(self.pose.n_frames)
         # Framing needs the extent of the whole clip, before the first frame is drawn.
+        self.raster_times: list[float] = []
+        self._premultiplied: np.ndarray | None = None
+        if framing is not None:
+            self.camera = framing
+            return
         started = time.perf_counter()
         lo, hi = self._clip_extent(FRAMING_STEP * max(character.width, character.height))
         self.timings["framing"] = time.perf_counter() - started
-        self.raster_times: list[float] = []
         if camera == "fit":
             self.camera = cameras.fit_camera(self.width, self.height, lo, hi)
         else:
@@ -198,7 +205,6 @@ class Animation:
             base = cameras.ad_camera(self.width, self.height, max(character.width, character.height),
                                      character.rest[root], source.retarget_config.char_starting_location)
             self.camera = cameras.keep_in_frame(base, lo, hi)
-        self._premultiplied: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from studio.pipeline.character import Character, write_character
+from studio.pipeline.strokes import Stroke, render_strokes
 
 SEED = 7
 CANVAS = (400, 440)  # width, height of the paper in pixels
@@ -33,16 +33,6 @@ JOINTS: dict[str, tuple[str | None, tuple[float, float]]] = {
     "right_hip": ("root", (181, 252)), "right_knee": ("right_hip", (175, 314)), "right_foot": ("right_knee", (169, 374)),
     "left_hip": ("root", (219, 252)), "left_knee": ("left_hip", (225, 314)), "left_foot": ("left_knee", (231, 374)),
 }
-
-
-@dataclass(frozen=True)
-class Stroke:
-    """One marker stroke: a polyline in paper pixels (x right, y down), an RGB colour, a width in pixels."""
-
-    points: tuple[tuple[float, float], ...]
-    colour: tuple[int, int, int]
-    width: float
-    opacity: float = 1.0
 
 
 class _Pen:
@@ -151,23 +141,6 @@ def sample_strokes() -> list[Stroke]:
     pen.line([(199, 98), (201, 99)], INK, width=5, amplitude=0.0)  # nose
     pen.line(ellipse((200, 104), (17, 12), 25, 155, step=8), INK, width=4.5, amplitude=0.6)  # smile
     return pen.strokes
-
-
-def render_strokes(strokes: list[Stroke], width: int, height: int,
-                   background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
-    """(height, width, 3) uint8 RGB paper with ``strokes`` drawn in order, anti-aliased, sub-pixel exact."""
-    paper: np.ndarray = np.empty((height, width, 3), np.uint8)
-    paper[:] = background
-    for stroke in strokes:
-        points = np.round(np.asarray(stroke.points, float) * 16).astype(np.int32).reshape(-1, 1, 2)
-        thickness = max(1, int(round(stroke.width)))
-        if stroke.opacity >= 1.0:
-            cv2.polylines(paper, [points], False, stroke.colour, thickness, cv2.LINE_AA, shift=4)
-            continue
-        layer = paper.copy()
-        cv2.polylines(layer, [points], False, stroke.colour, thickness, cv2.LINE_AA, shift=4)
-        paper = cv2.addWeighted(layer, float(stroke.opacity), paper, 1.0 - float(stroke.opacity), 0.0)
-    return paper
 
 
 def silhouette(paper: np.ndarray, background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:

@@ -29,9 +29,11 @@ class Rig:
     timings: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, character: Character, spacing: float | None = None) -> "Rig":
+    def build(cls, character: Character, spacing: float | None = None, mesh: Mesh | None = None) -> "Rig":
+        """``mesh``: reuse one built from this character's mask (a joint drag changes the joints only)."""
         started = time.perf_counter()
-        mesh = build_mesh(character.mask, spacing)
+        if mesh is None:
+            mesh = build_mesh(character.mask, spacing)
         meshed = time.perf_counter()
         solver = ArapSolver(mesh, character.rest)
         factorised = time.perf_counter()

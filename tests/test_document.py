@@ -1,0 +1,143 @@
+"""The document and its undoable commands, Qt-free."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from studio.commands import (AddStroke, EditMask, History, RigState, SetBox, SetRig, SetStrokes, move_joint,
+                             reset_joints, swap_left_right)
+from studio.document import Document, DocumentError, Skeleton
+from studio.observe import Signal
+from studio.pipeline.segment import paint
+from studio.pipeline.strokes import Stroke
+from studio.sample import sample_character, sample_image
+
+
+def _rigged() -> Document:
+    return Document.from_character(sample_character(), sample_image())
+
+
+def test_signal_calls_in_order_and_survives_self_disconnect() -> None:
+    signal, seen = Signal(), []
+
+    def once(x: int) -> None:
+        seen.append(("once", x))
+        signal.disconnect(once)
+
+    signal.connect(once)
+    signal.connect(lambda x: seen.append(("always", x)))
+    signal.emit(1)
+    signal.emit(2)
+    assert seen == [("once", 1), ("always", 1), ("always", 2)]
+
+
+def test_a_character_folder_round_trips_through_the_document() -> None:
+    character = sample_character()
+    doc = Document.from_character(character, sample_image())
+    again = doc.character()
+    assert again.names == character.names and again.parents == character.parents
+    np.testing.assert_allclose(again.rest, character.rest)
+    np.testing.assert_array_equal(again.mask, character.mask)
+    np.testing.assert_array_equal(again.texture, character.texture)
+    assert again.bounding_box == character.bounding_box
+
+
+def test_without_its_image_the_texture_goes_on_white_paper() -> None:
+    character = sample_character()
+    doc = Document.from_character(character)
+    assert doc.size == (character.width, character.height) and doc.box == (0, 0, character.width, character.height)
+    assert (doc.image[character.mask == 0] == 255).all()
+    np.testing.assert_allclose(doc.character().rest, character.rest)
+
+
+def test_unrigged_and_empty_mask_give_clear_errors() -> None:
+    with pytest.raises(DocumentError, match="not rigged yet"):
+        Document.blank(64, 64).character()
+    doc = _rigged()
+    doc.set_mask(np.zeros_like(doc.mask))
+    with pytest.raises(DocumentError, match="mask inside the box is empty"):
+        doc.character()
+
+
+def test_strokes_draw_undo_and_clear() -> None:
+    doc = Document.blank(64, 64)
+    history, aspects = History(doc), []
+    doc.changed.connect(aspects.append)
+    pen = Stroke(((8.0, 8.0), (56.0, 56.0)), (200, 0, 0), 6.0)
+    history.push(AddStroke(pen))
+    drawn = doc.image.copy()
+    assert (drawn[32, 32] != 255).any() and aspects == ["drawing"]
+    history.push(AddStroke(Stroke(((8.0, 8.0), (56.0, 56.0)), (0, 0, 0), 10.0, erase=True)))
+    assert (doc.image == 255).all()  # the eraser gives the paper back
+    history.push(SetStrokes(list(doc.strokes), []))
+    assert doc.strokes == []
+    history.undo()
+    history.undo()
+    np.testing.assert_array_equal(doc.image, drawn)
+    history.redo()
+    assert (doc.image == 255).all() and doc.dirty
+
+
+def test_box_is_clamped_and_undoable() -> None:
+    doc = _rigged()
+    history = History(doc)
+    before = doc.box
+    history.push(SetBox(before, (-50.0, 10.0, 5000.0, 200.0)))
+    assert doc.box == (0.0, 10.0, float(doc.size[0]), 200.0)
+    history.undo()
+    assert doc.box == before
+
+
+def test_a_mask_brush_stroke_is_one_command_with_only_its_rectangle() -> None:
+    doc = _rigged()
+    history = History(doc)
+    old = doc.mask.copy()
+    new = paint(paint(old, (20.0, 20.0), 6.0), (30.0, 22.0), 6.0)
+    command = EditMask.between(old, new)
+    assert command is not None and command.before.shape[0] < 20 and command.before.shape[1] < 30
+    history.push(command)
+    np.testing.assert_array_equal(doc.mask, new)
+    history.undo()
+    np.testing.assert_array_equal(doc.mask, old)
+    assert EditMask.between(old, old) is None
+
+
+def test_joint_drag_reset_and_swap() -> None:
+    doc = _rigged()
+    history = History(doc)
+    start = doc.skeleton.joints.copy()
+    hand = doc.skeleton.names.index("left_hand")
+    history.push(move_joint(doc, hand, (10.0, 12.0), start))
+    assert tuple(doc.skeleton.joints[hand]) == (10.0, 12.0)
+    history.push(reset_joints(doc))
+    np.testing.assert_array_equal(doc.skeleton.joints, start)
+    history.push(swap_left_right(doc))
+    right = doc.skeleton.names.index("right_hand")
+    np.testing.assert_array_equal(doc.skeleton.joints[hand], start[right])
+    np.testing.assert_array_equal(doc.skeleton.joints[right], start[hand])
+    np.testing.assert_array_equal(doc.skeleton.joints[0], start[0])  # root has no side
+    history.undo()
+    history.undo()
+    assert tuple(doc.skeleton.joints[hand]) == (10.0, 12.0)
+
+
+def test_setting_a_rig_is_undoable_as_one_step() -> None:
+    doc = Document.blank(64, 64)
+    history = History(doc)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[10:50, 20:40] = 255
+    skeleton = Skeleton.ad(np.tile([30.0, 30.0], (16, 1)))
+    history.push(SetRig(RigState.of(doc), RigState((10.0, 5.0, 50.0, 60.0), mask, skeleton, skeleton.joints)))
+    assert doc.rigged and doc.character().mask.shape == (55, 40)
+    history.undo()
+    assert not doc.rigged and doc.mask is None
+    assert not history.can_undo and history.can_redo
+
+
+def test_commands_on_an_unrigged_document_say_what_to_do() -> None:
+    doc = Document.blank(32, 32)
+    with pytest.raises(DocumentError, match="rig the drawing first"):
+        swap_left_right(doc)
+    with pytest.raises(DocumentError, match="rig the drawing first"):
+        reset_joints(doc)
