@@ -1,0 +1,124 @@
+"""Exports from the studio: one motion to a GIF, MP4 or PNG folder, all motions with results.json, and estimates."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from studio.document import ExportSettings
+from studio.motion_source import load_motion
+from studio.pipeline.atomic import ExportCancelled, atomic_write_path
+from studio.pipeline.character import Character
+from studio.pipeline.rig import Rig
+from studio.render import Animation, export_animation, parse_background
+
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+SUFFIX = {"gif": ".gif", "mp4": ".mp4", "png": ""}
+GIF_MAX_FPS = 50.0
+
+
+def export_animation_for(character: Character, motion: str, settings: ExportSettings, frames: int | None,
+                         rig: Rig | None = None) -> Animation:
+    """The Animation an export writes: the export's size and frame count (GIFs capped at 50 fps)."""
+    source = load_motion(motion, character)
+    return Animation(character, source, (settings.size, settings.size), settings.frames or frames, rig=rig,
+                     max_fps=GIF_MAX_FPS if settings.kind == "gif" else None)
+
+
+def export_motion(character: Character, motion: str, settings: ExportSettings, output: Path,
+                  frames: int | None = None, rig: Rig | None = None, progress: Progress | None = None,
+                  cancel: Cancel | None = None) -> Path:
+    """Write ``motion`` on ``character`` to ``output`` (atomic: a cancelled export leaves nothing)."""
+    animation = export_animation_for(character, motion, settings, frames, rig)
+    return export_animation(animation, Path(output), parse_background(settings.background), progress, cancel)
+
+
+def export_all(character: Character, motions: list[str], settings: ExportSettings, folder: Path,
+               frames: int | None = None, progress: Progress | None = None, cancel: Cancel | None = None,
+               ) -> dict[str, str]:
+    """Every motion into ``folder`` as NAME.gif (or .mp4, or NAME/ PNG frames), plus results.json mapping
+    ``{motion: file name}``. The rig is built once. Progress counts frames over all motions."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rig = Rig.build(character)
+    animations = {m: export_animation_for(character, m, settings, None, rig) for m in motions}
+    total, done = sum(a.n_frames for a in animations.values()), 0
+    background = parse_background(settings.background)
+    results: dict[str, str] = {}
+    for motion, animation in animations.items():
+        name = Path(motion).stem.removesuffix(".motion") + SUFFIX[settings.kind]
+        base = done
+
+        def step(k: int, n: int, base: int = base) -> None:
+            if progress is not None:
+                progress(base + k, total)
+
+        export_animation(animation, folder / name, background, step, cancel)
+        done += animation.n_frames
+        results[Path(motion).stem.removesuffix(".motion")] = name
+    with atomic_write_path(folder / "results.json") as tmp:
+        tmp.write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What an export will cost: seconds of work and the output's size in bytes (GIF), for ``frames`` frames."""
+
+    seconds: float
+    size_bytes: int
+    frames: int
+
+
+def estimate_gif(animation: Animation, background: str = "transparent", run: int = 4,
+                 cancel: Cancel | None = None) -> Estimate:
+    """Estimate a GIF export of ``animation`` by really encoding two short runs of consecutive frames
+    (from the start and the middle) with the product's writer, and scaling by the frame count: the first
+    frame is written whole, later ones as the rectangle that changed, as in the real file."""
+    n = animation.n_frames
+    starts = sorted({0, max(0, n // 2 - run // 2)})
+    sizes, times, firsts = [], [], []
+    with tempfile.TemporaryDirectory(prefix="studio-estimate-") as tmp:
+        for i, start in enumerate(starts):
+            frames = list(range(start, min(n, start + run)))
+            part = _SubAnimation(animation, frames)
+            target = Path(tmp) / f"run{i}.gif"
+            tick = time.perf_counter()
+            export_animation(part, target, parse_background(background), cancel=cancel)  # type: ignore[arg-type]
+            times.append((time.perf_counter() - tick) / len(frames))
+            single = Path(tmp) / f"first{i}.gif"
+            export_animation(_SubAnimation(animation, frames[:1]), single, parse_background(background))  # type: ignore[arg-type]
+            firsts.append(os.path.getsize(single))
+            if len(frames) > 1:
+                sizes.append((os.path.getsize(target) - os.path.getsize(single)) / (len(frames) - 1))
+    per_frame = max(sizes) if sizes else 0.0
+    size = int(firsts[0] + per_frame * (n - 1))
+    return Estimate(seconds=float(sum(times) / len(times) * n), size_bytes=size, frames=n)
+
+
+class _SubAnimation:
+    """A few frames of an Animation, duck-typed for export_animation (shares its rig, pose and camera)."""
+
+    def __init__(self, animation: Animation, frames: list[int]) -> None:
+        self._a, self._frames = animation, frames
+        self.character, self.width, self.height = animation.character, animation.width, animation.height
+        self.frame_time = animation.frame_time
+        self.n_frames = len(frames)
+        self.timings: dict[str, float] = {}
+        self.raster_times: list[float] = []
+        self.deform_times = animation.deform_times[:0]
+
+    def render_indexed(self, k: int, texture_idx, background, out=None):  # type: ignore[no-untyped-def]
+        return self._a.render_indexed(self._frames[k], texture_idx, background, out)
+
+    def render_rgba(self, k: int, background=None):  # type: ignore[no-untyped-def]
+        return self._a.render_rgba(self._frames[k], background)
+
+
+__all__ = ["export_motion", "export_all", "export_animation_for", "estimate_gif", "Estimate", "ExportCancelled"]

@@ -1,0 +1,103 @@
+"""Background jobs for the window: the one module that moves results from worker threads to the UI thread."""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+
+
+class JobCancelled(Exception):
+    """Raised inside a job when its cancel flag is set (jobs may also raise their own cancellation)."""
+
+
+class Job(QObject):
+    """One background job. Signals arrive on the UI thread: progress(done, total), finished(result),
+    failed(message), cancelled(). ``cancel()`` sets a flag the job's function checks via ``is_cancelled``."""
+
+    progress = Signal(int, int)
+    stage = Signal(str)
+    finished = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self._cancel = threading.Event()
+        self.done = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def is_cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+
+class _Runnable(QRunnable):
+    def __init__(self, job: Job, fn: Callable[[Job], Any], cancel_types: tuple[type[BaseException], ...]) -> None:
+        super().__init__()
+        self.job, self.fn = job, fn
+        self.cancel_types: tuple[type[BaseException], ...] = (JobCancelled, *cancel_types)
+        self.setAutoDelete(True)
+
+    @Slot()
+    def run(self) -> None:
+        job = self.job
+        try:
+            result = self.fn(job)
+        except self.cancel_types:
+            job.cancelled.emit()
+        except Exception as exc:  # shown to the user as one line; the traceback goes to stderr for bug reports
+            if job.is_cancelled():
+                job.cancelled.emit()
+            else:
+                traceback.print_exc()
+                job.failed.emit(_one_line(exc))
+        else:
+            if job.is_cancelled():
+                job.cancelled.emit()
+            else:
+                job.finished.emit(result)
+        finally:
+            job.done.set()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class Jobs(QObject):
+    """Runs jobs on a thread pool. ``start(name, fn)`` calls ``fn(job)`` off the UI thread; a job of the
+    same name still running is cancelled first (latest wins)."""
+
+    def __init__(self, max_threads: int = 3) -> None:
+        super().__init__()
+        self.pool = QThreadPool()
+        self.pool.setMaxThreadCount(max_threads)
+        self.running: dict[str, Job] = {}
+
+    def start(self, name: str, fn: Callable[[Job], Any], cancel_types: tuple[type[BaseException], ...] = ()) -> Job:
+        old = self.running.get(name)
+        if old is not None:
+            old.cancel()
+        job = Job(name)
+        self.running[name] = job
+        for signal in (job.finished, job.failed, job.cancelled):
+            signal.connect(lambda *_, j=job: self._forget(j))
+        self.pool.start(_Runnable(job, fn, cancel_types))
+        return job
+
+    def _forget(self, job: Job) -> None:
+        if self.running.get(job.name) is job:
+            del self.running[job.name]
+
+    def cancel_all(self) -> None:
+        for job in list(self.running.values()):
+            job.cancel()
+
+    def wait(self, msecs: int = 30000) -> bool:
+        return bool(self.pool.waitForDone(msecs))
