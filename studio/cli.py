@@ -109,6 +109,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--size", "-s", type=_size, default=(400, 400), help="output size (default 400)")
     demo.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    share = sub.add_parser("share", help="upload exported files to S3 and print presigned links",
+                           description="Upload files to an S3-compatible bucket and print a presigned URL (one "
+                           "file) or {name: url} JSON (several). Defaults come from the studio's Share settings; "
+                           "credentials come from boto3's chain (AWS_ACCESS_KEY_ID/..., ~/.aws, --profile).")
+    share.add_argument("files", nargs="+", help="files to upload (e.g. the GIFs of 'studio render')")
+    share.add_argument("--bucket", help="bucket name")
+    share.add_argument("--endpoint-url", help="S3-compatible endpoint, e.g. http://127.0.0.1:8333 (default: AWS)")
+    share.add_argument("--region", help="region (default us-east-1)")
+    share.add_argument("--prefix", help="key prefix (default drawings/)")
+    share.add_argument("--profile", help="boto3 profile for the credentials")
+    share.add_argument("--expires", type=int, help="seconds the links stay valid (default 604800, at most that)")
+    share.add_argument("--json", action="store_true", help="print {name: url} JSON even for one file")
+    share.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
     sample = sub.add_parser("sample", help="write the built-in sample character folder")
     sample.add_argument("output", help="folder to write")
     sample.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -251,7 +265,28 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"render": _cmd_render, "annotate": _cmd_annotate, "pose": _cmd_pose, "doctor": _cmd_doctor, "demo": _cmd_demo, "motions": _cmd_motions, "sample": _cmd_sample}
+def _cmd_share(args: argparse.Namespace) -> int:
+    from studio.settings import AppSettings
+    from studio.share import ShareSettings, share_files
+
+    saved = AppSettings.load().share
+    bucket = args.bucket or saved.bucket
+    if not bucket:
+        print("studio: error: no bucket: pass --bucket NAME or set one in the studio's Share settings",
+              file=sys.stderr)
+        return EXIT_ERROR
+    settings = ShareSettings(bucket=bucket, endpoint_url=args.endpoint_url or saved.endpoint_url or None,
+                             region=args.region or saved.region, prefix=saved.prefix if args.prefix is None else args.prefix,
+                             profile=args.profile or saved.profile or None,
+                             expires=args.expires if args.expires is not None else saved.expires)
+    bar = TerminalProgress("uploading", sys.stderr)
+    urls = share_files([Path(f) for f in args.files], settings, progress=bar.update)
+    bar.finish()
+    print(json.dumps(urls, indent=2) if args.json or len(urls) > 1 else next(iter(urls.values())))
+    return 0
+
+
+COMMANDS = {"render": _cmd_render, "annotate": _cmd_annotate, "pose": _cmd_pose, "doctor": _cmd_doctor, "demo": _cmd_demo, "motions": _cmd_motions, "sample": _cmd_sample, "share": _cmd_share}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
