@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 # Widget tests run without a display; settings and recovery files of tests never touch the user's own.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+_HOME = Path(tempfile.mkdtemp(prefix="studio-test-home-"))
+for _name, _sub in (("XDG_CONFIG_HOME", "config"), ("XDG_STATE_HOME", "state"), ("XDG_DATA_HOME", "data"),
+                    ("STUDIO_CONFIG_DIR", "config/drawing-studio"), ("STUDIO_RECOVERY_DIR", "recovery")):
+    os.environ[_name] = str(_HOME / _sub)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

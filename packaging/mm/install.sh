@@ -2,7 +2,7 @@
 # Build and install the mm stack that AnimatedDrawings' .mar files need (mmcv-full 1.7.0, mmdet 2.27,
 # mmpose 0.29) into the current Python environment, the way that works with torch 2.x:
 #   - setuptools<82 (mmcv's setup.py and mmengine import pkg_resources), numpy<2, --no-build-isolation;
-#   - mmcv-full 1.7.0's setup.py patched from -std=c++14 to -std=c++17 (needed by torch >= 2);
+#   - mmcv-full 1.7.0's setup.py patched from -std=c++14 to -std=c++17 (torch >= 2) or c++20 (torch >= 2.14);
 #   - with nvcc and a GPU: FORCE_CUDA=1 and TORCH_CUDA_ARCH_LIST from the GPU's compute capability,
 #     so the ops are compiled with CUDA (without them TorchServe is "Healthy" and every prediction is a 500);
 #   - the built wheel is cached under ${XDG_CACHE_HOME:-~/.cache}/drawing-studio/wheels, so a second
@@ -38,6 +38,13 @@ fi
 TORCH=$("$PY" -c "import torch; print(torch.__version__.split('+')[0])")
 TORCH_CUDA=$("$PY" -c "import torch; print(torch.version.cuda or 'cpu')")
 
+# mmcv-full 1.7.0 asks for C++14; torch 2.x headers need C++17, and newer torch (2.14+) C++20.
+CXX_STD=c++17
+if grep -qs "C++20" "$("$PY" -c "import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'include', 'ATen', 'ATen.h'))")"; then
+  CXX_STD=c++20
+fi
+echo "install.sh: compiling mmcv-full's ops as $CXX_STD (what torch $TORCH's headers need)"
+
 if command -v nvcc >/dev/null 2>&1 && "$PY" -c "import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
   ARCH=$("$PY" -c "import torch; ma,mi=torch.cuda.get_device_capability(0); print(f'{ma}.{mi}')")
   export FORCE_CUDA=1
@@ -59,7 +66,7 @@ else
   run "$PY" -m pip download --no-deps --no-binary :all: "mmcv-full==$MMCV_VERSION" -d "$WORK"
   if [ "$DRY" = 0 ]; then
     tar -xzf "$WORK"/mmcv-full-$MMCV_VERSION.tar.gz -C "$WORK"
-    sed -i 's/-std=c++14/-std=c++17/g' "$WORK/mmcv-full-$MMCV_VERSION/setup.py"
+    sed -i "s/-std=c++14/-std=$CXX_STD/g" "$WORK/mmcv-full-$MMCV_VERSION/setup.py"
   fi
   run mkdir -p "$WHEEL_DIR"
   run "$PY" -m pip wheel --no-build-isolation --no-deps -w "$WHEEL_DIR" "$WORK/mmcv-full-$MMCV_VERSION"

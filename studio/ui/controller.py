@@ -1,0 +1,267 @@
+"""The window's controller: turns gestures into commands, runs rigging, preview and export jobs, reports results."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from studio.annotate import annotate_image, make_backend
+from studio.commands import AddStroke, EditMask, RigState, SetBox, SetJoints, SetRig
+from studio.document import Document, DocumentError, Skeleton
+from studio.pipeline.intake import LoadedImage
+from studio.pipeline.pose import Box
+from studio.pipeline.strokes import Stroke
+from studio.recovery import Autosaver
+from studio.preview import PreviewCancelled, PreviewEngine, PreviewRequest
+from studio.render import Animation
+from studio.settings import AppSettings
+from studio.ui.undo import UndoStack
+from studio.ui.worker import Job, Jobs
+
+AUTO_RIG_DELAY_MS = 450  # after the last stroke, while the rig has not been fixed by hand
+AUTOSAVE_DELAY_MS = 3000  # after the last change, unsaved work is written to the recovery file
+
+
+class StudioController(QObject):
+    """Owns the document, its undo stack and the background jobs. The views call its methods and listen to
+    its signals; they never change the document themselves."""
+
+    preview_ready = Signal(object)  # Animation
+    preview_failed = Signal(str)
+    rig_started = Signal(str)
+    rig_finished = Signal(list)  # notes
+    failed = Signal(str)  # a user-facing one-line error with what to do next
+    status = Signal(str)
+    document_replaced = Signal()
+
+    def __init__(self, doc: Document, settings: AppSettings | None = None) -> None:
+        super().__init__()
+        self.doc = doc
+        self.settings = settings or AppSettings()
+        self.undo = UndoStack(doc)
+        self.jobs = Jobs()
+        self.engine = PreviewEngine()
+        self.animation: Animation | None = None
+        self.rig_fixed_by_hand = False
+        self._pending: tuple[np.ndarray | None, bool] | None = None  # (live joints, keep framing) waiting to build
+        self._building = False
+        self.last_latency = 0.0  # seconds from the request to its animation (drag → updated preview)
+        self._requested_at = 0.0
+        self._preview_timer = QTimer(self, singleShot=True, interval=15)
+        self._preview_timer.timeout.connect(lambda: self.request_preview())
+        self._rig_timer = QTimer(self, singleShot=True, interval=AUTO_RIG_DELAY_MS)
+        self._rig_timer.timeout.connect(lambda: self.rig(use_box=False, automatic=True))
+        self.autosaver: Autosaver | None = None
+        self.project_path: str | None = None
+        self._autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
+        self._autosave_timer.timeout.connect(self.autosave)
+        self.undo.cleanChanged.connect(self._clean_changed)
+        doc.changed.connect(self._on_changed)
+
+    # ------------------------------------------------------------------ autosave
+    def enable_autosave(self, autosaver: Autosaver) -> None:
+        self.autosaver = autosaver
+
+    def autosave(self) -> None:
+        """Write the unsaved work to the recovery file (atomic); a failure is reported, never raised."""
+        if self.autosaver is None or self.undo.isClean():
+            return
+        try:
+            self.autosaver.save(self.doc, self.project_path)
+        except (OSError, ValueError) as exc:
+            self.status.emit(f"Autosave failed: {exc}")
+
+    def _clean_changed(self, clean: bool) -> None:
+        if clean and self.autosaver is not None:
+            self.autosaver.discard()  # saved (or back to the saved state): nothing to recover
+
+    # ------------------------------------------------------------------ document
+    def replace_document(self, doc: Document) -> None:
+        self.doc.changed.disconnect(self._on_changed)
+        self.jobs.cancel_all()
+        self.doc = doc
+        self.undo.clear()
+        self.undo.doc = doc
+        self.undo.setClean()
+        self.rig_fixed_by_hand = doc.rigged
+        doc.changed.connect(self._on_changed)
+        self.document_replaced.emit()
+        self.schedule_preview()
+
+    def _on_changed(self, aspect: str) -> None:
+        if self.autosaver is not None:
+            self._autosave_timer.start()
+        if aspect in ("drawing", "box", "mask", "joints", "motion"):
+            self.schedule_preview()
+
+    # ------------------------------------------------------------------ edits (the canvas calls these)
+    def add_stroke(self, stroke: Stroke) -> None:
+        self.undo.run(AddStroke(stroke))
+        if not self.rig_fixed_by_hand:
+            self._rig_timer.start()
+
+    def clear_drawing(self) -> None:
+        from studio.commands import SetStrokes
+
+        if self.doc.strokes:
+            self.undo.run(SetStrokes(list(self.doc.strokes), []))
+
+    def set_box(self, box: Box) -> None:
+        self.rig_fixed_by_hand = True
+        self.undo.run(SetBox(self.doc.box, box))
+
+    def set_mask(self, mask: np.ndarray) -> None:
+        if self.doc.mask is not None:
+            self.rig_fixed_by_hand = True
+            self.undo.run(EditMask.between(self.doc.mask, mask, "Paint mask"))
+
+    def set_joints(self, before: np.ndarray, after: np.ndarray, index: int) -> None:
+        self.rig_fixed_by_hand = True
+        name = self.doc.skeleton.names[index].replace("_", " ") if self.doc.skeleton else "joint"
+        self.undo.run(SetJoints(before, after, f"Move {name}"))
+
+    def preview_joints(self, joints: np.ndarray) -> None:
+        """A joint is being dragged: rebuild the animation for these joints now (framing kept)."""
+        self.request_preview(joints, keep_framing=True)
+
+    # ------------------------------------------------------------------ rigging
+    def rig(self, use_box: bool = False, automatic: bool = False) -> Job | None:
+        """Find box (unless ``use_box``), mask and joints with the configured backend, off the UI thread."""
+        s = self.settings
+        try:
+            backend = make_backend(s.backend, s.endpoint or None, s.checkpoint or None,
+                                   os.environ.get("STUDIO_TORCHSERVE_TOKEN"))
+        except Exception as exc:
+            self.failed.emit(f"{exc} (Settings → Rigging)")
+            return None
+        image = LoadedImage(self.doc.image.copy(), 1.0, self.doc.size, self.doc.source)
+        box = self.doc.box if use_box else None
+        doc = self.doc
+
+        def work(job: Job) -> Any:
+            return annotate_image(image, backend, box, progress=job.stage.emit)
+
+        job = self.jobs.start("rig", work)
+        job.stage.connect(lambda text: self.status.emit(text[:1].upper() + text[1:] + "…"))
+        job.finished.connect(lambda result: self._rigged(doc, result, automatic))
+        job.failed.connect(lambda message: self.failed.emit(_rig_hint(message, automatic)))
+        self.rig_started.emit(backend.name)
+        return job
+
+    def _rigged(self, doc: Document, annotation: Any, automatic: bool) -> None:
+        if doc is not self.doc:
+            return
+        character = annotation.character
+        left, top, right, bottom = character.bounding_box
+        mask = np.zeros(doc.paper.shape[:2], np.uint8)
+        mask[top:bottom, left:right] = character.mask
+        joints = character.rest + [left, top]
+        skeleton = Skeleton(character.names, character.parents, joints)
+        after = RigState(tuple(float(v) for v in (left, top, right, bottom)), mask, skeleton,  # type: ignore[arg-type]
+                         joints.copy())
+        self.undo.run(SetRig(RigState.of(doc), after, "Rig drawing (automatic)" if automatic else "Rig drawing"))
+        self.rig_fixed_by_hand = False
+        self.rig_finished.emit(list(annotation.notes))
+
+    # ------------------------------------------------------------------ preview
+    def schedule_preview(self) -> None:
+        self._preview_timer.start()
+
+    def request_preview(self, joints: np.ndarray | None = None, keep_framing: bool = False) -> None:
+        """Build the preview for the document (or for dragged ``joints``). One build runs at a time; a newer
+        request replaces any waiting one and makes the running one stale (latest wins)."""
+        self._requested_at = time.perf_counter()
+        self._pending = (None if joints is None else joints.copy(), keep_framing)
+        self.engine.submit()  # the running build, if any, is stale now
+        if not self._building:
+            self._start_build()
+
+    def _start_build(self) -> None:
+        if self._pending is None:
+            return
+        joints, keep = self._pending
+        self._pending = None
+        doc = self.doc
+        try:
+            character = doc.character()
+        except DocumentError as exc:
+            self.preview_failed.emit(str(exc))
+            return
+        if joints is not None:
+            character = character.with_rest(np.clip(joints - character.bounding_box[:2], 0,  # type: ignore[index]
+                                                    [character.width - 1, character.height - 1]))
+        request = PreviewRequest(character, doc.preview.motion, doc.preview.frames, doc.preview.size, keep)
+        ticket = self.engine.submit()
+        requested_at = self._requested_at
+        self._building = True
+        engine = self.engine
+        job = self.jobs.start("preview", lambda job: engine.build(request, ticket), (PreviewCancelled,))
+        job.finished.connect(lambda animation: self._built(animation, requested_at))
+        job.failed.connect(self._build_failed)
+        job.cancelled.connect(self._build_done)
+
+    def _built(self, animation: Animation, requested_at: float) -> None:
+        self.animation = animation
+        self.last_latency = time.perf_counter() - requested_at
+        self.preview_ready.emit(animation)
+        self._build_done()
+
+    def _build_failed(self, message: str) -> None:
+        self.preview_failed.emit(message)
+        self._build_done()
+
+    def _build_done(self) -> None:
+        self._building = False
+        if self._pending is not None:
+            self._start_build()
+
+    # ------------------------------------------------------------------ settings of the preview
+    def set_motion(self, motion: str) -> None:
+        if motion != self.doc.preview.motion:
+            self.doc.set_preview(motion=motion)
+
+    def set_frames(self, frames: int | None) -> None:
+        self.doc.set_preview(frames=frames or None)
+
+    def set_size(self, size: int) -> None:
+        self.doc.set_preview(size=size)
+        self.doc.set_export(size=size)
+
+    def shutdown(self, wait_ms: int = 5000) -> None:
+        """Stop background work. Called when the window closes after the user saved or discarded: the
+        recovery file goes too."""
+        self._autosave_timer.stop()
+        if self.autosaver is not None:
+            self.autosaver.discard()
+        self._preview_timer.stop()
+        self._rig_timer.stop()
+        self.jobs.cancel_all()
+        self.jobs.wait(wait_ms)
+
+
+def _rig_hint(message: str, automatic: bool) -> str:
+    hint = " Draw a bigger figure, or load a drawing." if automatic else ""
+    if "no figure found" in message:
+        return message + hint
+    return f"Rigging failed: {message}"
+
+
+def run_and_wait(job: Job | None, timeout_s: float = 30.0, pump: Callable[[], None] | None = None) -> bool:
+    """For tests and the screenshot mode: wait for ``job`` while processing Qt events."""
+    if job is None:
+        return False
+    from PySide6.QtCore import QCoreApplication
+
+    deadline = time.perf_counter() + timeout_s
+    while not job.done.is_set() and time.perf_counter() < deadline:
+        (pump or QCoreApplication.processEvents)()
+        time.sleep(0.002)
+    QCoreApplication.processEvents()
+    return job.done.is_set()
+
+
+__all__ = ["StudioController", "run_and_wait"]

@@ -1,0 +1,275 @@
+"""Export and share: one-click GIF (or MP4, PNG frames), export all motions, S3 share, with progress and cancel."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (QColorDialog, QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+                               QVBoxLayout, QWidget)
+
+from studio.document import ExportSettings
+from studio.export_jobs import export_all, export_motion
+from studio.motion_source import bundled_motions
+from studio.pipeline.atomic import ExportCancelled
+from studio.ui.controller import StudioController
+from studio.ui.worker import Job
+
+KINDS = (("GIF", "gif"), ("MP4 video", "mp4"), ("PNG frames", "png"))
+SUFFIX = {"gif": ".gif", "mp4": ".mp4", "png": ""}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "drawing"
+
+
+class ExportPanel(QWidget):
+    """Signals: exported(path), shared(dict of name → URL)."""
+
+    exported = Signal(str)
+    shared = Signal(dict)
+
+    def __init__(self, controller: StudioController) -> None:
+        super().__init__()
+        self.controller = controller
+        self.job: Job | None = None
+        self.last_outputs: list[Path] = []
+        self.kind = QComboBox()
+        for text, kind in KINDS:
+            self.kind.addItem(text, kind)
+        self.kind.setToolTip("What to write: an animated GIF, an MP4 video or a folder of PNG frames")
+        self.kind.currentIndexChanged.connect(self._settings_changed)
+        self.background = QComboBox()
+        self.background.addItem("Transparent", "transparent")
+        self.background.addItem("White", "white")
+        self.background.addItem("Colour…", "pick-colour")
+        self.background.addItem("Image…", "pick-image")
+        self.background.setToolTip("The background behind the character")
+        self.background.activated.connect(self._background_picked)
+        self.export_button = QPushButton("Export GIF")
+        self.export_button.setDefault(True)
+        self.export_button.setToolTip("Export the current motion in one click (Ctrl+E)")
+        self.export_button.clicked.connect(lambda: self.export())
+        self.all_button = QPushButton("Export all motions…")
+        self.all_button.setToolTip("Every bundled motion into one folder, with results.json")
+        self.all_button.clicked.connect(lambda: self.export_all())
+        self.share_button = QPushButton("Share")
+        self.share_button.setToolTip("Export, upload to S3 and copy a link to the clipboard")
+        self.share_button.clicked.connect(lambda: self.share())
+        self.share_all_button = QPushButton("Share all")
+        self.share_all_button.setToolTip("Export every motion, upload them and copy {motion: link} as JSON")
+        self.share_all_button.clicked.connect(lambda: self.share(all_motions=True))
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.result = QLabel("")
+        self.result.setWordWrap(True)
+        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.result.setOpenExternalLinks(True)
+
+        row1 = QHBoxLayout()
+        w: QWidget
+        for w in (QLabel("Format"), self.kind, QLabel("Background"), self.background):
+            row1.addWidget(w)
+        row1.addStretch(1)
+        row2 = QHBoxLayout()
+        for w in (self.export_button, self.all_button, self.share_button, self.share_all_button):
+            row2.addWidget(w)
+        row3 = QHBoxLayout()
+        row3.addWidget(self.progress, 1)
+        row3.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        for row in (row1, row2, row3):
+            layout.addLayout(row)
+        layout.addWidget(self.result)
+        self.sync_from_document()
+
+    # ------------------------------------------------------------------ settings
+    def sync_from_document(self) -> None:
+        export = self.controller.doc.export
+        self.kind.blockSignals(True)
+        self.kind.setCurrentIndex([k for _, k in KINDS].index(export.kind))
+        self.kind.blockSignals(False)
+        self._show_background(export.background)
+        self.export_button.setText(f"Export {self.kind.currentText().split()[0]}")
+
+    def _show_background(self, value: str) -> None:
+        index = self.background.findData(value)
+        if index < 0:
+            label = value if value.startswith("#") else Path(value).name
+            self.background.insertItem(2, label, value)
+            index = 2
+        self.background.setCurrentIndex(index)
+
+    def _settings_changed(self) -> None:
+        self.controller.doc.set_export(kind=self.kind.currentData())
+        self.export_button.setText(f"Export {self.kind.currentText().split()[0]}")
+
+    def _background_picked(self, index: int) -> None:
+        value = self.background.itemData(index)
+        if value == "pick-colour":
+            colour = QColorDialog.getColor(parent=self, title="Background colour")
+            value = colour.name() if colour.isValid() else self.controller.doc.export.background
+        elif value == "pick-image":
+            path, _ = QFileDialog.getOpenFileName(self, "Background image", "", "Images (*.png *.jpg *.jpeg *.bmp)")
+            value = path or self.controller.doc.export.background
+        self.controller.doc.set_export(background=value)
+        self._show_background(value)
+
+    # ------------------------------------------------------------------ jobs
+    def default_output(self, motion: str, folder: Path | None = None) -> Path:
+        doc = self.controller.doc
+        name = _slug(Path(doc.source).stem if doc.source else "drawing")
+        stem = f"{name}-{_slug(Path(motion).stem.removesuffix('.motion'))}"
+        folder = folder or self.controller.settings.export_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        kind = doc.export.kind
+        candidate = folder / f"{stem}{SUFFIX[kind]}"
+        n = 2
+        while candidate.exists():
+            candidate = folder / f"{stem}-{n}{SUFFIX[kind]}"
+            n += 1
+        return candidate
+
+    def export(self, output: Path | None = None, then: Callable[[Path], object] | None = None) -> Job | None:
+        """Export the current motion to ``output`` (default: a new file in the export folder)."""
+        c = self.controller
+        try:
+            character = c.doc.character()
+        except ValueError as exc:
+            c.failed.emit(str(exc))
+            return None
+        motion = c.doc.preview.motion
+        target = output or self.default_output(motion)
+        settings = ExportSettings(c.doc.export.kind, c.doc.export.background, c.doc.preview.size,
+                                  c.doc.export.frames or c.doc.preview.frames)
+        rig = c.animation.rig if c.animation is not None and c.animation.character.mask is character.mask else None
+
+        def work(job: Job) -> Any:
+            return export_motion(character, motion, settings, target, None, rig, job.progress.emit, job.is_cancelled)
+
+        def done(path: Path) -> None:
+            self.last_outputs = [Path(path)]
+            self.result.setText(f'Saved <a href="{Path(path).resolve().as_uri()}">{Path(path).name}</a> '
+                                f"in {Path(path).parent}")
+            c.status.emit(f"Exported {path}")
+            self.exported.emit(str(path))
+            if then is not None:
+                then(Path(path))
+
+        return self._run("export", work, done, f"Exporting {Path(motion).stem}…")
+
+    def export_all(self, folder: Path | None = None, then: Callable[[dict[str, str], Path], object] | None = None,
+                   ) -> Job | None:
+        c = self.controller
+        if folder is None:
+            chosen = QFileDialog.getExistingDirectory(self, "Export all motions into", str(c.settings.export_dir()))
+            if not chosen:
+                return None
+            folder = Path(chosen)
+        try:
+            character = c.doc.character()
+        except ValueError as exc:
+            c.failed.emit(str(exc))
+            return None
+        settings = ExportSettings(c.doc.export.kind, c.doc.export.background, c.doc.preview.size,
+                                  c.doc.export.frames or c.doc.preview.frames)
+        target = Path(folder)
+
+        def work(job: Job) -> Any:
+            return export_all(character, bundled_motions(), settings, target, None, job.progress.emit, job.is_cancelled)
+
+        def done(results: dict[str, str]) -> None:
+            self.last_outputs = [target / name for name in results.values()]
+            self.result.setText(f"Wrote {len(results)} motions and results.json in {target}")
+            c.status.emit(f"Exported {len(results)} motions to {target}")
+            if then is not None:
+                then(results, target)
+
+        return self._run("export", work, done, "Exporting every motion…")
+
+    def share(self, all_motions: bool = False) -> Job | None:
+        """Export (one motion, or all), upload to S3 and copy the link(s) to the clipboard."""
+        from studio.share import ShareSettings
+
+        cfg = self.controller.settings.share
+        if not cfg.bucket:
+            self.controller.failed.emit("Sharing needs an S3 bucket: set it in Settings → Share")
+            return None
+        share = ShareSettings(endpoint_url=cfg.endpoint_url or None, region=cfg.region, bucket=cfg.bucket,
+                              prefix=cfg.prefix, profile=cfg.profile or None, expires=cfg.expires)
+        if all_motions:
+            folder = self.controller.settings.export_dir() / f"share-{time.strftime('%Y%m%d-%H%M%S')}"
+            return self.export_all(folder, then=lambda results, where: self.upload(
+                [where / n for n in results.values()], share))
+        return self.export(then=lambda path: self.upload([path], share))
+
+    def upload(self, paths: list[Path], share: Any) -> Job | None:
+        from studio.share import ShareCancelled, share_files
+
+        def work(job: Job) -> Any:
+            return share_files(paths, share, job.progress.emit, job.is_cancelled)
+
+        def done(urls: dict[str, str]) -> None:
+            text = next(iter(urls.values())) if len(urls) == 1 else _json(urls)
+            QGuiApplication.clipboard().setText(text)
+            links = " ".join(f'<a href="{u}">{n}</a>' for n, u in urls.items())
+            self.result.setText(f"Shared {links}: link{'s' if len(urls) > 1 else ''} copied to the clipboard")
+            self.controller.status.emit("Link copied to the clipboard")
+            self.shared.emit(urls)
+
+        return self._run("share", work, done, "Uploading…", (ShareCancelled,))
+
+    def _run(self, name: str, work: Callable[[Job], Any], done: Callable[[Any], None], text: str,
+             cancel_types: tuple[type[BaseException], ...] = (ExportCancelled,)) -> Job:
+        c = self.controller
+        job = c.jobs.start(name, work, cancel_types)
+        self.job = job
+        self.progress.setValue(0)
+        self.progress.setFormat(text + " %p%")
+        self._busy(True)
+
+        def progressed(k: int, n: int) -> None:
+            self.progress.setMaximum(max(1, n))
+            self.progress.setValue(k)
+
+        def finished(result: Any) -> None:
+            self._busy(False)
+            done(result)
+
+        def failed(message: str) -> None:
+            self._busy(False)
+            c.failed.emit(f"{text.rstrip('…')} failed: {message}")
+
+        def cancelled() -> None:
+            self._busy(False)
+            c.status.emit("Cancelled: nothing was written")
+
+        job.progress.connect(progressed)
+        job.finished.connect(finished)
+        job.failed.connect(failed)
+        job.cancelled.connect(cancelled)
+        return job
+
+    def _busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        for w in (self.export_button, self.all_button, self.share_button, self.share_all_button):
+            w.setEnabled(not busy)
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+
+def _json(urls: dict[str, str]) -> str:
+    import json
+
+    return json.dumps(urls, indent=2)

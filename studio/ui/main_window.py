@@ -1,0 +1,394 @@
+"""The studio's main window: the rig canvas, the live preview, the motion library and export, with menus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter,
+                               QToolBar, QVBoxLayout, QWidget)
+
+from studio.commands import reset_joints, swap_left_right
+from studio.document import Document
+from studio.loading import PROJECT_SUFFIX, OpenError, document_from_bytes, open_path
+from studio.motion_source import load_motion
+from studio.ui.canvas import RigCanvas
+from studio.ui.clip_plot import ClipPlot
+from studio.ui.controller import StudioController
+from studio.ui.dialogs import SettingsDialog, show_about
+from studio.ui.export_panel import ExportPanel
+from studio.ui.images import rgb_from_qimage
+from studio.ui.motion_library import MotionLibrary
+from studio.ui.preview_panel import PreviewPanel
+from studio.ui.tool_options import ToolOptions
+
+IMAGE_FILTER = "Drawings (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.studio);;All files (*)"
+TOOL_KEYS = {"draw": ("Draw", "D"), "erase": ("Erase", "E"), "box": ("Box", "B"), "mask": ("Mask", "M"),
+             "joints": ("Joints", "J")}
+
+
+class Banner(QWidget):
+    """An inline error with what to do next, dismissable; never a modal box for an expected problem."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QPushButton("×")
+        close.setFlat(True)
+        close.setFixedWidth(24)
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.addWidget(self.label)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
+        self.setStyleSheet("Banner { background: #fde8e6; border: 1px solid #e0a09a; border-radius: 4px }"
+                           "QLabel { color: #7a1b12 }")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
+        self.hide()
+
+    def show_message(self, text: str) -> None:
+        self.label.setText(text)
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, controller: StudioController) -> None:
+        super().__init__()
+        self.controller = c = controller
+        self.canvas = RigCanvas(c.doc, c)
+        self.options = ToolOptions(self.canvas)
+        self.banner = Banner()
+        self.preview = PreviewPanel()
+        self.plot = ClipPlot()
+        self.library = MotionLibrary()
+        self.library.set_checker(self._motion_problem)
+        self.export_panel = ExportPanel(c)
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        for w in (self.options, self.banner):
+            left_layout.addWidget(w)
+        left_layout.addWidget(self.canvas, 1)
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.preview)
+        right.addWidget(self.plot)
+        right.setSizes([520, 160])
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setSizes([640, 520])
+        self.setCentralWidget(split)
+        for title, widget, area in (("Motions", self.library, Qt.DockWidgetArea.LeftDockWidgetArea),
+                                    ("Export and share", self.export_panel, Qt.DockWidgetArea.BottomDockWidgetArea)):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(title)
+            dock.setWidget(widget)
+            dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+            self.addDockWidget(area, dock)
+        self._build_actions()
+        self.setAcceptDrops(True)
+        self.resize(1280, 800)
+
+        c.preview_ready.connect(self._preview_ready)
+        c.preview_failed.connect(lambda text: self.preview.set_animation(None, text))
+        c.failed.connect(self.banner.show_message)
+        c.status.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        c.rig_started.connect(lambda name: self.statusBar().showMessage(f"Rigging with the {name} backend…"))
+        c.rig_finished.connect(self._rig_finished)
+        c.document_replaced.connect(self._document_replaced)
+        c.undo.cleanChanged.connect(lambda clean: self._update_title())
+        self.preview.frames_changed.connect(c.set_frames)
+        self.preview.size_changed.connect(c.set_size)
+        self.preview.frame_shown.connect(self.plot.set_frame)
+        self.library.motion_chosen.connect(c.set_motion)
+        self.canvas.hovered_joint.connect(self._hovered)
+        self._document_replaced()
+
+    @property
+    def project_path(self) -> Path | None:
+        """The .studio file this drawing is saved in (the controller keeps it, for the autosave's sidecar)."""
+        return Path(self.controller.project_path) if self.controller.project_path else None
+
+    @project_path.setter
+    def project_path(self, path: Path | None) -> None:
+        self.controller.project_path = None if path is None else str(path)
+
+    # ------------------------------------------------------------------ actions and menus
+    def _action(self, text: str, slot: object, shortcut: str | QKeySequence.StandardKey | None = None,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip or text)
+        action.setToolTip(f"{tip or text} ({action.shortcut().toString()})" if shortcut else (tip or text))
+        action.triggered.connect(slot)  # type: ignore[arg-type]
+        return action
+
+    def _build_actions(self) -> None:
+        c = self.controller
+        K = QKeySequence.StandardKey
+        new = self._action("&New drawing", self.new_drawing, K.New, "Start a blank drawing")
+        open_ = self._action("&Open…", self.open_dialog, K.Open, "Open a drawing, a photo, a character folder or a project")
+        open_char = self._action("Open character &folder…", self.open_folder_dialog, None,
+                                 "Open an AnimatedDrawings character folder")
+        save = self._action("&Save", self.save, K.Save, "Save the project")
+        save_as = self._action("Save &as…", self.save_as, K.SaveAs)
+        export_char = self._action("Export character folder…", self.export_character, None,
+                                   "Write an AnimatedDrawings character folder (char_cfg.yaml, texture, mask…)")
+        export = self._action("&Export", lambda: self.export_panel.export(), "Ctrl+E", "Export the current motion")
+        export_as = self._action("Export &as…", self.export_as, "Ctrl+Shift+E")
+        quit_ = self._action("&Quit", self.close, K.Quit)
+        undo = c.undo.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence(K.Undo))
+        redo = c.undo.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(K.Redo)])
+        paste = self._action("&Paste image", self.paste, K.Paste, "Open the image on the clipboard as a new drawing")
+        clear = self._action("&Clear drawing", c.clear_drawing, None, "Remove every stroke (undoable)")
+        rig = self._action("&Rig automatically", lambda: c.rig(), "Ctrl+R", "Find the figure, its mask and its joints")
+        rig_box = self._action("Rig inside the &box", lambda: c.rig(use_box=True), "Ctrl+Shift+R",
+                               "Find the mask and joints inside the current box")
+        reset = self._action("Reset &joints", lambda: self._command(reset_joints), None,
+                             "Put the joints back where rigging placed them")
+        swap = self._action("&Swap left and right", lambda: self._command(swap_left_right), None,
+                            "Mirror the joint names: the figure's left becomes its right")
+        settings = self._action("Se&ttings…", self.open_settings, K.Preferences)
+        about = self._action("&About Drawing Studio", lambda: show_about(self))
+        self.tool_group = QActionGroup(self)
+        tools = []
+        for tool, (text, key) in TOOL_KEYS.items():
+            action = self._action(text, lambda checked=False, t=tool: self.set_tool(t), key, f"{text} tool")
+            action.setCheckable(True)
+            action.setData(tool)
+            self.tool_group.addAction(action)
+            tools.append(action)
+        tools[-1].setChecked(True)
+        menus: dict[str, list[QAction | None]] = {"&File": [new, open_, open_char, None, save, save_as, None, export, export_as, export_char, None,
+                           quit_],
+                 "&Edit": [undo, redo, None, paste, clear], "&Rig": [rig, rig_box, reset, swap, None, *tools],
+                 "&Settings": [settings], "&Help": [about]}
+        for title, actions in menus.items():
+            menu = self.menuBar().addMenu(title)
+            for entry in actions:
+                menu.addSeparator() if entry is None else menu.addAction(entry)
+        bar = QToolBar("Main")
+        bar.setObjectName("main-toolbar")
+        bar.setMovable(False)
+        for item in (new, open_, save, None, undo, redo, None, *tools, None, rig, reset, swap, None, export):
+            bar.addSeparator() if item is None else bar.addAction(item)
+        self.addToolBar(bar)
+        self.actions_by_name = {"rig": rig, "export": export, "undo": undo, "redo": redo, "save": save}
+
+    def set_tool(self, tool: str) -> None:
+        self.canvas.set_tool(tool)
+        self.options.show_for(tool)
+        for action in self.tool_group.actions():
+            action.setChecked(action.data() == tool)
+
+    def _command(self, make: object) -> None:
+        try:
+            self.controller.undo.run(make(self.controller.doc))  # type: ignore[operator]
+        except ValueError as exc:
+            self.banner.show_message(str(exc))
+
+    # ------------------------------------------------------------------ document events
+    def _document_replaced(self) -> None:
+        doc = self.controller.doc
+        self.canvas.set_document(doc)
+        self.preview.set_controls(doc.preview.frames, doc.preview.size)
+        self.library.select(doc.preview.motion)
+        self.export_panel.sync_from_document()
+        self.banner.hide()
+        self._update_title()
+
+    def _hovered(self, name: str) -> None:
+        if name:
+            self.statusBar().showMessage(name.replace("_", " "), 3000)
+
+    def _preview_ready(self, animation: object) -> None:
+        self.preview.set_animation(animation)  # type: ignore[arg-type]
+        self.plot.set_animation(animation)  # type: ignore[arg-type]
+
+    def _rig_finished(self, notes: list[str]) -> None:
+        self.banner.hide()
+        self.statusBar().showMessage("Rigged. " + " ".join(notes), 8000)
+
+    def _motion_problem(self, spec: str) -> str | None:
+        try:
+            character = self.controller.doc.character()
+        except ValueError:
+            return None  # nothing to map onto yet; the preview says what is missing
+        try:
+            load_motion(spec, character)
+        except Exception as exc:  # every mapping or parsing problem is shown inline in the library
+            return str(exc)
+        return None
+
+    def _update_title(self) -> None:
+        doc = self.controller.doc
+        name = self.project_path.name if self.project_path else Path(doc.source).name if doc.source else "Untitled"
+        self.setWindowTitle(f"{name}[*] — Drawing Studio")
+        self.setWindowModified(not self.controller.undo.isClean())
+
+    # ------------------------------------------------------------------ files
+    def load(self, path: str | Path) -> bool:
+        try:
+            doc = open_path(path)
+        except (OpenError, ValueError, OSError) as exc:
+            self.banner.show_message(f"Cannot open {Path(path).name}: {exc}")
+            return False
+        self.project_path = Path(path) if Path(path).suffix.lower() == PROJECT_SUFFIX else None
+        self._replace(doc)
+        self.controller.settings.remember(path)
+        if not doc.rigged:
+            self.controller.rig()
+        return True
+
+    def _replace(self, doc: Document) -> None:
+        self.controller.replace_document(doc)
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current document (saved, discarded, or nothing to save)."""
+        if self.controller.undo.isClean():
+            return True
+        answer = QMessageBox.question(self, "Unsaved changes", "Save the changes to this drawing first?",
+                                      QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                                      | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_drawing(self) -> None:
+        if self.maybe_save():
+            self.project_path = None
+            self._replace(Document.blank())
+            self.set_tool("draw")
+
+    def open_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open", self.controller.settings.last_folder, IMAGE_FILTER)
+        if path:
+            self.load(path)
+
+    def open_folder_dialog(self) -> None:
+        if self.maybe_save():
+            path = QFileDialog.getExistingDirectory(self, "Open character folder", self.controller.settings.last_folder)
+            if path:
+                self.load(path)
+
+    def paste(self) -> None:
+        from PySide6.QtGui import QGuiApplication
+
+        data = QGuiApplication.clipboard().mimeData()
+        if data.hasImage():
+            image = QGuiApplication.clipboard().image()
+            if not image.isNull() and self.maybe_save():
+                from studio.loading import document_from_image
+
+                self._replace(document_from_image(rgb_from_qimage(image), "pasted drawing"))
+                self.controller.rig()
+                return
+        if data.hasUrls() and data.urls()[0].isLocalFile():
+            self.load(data.urls()[0].toLocalFile())
+            return
+        self.banner.show_message("The clipboard holds no image: copy a drawing or a photo first.")
+
+    def save(self) -> bool:
+        if self.project_path is None:
+            return self.save_as()
+        return self._save_to(self.project_path)
+
+    def save_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", self.controller.settings.last_folder,
+                                              "Drawing Studio projects (*.studio)")
+        if not path:
+            return False
+        if not path.endswith(PROJECT_SUFFIX):
+            path += PROJECT_SUFFIX
+        return self._save_to(Path(path))
+
+    def _save_to(self, path: Path) -> bool:
+        from studio.project import save_project
+
+        try:
+            save_project(self.controller.doc, path)
+        except (OSError, ValueError) as exc:
+            self.banner.show_message(f"Could not save {path.name}: {exc}. The previous file is unchanged.")
+            return False
+        self.project_path = path
+        self.controller.undo.setClean()
+        self.controller.settings.remember(path)
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        self._update_title()
+        return True
+
+    def export_as(self) -> None:
+        kind = self.controller.doc.export.kind
+        if kind == "png":
+            path = QFileDialog.getExistingDirectory(self, "Export PNG frames into")
+        else:
+            path, _ = QFileDialog.getSaveFileName(self, "Export", str(self.export_panel.default_output(
+                self.controller.doc.preview.motion)), f"*.{kind}")
+        if path:
+            self.export_panel.export(Path(path))
+
+    def export_character(self) -> None:
+        from studio.pipeline.character import write_character
+
+        path = QFileDialog.getExistingDirectory(self, "Write the character folder into")
+        if not path:
+            return
+        try:
+            write_character(self.controller.doc.character(), Path(path), image=self.controller.doc.image)
+        except (OSError, ValueError) as exc:
+            self.banner.show_message(f"Could not write the character folder: {exc}")
+            return
+        self.statusBar().showMessage(f"Wrote the character folder {path}", 6000)
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.controller.settings, self)
+        if dialog.exec():
+            try:
+                dialog.result_settings().save()
+            except OSError as exc:
+                self.banner.show_message(f"Could not save the settings: {exc}")
+
+    # ------------------------------------------------------------------ window events
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        bvhs = [u for u in urls if u.lower().endswith(".bvh")]
+        if bvhs:
+            self.library.import_files([Path(p) for p in bvhs])
+        elif urls and self.maybe_save():
+            self.load(urls[0])
+        elif event.mimeData().hasImage() and self.maybe_save():
+            from studio.loading import document_from_image
+
+            self._replace(document_from_image(rgb_from_qimage(event.mimeData().imageData()), "dropped drawing"))
+            self.controller.rig()
+        event.acceptProposedAction()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if not self.maybe_save():
+            event.ignore()
+            return
+        QSettings("drawing-studio", "studio").setValue("geometry", self.saveGeometry())
+        self.controller.shutdown()
+        event.accept()
+
+    def restore_geometry(self) -> None:
+        geometry = QSettings("drawing-studio", "studio").value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)  # type: ignore[arg-type]
+
+
+__all__ = ["MainWindow", "document_from_bytes", "QTimer"]

@@ -1,0 +1,299 @@
+"""The motion library: bundled and imported clips as stick-figure icons, with BVH import and drag-and-drop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QIcon
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton,
+                               QVBoxLayout, QWidget)
+
+from studio.motion_source import MOTION_SUFFIX, bundled_motions, motions_dir
+from studio.pipeline.automap import infer_motion_config_with_notes
+from studio.pipeline.bvh import Bvh, read_bvh
+from studio.pipeline.bvh_thumbnail import stick_figure
+from studio.pipeline.config import MotionConfig, read_motion_config
+from studio.ui.images import pixmap_from_rgba
+
+Checker = Callable[[str], "str | None"]
+THUMB = 80  # px of a stick-figure icon
+SPEC = Qt.ItemDataRole.UserRole
+ERROR_STYLE = ("QLabel { background: #fdecec; color: #9f1c1c; border: 1px solid #f3b4b4; border-radius: 4px;"
+               " padding: 6px 8px; }")
+LIST_STYLE = ("QListWidget { background: white; border: 1px solid #d6d8de; border-radius: 4px; }"
+              " QListWidget::item { border-radius: 6px; color: #2e2c48; }"
+              " QListWidget::item:hover { background: #f1f4fa; }"
+              " QListWidget::item:selected { background: #dbe7ff; color: #1e3a8a; }"
+              " MotionLibrary[dropping=\"true\"] QListWidget { border: 2px dashed #2563eb; background: #eef4ff; }")
+
+
+@dataclass(frozen=True)
+class ClipCard:
+    """What the library shows for one clip: its thumbnail (THUMB, THUMB, 4) RGBA and timing."""
+
+    thumbnail: np.ndarray
+    n_frames: int
+    duration: float
+
+
+_CARDS: dict[tuple[str, int, int], ClipCard] = {}  # (path, mtime_ns, size) → card, shared by all libraries
+
+
+def _card(bvh_path: Path, config: MotionConfig | None) -> ClipCard:
+    """The (cached) card of a BVH file; raises BvhError (a ValueError) when it does not parse."""
+    stat = bvh_path.stat()
+    key = (str(bvh_path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _CARDS:
+        bvh: Bvh = read_bvh(bvh_path)
+        if config is None:
+            try:
+                config = infer_motion_config_with_notes(bvh, str(bvh_path))[0]
+            except ValueError:
+                config = None  # not a biped automap knows: a plain +y front view still shows it
+        start = config.start_frame_idx if config else 0
+        stop = min(config.end_frame_idx or bvh.n_frames, bvh.n_frames) if config else bvh.n_frames
+        n_frames = max(stop - start, 1)
+        frame_time = (config.frame_time if config and config.frame_time else bvh.frame_time)
+        picture = stick_figure(bvh, min(start + n_frames // 2, bvh.n_frames - 1), THUMB,
+                               config.up if config else "+y", config.forward_perp_joint_vectors if config else ())
+        _CARDS[key] = ClipCard(picture, n_frames, n_frames * frame_time)
+    return _CARDS[key]
+
+
+def _tooltip(label: str, card: ClipCard, path: Path | None) -> str:
+    fps = card.n_frames / card.duration if card.duration > 0 else 0.0
+    return f"{label}\n{card.duration:.2f} s · {card.n_frames} frames · {fps:.0f} fps" + (f"\n{path}" if path else "")
+
+
+class MotionLibrary(QWidget):
+    """Clips to choose from. Choosing one asks the owner's checker first; problems show inline, in red.
+
+    Signals: ``motion_chosen(spec)`` with a bundled name or a .bvh path, only for a clip that passed the
+    checker. ``select`` and ``current`` read and set the highlighted clip without emitting.
+    """
+
+    motion_chosen = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._checker: Checker | None = None
+        self._chosen: str | None = None
+        self._quiet = False
+        self.setAcceptDrops(True)
+        self.setProperty("dropping", False)
+        self.setStyleSheet(LIST_STYLE)
+
+        title = QLabel("Motions")
+        title.setStyleSheet("font-weight: 600;")
+        self.import_button = QPushButton("Import BVH…")
+        self.import_button.setToolTip("Add .bvh motion-capture files to the library (or drop them onto the list)")
+        self.import_button.clicked.connect(self._import_dialog)
+        header = QHBoxLayout()
+        header.addWidget(title)
+        header.addStretch(1)
+        header.addWidget(self.import_button)
+        self.list = QListWidget()
+        self.list.setViewMode(QListView.ViewMode.IconMode)
+        self.list.setMovement(QListView.Movement.Static)
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list.setDragDropMode(QListView.DragDropMode.NoDragDrop)
+        self.list.setAcceptDrops(False)
+        self.list.viewport().setAcceptDrops(False)
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setGridSize(QSize(THUMB + 28, THUMB + 30))
+        self.list.setWordWrap(True)
+        self.list.setUniformItemSizes(True)
+        self.list.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
+        self.list.setMinimumHeight(THUMB + 40)
+        self.list.currentItemChanged.connect(self._current_changed)
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label.setStyleSheet(ERROR_STYLE)
+        self.error_label.hide()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(header)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.error_label)
+        self._add_bundled()
+
+    def set_checker(self, checker: Checker | None) -> None:
+        """``checker(spec)`` returns why a clip cannot play on the current character, or None when it can."""
+        self._checker = checker
+
+    def check(self, spec: str) -> str | None:
+        """The checker's verdict on ``spec``; an exception it raises counts as the problem, never escapes."""
+        if self._checker is None:
+            return None
+        try:
+            return self._checker(spec)
+        except Exception as exc:  # noqa: BLE001 - any failure to map is shown to the user, not raised
+            return str(exc) or type(exc).__name__
+
+    def current(self) -> str | None:
+        item = self.list.currentItem()
+        return None if item is None else str(item.data(SPEC))
+
+    def specs(self) -> list[str]:
+        """Every clip in the list, in order: bundled names, then imported .bvh paths."""
+        return [str(self.list.item(i).data(SPEC)) for i in range(self.list.count())]
+
+    def select(self, spec: str | None) -> None:
+        """Highlight ``spec`` (adding an existing .bvh file that is not listed yet) without emitting."""
+        item = self._find(spec) if spec else None
+        if item is None and spec and spec.lower().endswith(".bvh") and Path(spec).is_file():
+            item = self._find(str(Path(spec).resolve()))
+            if item is None:
+                try:
+                    item = self._add_file(Path(spec))
+                except (OSError, ValueError) as exc:
+                    self.show_error(f"Cannot show {Path(spec).name}: {exc}")
+        self._highlight(item)
+        self._chosen = None if item is None else str(item.data(SPEC))
+
+    def _highlight(self, item: QListWidgetItem | None) -> None:
+        self._quiet = True
+        try:
+            if item is None:
+                self.list.setCurrentRow(-1)
+                self.list.clearSelection()
+            else:
+                self.list.setCurrentItem(item)
+        finally:
+            self._quiet = False
+
+    def error(self) -> str | None:
+        """The problem shown under the list, or None."""
+        return None if self.error_label.isHidden() else self.error_label.text()
+
+    def show_error(self, message: str) -> None:
+        self.error_label.setText(message)
+        self.error_label.show()
+
+    def clear_error(self) -> None:
+        self.error_label.clear()
+        self.error_label.hide()
+
+    def import_files(self, paths: Iterable[str | Path]) -> list[str]:
+        """Add .bvh files to the list (the dialog and drops use this) and choose the last one added.
+
+        Returns the specs added or already listed; files that do not parse are reported inline instead.
+        """
+        added: list[str] = []
+        problems: list[str] = []
+        for raw in paths:
+            path = Path(raw)
+            if path.suffix.lower() != ".bvh":
+                problems.append(f"{path.name}: not a .bvh file")
+                continue
+            try:
+                item = self._find(str(path.resolve())) or self._add_file(path)
+            except (OSError, ValueError) as exc:
+                problems.append(f"Cannot import {path.name}: {exc}")
+                continue
+            added.append(str(item.data(SPEC)))
+        if problems:
+            self.show_error("\n".join(problems))
+        if added:
+            self._highlight(self._find(added[-1]))
+            self._choose(added[-1], keep_error=bool(problems))
+        return added
+
+    # --- building the list -----------------------------------------------------------------------------
+    def _add_bundled(self) -> None:
+        folder = motions_dir()
+        for name in bundled_motions():
+            try:
+                config = read_motion_config(folder / f"{name}{MOTION_SUFFIX}")
+                card = _card(folder / config.filepath, config)
+            except (OSError, ValueError) as exc:
+                self.show_error(f"Bundled motion {name} cannot be shown: {exc}")
+                continue
+            self._add_item(name, name, card, None)
+
+    def _add_file(self, path: Path) -> QListWidgetItem:
+        path = path.resolve()
+        return self._add_item(path.stem, str(path), _card(path, None), path)
+
+    def _add_item(self, label: str, spec: str, card: ClipCard, path: Path | None) -> QListWidgetItem:
+        pixmap = pixmap_from_rgba(card.thumbnail)
+        icon = QIcon(pixmap)
+        icon.addPixmap(pixmap, QIcon.Mode.Selected)  # no selection tint over the figure
+        item = QListWidgetItem(icon, label)
+        item.setData(SPEC, spec)
+        item.setToolTip(_tooltip(label, card, path))
+        item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.list.addItem(item)
+        return item
+
+    def _find(self, spec: str | None) -> QListWidgetItem | None:
+        for i in range(self.list.count()):
+            if self.list.item(i).data(SPEC) == spec:
+                return self.list.item(i)
+        return None
+
+    # --- choosing --------------------------------------------------------------------------------------
+    def _current_changed(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
+        if self._quiet or item is None:
+            return
+        self._choose(str(item.data(SPEC)))
+
+    def _choose(self, spec: str, keep_error: bool = False) -> None:
+        """Emit ``spec`` if the checker accepts it; otherwise show why and highlight the clip in use again."""
+        problem = self.check(spec)
+        if problem:
+            label = self._find(spec)
+            name = label.text() if label is not None else spec
+            self.show_error(f"“{name}” cannot play on this character: {problem}")
+            QTimer.singleShot(0, self, self._restore_chosen)  # after the click has finished selecting
+            return
+        if not keep_error:
+            self.clear_error()
+        self._chosen = spec
+        self.motion_chosen.emit(spec)
+
+    def _restore_chosen(self) -> None:
+        self.select(self._chosen)
+
+    def _import_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Import BVH motion", "", "BVH motion capture (*.bvh)")
+        if paths:
+            self.import_files(paths)
+
+    # --- drag and drop ---------------------------------------------------------------------------------
+    @staticmethod
+    def _dropped_files(event: QDragEnterEvent | QDropEvent) -> list[str]:
+        mime = event.mimeData()
+        if not mime.hasUrls():
+            return []
+        return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and u.toLocalFile().lower().endswith(".bvh")]
+
+    def _set_dropping(self, on: bool) -> None:
+        self.setProperty("dropping", on)
+        self.list.style().unpolish(self.list)
+        self.list.style().polish(self.list)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if self._dropped_files(event):
+            event.acceptProposedAction()
+            self._set_dropping(True)
+        else:
+            event.ignore()
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:  # noqa: N802
+        self._set_dropping(False)
+        super().dragLeaveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        self._set_dropping(False)
+        files = self._dropped_files(event)
+        if not files:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.import_files(files)
