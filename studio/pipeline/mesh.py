@@ -45,12 +45,12 @@ class Mesh:
         return np.unique(np.sort(pairs, axis=1), axis=0).astype(np.int32)
 
 
-def build_mesh(mask: np.ndarray, spacing: float | None = None) -> Mesh:
+def build_mesh(mask: np.ndarray, spacing: float | None = None, target_vertices: int | None = None) -> Mesh:
     """Triangulate the largest figure of ``mask``: its outline plus an interior triangular grid.
 
     mask: (H, W) uint8, 0 outside and 255 inside (anything above 127 counts as inside).
     spacing: distance in pixels between grid points and between outline points; None picks one
-        from the mask's area so the mesh has about ``TARGET_VERTICES`` vertices.
+        from the mask's area so the mesh has about ``target_vertices`` (default ``TARGET_VERTICES``) vertices.
     The outline passes just outside the mask's pixel centres, so the mesh covers every pixel of
     the figure; holes inside the outline are meshed too (the texture is transparent there).
     """
@@ -67,7 +67,7 @@ def build_mesh(mask: np.ndarray, spacing: float | None = None) -> Mesh:
     polygon_area = 0.5 * abs(float(np.dot(outline[:, 0], np.roll(outline[:, 1], -1))
                                    - np.dot(outline[:, 1], np.roll(outline[:, 0], -1))))
     if spacing is None:
-        spacing = _auto_spacing(outline, polygon_area)
+        spacing = _auto_spacing(outline, polygon_area, target_vertices or TARGET_VERTICES)
     boundary = _resample(outline, float(spacing))
     interior = _interior_grid(boundary, inside.shape, float(spacing))
     points = np.concatenate([boundary, interior]) if len(interior) else boundary
@@ -107,10 +107,10 @@ def _outline(inside: np.ndarray) -> np.ndarray:
     return simple[keep]
 
 
-def _auto_spacing(outline: np.ndarray, area: float) -> float:
+def _auto_spacing(outline: np.ndarray, area: float, target: int = TARGET_VERTICES) -> float:
     perimeter = float(np.linalg.norm(np.diff(outline, axis=0, append=outline[:1]), axis=1).sum())
     # Vertices ~ area / (sqrt(3)/2 s^2) + perimeter / s; solve the quadratic in 1/s for the target.
-    a, b, c = area / (np.sqrt(3) / 2), perimeter, -float(TARGET_VERTICES)
+    a, b, c = area / (np.sqrt(3) / 2), perimeter, -float(target)
     inv = (-b + np.sqrt(b * b - 4 * a * c)) / (2 * a)
     return max(MIN_SPACING, 1.0 / inv)
 

@@ -37,6 +37,7 @@ class StudioController(QObject):
     failed = Signal(str)  # a user-facing one-line error with what to do next
     status = Signal(str)
     document_replaced = Signal()
+    estimate_ready = Signal(str)  # "Export ≈ … s · GIF ≈ … KB" for the current settings
 
     def __init__(self, doc: Document, settings: AppSettings | None = None) -> None:
         super().__init__()
@@ -46,6 +47,7 @@ class StudioController(QObject):
         self.jobs = Jobs()
         self.engine = PreviewEngine()
         self.animation: Animation | None = None
+        self.animation_is_draft = False  # built on the coarse mesh while a joint is dragged
         self.rig_fixed_by_hand = False
         self._pending: tuple[np.ndarray | None, bool] | None = None  # (live joints, keep framing) waiting to build
         self._building = False
@@ -97,6 +99,8 @@ class StudioController(QObject):
             self._autosave_timer.start()
         if aspect in ("drawing", "box", "mask", "joints", "motion"):
             self.schedule_preview()
+        elif aspect == "export" and self.animation is not None:
+            self.estimate(self.animation)
 
     # ------------------------------------------------------------------ edits (the canvas calls these)
     def add_stroke(self, stroke: Stroke) -> None:
@@ -194,21 +198,39 @@ class StudioController(QObject):
         if joints is not None:
             character = character.with_rest(np.clip(joints - character.bounding_box[:2], 0,  # type: ignore[index]
                                                     [character.width - 1, character.height - 1]))
-        request = PreviewRequest(character, doc.preview.motion, doc.preview.frames, doc.preview.size, keep)
+        request = PreviewRequest(character, doc.preview.motion, doc.preview.frames, doc.preview.size, keep, draft=keep)
         ticket = self.engine.submit()
         requested_at = self._requested_at
         self._building = True
         engine = self.engine
         job = self.jobs.start("preview", lambda job: engine.build(request, ticket), (PreviewCancelled,))
-        job.finished.connect(lambda animation: self._built(animation, requested_at))
+        job.finished.connect(lambda animation: self._built(animation, requested_at, request.draft))
         job.failed.connect(self._build_failed)
         job.cancelled.connect(self._build_done)
 
-    def _built(self, animation: Animation, requested_at: float) -> None:
+    def _built(self, animation: Animation, requested_at: float, draft: bool = False) -> None:
         self.animation = animation
+        self.animation_is_draft = draft
         self.last_latency = time.perf_counter() - requested_at
         self.preview_ready.emit(animation)
         self._build_done()
+        if self._pending is None and not draft:  # no estimate while a joint is being dragged
+            self.estimate(animation)
+
+    def estimate(self, animation: Animation) -> None:
+        """Estimate the export at the current settings off the UI thread (latest wins)."""
+        from studio.export_jobs import estimate_gif
+
+        background = self.doc.export.background
+        kind = self.doc.export.kind
+        job = self.jobs.start("estimate", lambda job: estimate_gif(animation, background, cancel=job.is_cancelled))
+
+        def show(result: Any) -> None:
+            size = f" · GIF ≈ {_bytes(result.size_bytes)}" if kind == "gif" else ""
+            self.estimate_ready.emit(f"Export ≈ {max(0.1, result.seconds):.1f} s{size} · {result.frames} frames at "
+                                     f"{animation.width}×{animation.height}")
+
+        job.finished.connect(show)
 
     def _build_failed(self, message: str) -> None:
         self.preview_failed.emit(message)
@@ -241,6 +263,10 @@ class StudioController(QObject):
         self._rig_timer.stop()
         self.jobs.cancel_all()
         self.jobs.wait(wait_ms)
+
+
+def _bytes(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
 
 
 def _rig_hint(message: str, automatic: bool) -> str:

@@ -89,6 +89,8 @@ class MainWindow(QMainWindow):
             dock.setObjectName(title)
             dock.setWidget(widget)
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+            if widget is self.library:
+                dock.setTitleBarWidget(QWidget())  # the library has its own header
             self.addDockWidget(area, dock)
         self._build_actions()
         self.setAcceptDrops(True)
@@ -101,6 +103,7 @@ class MainWindow(QMainWindow):
         c.rig_started.connect(lambda name: self.statusBar().showMessage(f"Rigging with the {name} backend…"))
         c.rig_finished.connect(self._rig_finished)
         c.document_replaced.connect(self._document_replaced)
+        c.estimate_ready.connect(self.preview.estimate.setText)
         c.undo.cleanChanged.connect(lambda clean: self._update_title())
         self.preview.frames_changed.connect(c.set_frames)
         self.preview.size_changed.connect(c.set_size)
@@ -211,7 +214,8 @@ class MainWindow(QMainWindow):
 
     def _preview_ready(self, animation: object) -> None:
         self.preview.set_animation(animation)  # type: ignore[arg-type]
-        self.plot.set_animation(animation)  # type: ignore[arg-type]
+        if not self.controller.animation_is_draft:  # the plot follows on release, not on every drag step
+            self.plot.set_animation(animation)  # type: ignore[arg-type]
 
     def _rig_finished(self, notes: list[str]) -> None:
         self.banner.hide()
