@@ -235,3 +235,42 @@ def test_after_kill_9_the_next_start_offers_the_unsaved_work(qtbot: Any, tmp_pat
     finally:
         w.controller.undo.setClean()
         w.close()
+
+
+def test_paste_and_drop_open_images(window: Any, qtbot: Any, tmp_path: Path) -> None:
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
+
+    from studio.sample import sample_image
+    from studio.ui.images import qimage_from_rgb
+
+    c = window.controller
+    QGuiApplication.clipboard().setImage(qimage_from_rgb(sample_image()))
+    window.paste()
+    assert c.doc.source == "pasted drawing" and c.doc.size == (400, 440)
+    qtbot.waitUntil(lambda: c.doc.rigged, timeout=20000)
+    QGuiApplication.clipboard().setText("just text")
+    window.paste()
+    assert "no image" in window.banner.label.text()
+    picture = tmp_path / "dropped.png"
+    Image.fromarray(sample_image()).save(picture)
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(picture))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    c.undo.setClean()
+    window.dropEvent(event)
+    assert Path(c.doc.source) == picture
+    assert isinstance(QImage(), QImage)
+
+
+def test_rigging_can_be_cancelled_and_changes_nothing(window: Any, qtbot: Any) -> None:
+    c = window.controller
+    before = c.doc.skeleton.joints.copy()
+    job = c.rig()
+    assert window.rig_cancel.isVisible()
+    window.rig_cancel.click()
+    qtbot.waitUntil(lambda: job.done.is_set(), timeout=20000)
+    qtbot.waitUntil(lambda: not window.rig_cancel.isVisible(), timeout=5000)
+    np.testing.assert_array_equal(c.doc.skeleton.joints, before)
+    assert c.undo.count() == 0

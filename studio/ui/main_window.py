@@ -6,13 +6,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QPushButton, QSplitter,
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QPushButton, QSplitter,
                                QToolBar, QVBoxLayout, QWidget)
 
 from studio.commands import reset_joints, swap_left_right
 from studio.document import Document
 from studio.loading import PROJECT_SUFFIX, OpenError, document_from_bytes, open_path
 from studio.motion_source import load_motion
+from studio.ui.banner import Banner
 from studio.ui.canvas import RigCanvas
 from studio.ui.clip_plot import ClipPlot
 from studio.ui.controller import StudioController
@@ -26,33 +27,6 @@ from studio.ui.tool_options import ToolOptions
 IMAGE_FILTER = "Drawings (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.studio);;All files (*)"
 TOOL_KEYS = {"draw": ("Draw", "D"), "erase": ("Erase", "E"), "box": ("Box", "B"), "mask": ("Mask", "M"),
              "joints": ("Joints", "J")}
-
-
-class Banner(QWidget):
-    """An inline error with what to do next, dismissable; never a modal box for an expected problem."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QPushButton("×")
-        close.setFlat(True)
-        close.setFixedWidth(24)
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.hide)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 4, 8, 4)
-        layout.addWidget(self.label)
-        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
-        self.setStyleSheet("Banner { background: #fde8e6; border: 1px solid #e0a09a; border-radius: 4px }"
-                           "QLabel { color: #7a1b12 }")
-        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
-        self.hide()
-
-    def show_message(self, text: str) -> None:
-        self.label.setText(text)
-        self.show()
 
 
 class MainWindow(QMainWindow):
@@ -97,14 +71,19 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
 
         c.preview_ready.connect(self._preview_ready)
-        c.preview_failed.connect(lambda text: self.preview.set_animation(None, text))
-        c.failed.connect(self.banner.show_message)
-        c.status.connect(lambda text: self.statusBar().showMessage(text, 6000))
-        c.rig_started.connect(lambda name: self.statusBar().showMessage(f"Rigging with the {name} backend…"))
+        c.preview_failed.connect(self._preview_failed)
+        c.failed.connect(self._failed)
+        c.status.connect(self._status)
+        self.rig_cancel = QPushButton("Cancel rigging")
+        self.rig_cancel.setToolTip("Stop the running detection or pose estimation")
+        self.rig_cancel.clicked.connect(self._cancel_rig)
+        self.rig_cancel.hide()
+        self.statusBar().addPermanentWidget(self.rig_cancel)
+        c.rig_started.connect(self._rig_started)
         c.rig_finished.connect(self._rig_finished)
         c.document_replaced.connect(self._document_replaced)
         c.estimate_ready.connect(self.preview.estimate.setText)
-        c.undo.cleanChanged.connect(lambda clean: self._update_title())
+        c.undo.cleanChanged.connect(self._update_title)
         self.preview.frames_changed.connect(c.set_frames)
         self.preview.size_changed.connect(c.set_size)
         self.preview.frame_shown.connect(self.plot.set_frame)
@@ -208,6 +187,17 @@ class MainWindow(QMainWindow):
         self.banner.hide()
         self._update_title()
 
+    # Controller signals go to methods, so Qt drops the connections when the window is destroyed.
+    def _preview_failed(self, text: str) -> None:
+        self.preview.set_animation(None, text)
+
+    def _failed(self, text: str) -> None:
+        self.rig_cancel.hide()
+        self.banner.show_message(text)
+
+    def _status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 6000)
+
     def _hovered(self, name: str) -> None:
         if name:
             self.statusBar().showMessage(name.replace("_", " "), 3000)
@@ -217,7 +207,24 @@ class MainWindow(QMainWindow):
         if not self.controller.animation_is_draft:  # the plot follows on release, not on every drag step
             self.plot.set_animation(animation)  # type: ignore[arg-type]
 
+    def _rig_started(self, backend: str) -> None:
+        self.statusBar().showMessage(f"Rigging with the {backend} backend…")
+        self.rig_cancel.show()
+        job = self.controller.jobs.running.get("rig")
+        if job is not None:
+            job.cancelled.connect(self._rig_cancelled)
+
+    def _cancel_rig(self) -> None:
+        job = self.controller.jobs.running.get("rig")
+        if job is not None:
+            job.cancel()
+
+    def _rig_cancelled(self) -> None:
+        self.rig_cancel.hide()
+        self.statusBar().showMessage("Rigging cancelled: the drawing is as it was", 5000)
+
     def _rig_finished(self, notes: list[str]) -> None:
+        self.rig_cancel.hide()
         self.banner.hide()
         self.statusBar().showMessage("Rigged. " + " ".join(notes), 8000)
 
@@ -232,7 +239,7 @@ class MainWindow(QMainWindow):
             return str(exc)
         return None
 
-    def _update_title(self) -> None:
+    def _update_title(self, *_: object) -> None:
         doc = self.controller.doc
         name = self.project_path.name if self.project_path else Path(doc.source).name if doc.source else "Untitled"
         self.setWindowTitle(f"{name}[*] — Drawing Studio")
