@@ -155,7 +155,8 @@ class Document:
         """The rigged figure as an AD Character (texture and mask cropped to the box, joints in crop px)."""
         if self.box is None or self.mask is None or self.skeleton is None:
             missing = [n for n, v in (("box", self.box), ("mask", self.mask), ("skeleton", self.skeleton)) if v is None]
-            raise DocumentError(f"the drawing is not rigged yet (no {', '.join(missing)}): press Rig")
+            raise DocumentError(f"the drawing is not rigged yet (no {', '.join(missing)}): use Rig → Rig automatically "
+                                "(Ctrl+R), or keep drawing")
         w, h = self.size
         left, top, right, bottom = (int(round(v)) for v in clamp_box(self.box, w, h))
         mask = np.ascontiguousarray(self.mask[top:bottom, left:right])

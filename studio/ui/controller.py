@@ -37,6 +37,7 @@ class StudioController(QObject):
     failed = Signal(str)  # a user-facing one-line error with what to do next
     status = Signal(str)
     document_replaced = Signal()
+    preview_settings_changed = Signal()  # motion, frame count or size changed (from any control)
     estimate_ready = Signal(str)  # "Export ≈ … s · GIF ≈ … KB" for the current settings
 
     def __init__(self, doc: Document, settings: AppSettings | None = None) -> None:
@@ -97,6 +98,8 @@ class StudioController(QObject):
     def _on_changed(self, aspect: str) -> None:
         if self.autosaver is not None:
             self._autosave_timer.start()
+        if aspect == "motion":
+            self.preview_settings_changed.emit()
         if aspect in ("drawing", "box", "mask", "joints", "motion"):
             self.schedule_preview()
         elif aspect == "export" and self.animation is not None:

@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         c.rig_started.connect(self._rig_started)
         c.rig_finished.connect(self._rig_finished)
         c.document_replaced.connect(self._document_replaced)
+        c.preview_settings_changed.connect(self._sync_preview_controls)
         c.estimate_ready.connect(self.preview.estimate.setText)
         c.undo.cleanChanged.connect(self._update_title)
         self.preview.frames_changed.connect(c.set_frames)
@@ -127,8 +128,10 @@ class MainWindow(QMainWindow):
         quit_ = self._action("&Quit", self.close, K.Quit)
         undo = c.undo.createUndoAction(self, "&Undo")
         undo.setShortcut(QKeySequence(K.Undo))
+        undo.setIconText("Undo")  # the toolbar keeps a short label; the menu says what will be undone
         redo = c.undo.createRedoAction(self, "&Redo")
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(K.Redo)])
+        redo.setIconText("Redo")
         paste = self._action("&Paste image", self.paste, K.Paste, "Open the image on the clipboard as a new drawing")
         clear = self._action("&Clear drawing", c.clear_drawing, None, "Remove every stroke (undoable)")
         rig = self._action("&Rig automatically", lambda: c.rig(), "Ctrl+R", "Find the figure, its mask and its joints")
@@ -178,11 +181,16 @@ class MainWindow(QMainWindow):
             self.banner.show_message(str(exc))
 
     # ------------------------------------------------------------------ document events
+    def _sync_preview_controls(self) -> None:
+        preview = self.controller.doc.preview
+        self.preview.set_controls(preview.frames, preview.size)
+        if self.library.current() != preview.motion:
+            self.library.select(preview.motion)
+
     def _document_replaced(self) -> None:
         doc = self.controller.doc
         self.canvas.set_document(doc)
-        self.preview.set_controls(doc.preview.frames, doc.preview.size)
-        self.library.select(doc.preview.motion)
+        self._sync_preview_controls()
         self.export_panel.sync_from_document()
         self.banner.hide()
         self._update_title()
