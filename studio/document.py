@@ -159,7 +159,7 @@ class Document:
                                 "(Ctrl+R), or keep drawing")
         w, h = self.size
         left, top, right, bottom = (int(round(v)) for v in clamp_box(self.box, w, h))
-        mask = np.ascontiguousarray(self.mask[top:bottom, left:right])
+        mask = self.mask[top:bottom, left:right].copy()  # never a view: mask edits must not reach a running job
         if not mask.any():
             raise DocumentError("the mask inside the box is empty: paint the figure with the mask brush, or move the box")
         texture = np.dstack([self.image[top:bottom, left:right], mask])

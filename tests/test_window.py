@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
 from studio.settings import AppSettings  # noqa: E402
@@ -274,3 +274,19 @@ def test_rigging_can_be_cancelled_and_changes_nothing(window: Any, qtbot: Any) -
     qtbot.waitUntil(lambda: not window.rig_cancel.isVisible(), timeout=5000)
     np.testing.assert_array_equal(c.doc.skeleton.joints, before)
     assert c.undo.count() == 0
+
+
+def test_a_fast_mask_stroke_leaves_no_gaps(window: Any) -> None:
+    c, canvas = window.controller, window.canvas
+    window.set_tool("mask")
+    window.options.erase.setChecked(True)
+    window.options.brush_slider.setValue(6)
+    box = c.doc.box
+    y = (box[1] + box[3]) / 2
+    a, b = canvas.to_widget(box[0] + 20, y).toPoint(), canvas.to_widget(box[2] - 20, y).toPoint()
+    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, a)
+    QTest.mouseMove(canvas, b)  # one big jump, as a quick flick gives
+    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, b)
+    x0, x1 = canvas.to_image(QPointF(a))[0], canvas.to_image(QPointF(b))[0]
+    row = c.doc.mask[int(round(y)), int(x0) + 1:int(x1)]
+    assert (row == 0).all()  # erased all along the line

@@ -60,6 +60,7 @@ class RigCanvas(QWidget):
         self._live_joints: np.ndarray | None = None
         self._grab: tuple[str, object] | None = None  # what the current drag holds
         self._start: tuple[float, float] = (0.0, 0.0)
+        self._brush_at: tuple[float, float] = (0.0, 0.0)
         self._pointer: QPointF | None = None
         self.setMouseTracking(True)
         self.setMinimumSize(320, 320)
@@ -227,6 +228,7 @@ class RigCanvas(QWidget):
         elif self.tool == "mask" and self.doc.mask is not None:
             erase = self.brush_erases != (event.button() == Qt.MouseButton.RightButton)
             self._live_mask = paint(self.doc.mask, (x, y), self.brush_radius, erase=erase)
+            self._brush_at = (x, y)
             self._grab = ("mask", erase)
         elif self.tool == "joints":
             joint = self.joint_at(point)
@@ -250,7 +252,13 @@ class RigCanvas(QWidget):
             else:
                 self._live_box = resize_box(self.doc.box, str(grab[1]), x, y, w, h)
         elif grab[0] == "mask" and self._live_mask is not None:
-            self._live_mask = paint(self._live_mask, (x, y), self.brush_radius, erase=bool(grab[1]))
+            # Dabs every half radius along the way, so a fast stroke leaves no gaps.
+            x0, y0 = self._brush_at
+            steps = max(1, int(np.hypot(x - x0, y - y0) / max(1.0, self.brush_radius / 2)))
+            for t in np.linspace(1.0 / steps, 1.0, steps):
+                self._live_mask = paint(self._live_mask, (x0 + (x - x0) * t, y0 + (y - y0) * t), self.brush_radius,
+                                        erase=bool(grab[1]))
+            self._brush_at = (x, y)
         elif grab[0] == "joint" and self._live_joints is not None:
             w, h = self.doc.size
             self._live_joints[int(grab[1])] = (min(max(x, 0.0), w - 1.0), min(max(y, 0.0), h - 1.0))  # type: ignore[call-overload]

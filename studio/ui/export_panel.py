@@ -150,10 +150,9 @@ class ExportPanel(QWidget):
         target = output or self.default_output(motion)
         settings = ExportSettings(c.doc.export.kind, c.doc.export.background, c.doc.preview.size,
                                   c.doc.export.frames or c.doc.preview.frames)
-        rig = c.animation.rig if c.animation is not None and c.animation.character.mask is character.mask else None
 
         def work(job: Job) -> Any:
-            return export_motion(character, motion, settings, target, None, rig, job.progress.emit, job.is_cancelled)
+            return export_motion(character, motion, settings, target, None, None, job.progress.emit, job.is_cancelled)
 
         def done(path: Path) -> None:
             self.last_outputs = [Path(path)]
