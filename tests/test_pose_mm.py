@@ -47,7 +47,8 @@ def _mmpose_res50_config() -> Path | None:
     spec = importlib.util.find_spec("mmpose")
     if spec is None or spec.origin is None:
         return None
-    found = sorted(Path(spec.origin).parent.rglob("res50_coco_256x192.py"))
+    found = [p for p in sorted(Path(spec.origin).parent.rglob("res50_coco_256x192.py"))
+             if "topdown_heatmap" in p.parts]  # SimpleBaseline, not DeepPose's regression head
     return found[0] if found else None
 
 
@@ -67,7 +68,9 @@ def test_torch_runner_matches_mmpose_on_the_same_weights(tmp_path: Path) -> None
     net = build_network(50)
     folder = tmp_path / "model"
     folder.mkdir()
-    (folder / "config.py").write_text(config.read_text())
+    from mmcv import Config
+
+    Config.fromfile(str(config)).dump(str(folder / "config.py"))  # flattened: no _base_ files needed beside it
     checkpoint = folder / "weights.pth"
     torch.save({"meta": {"epoch": 1}, "state_dict": net.state_dict()}, checkpoint)
     rng = np.random.default_rng(1)
@@ -77,3 +80,16 @@ def test_torch_runner_matches_mmpose_on_the_same_weights(tmp_path: Path) -> None
     theirs = MMBackend(folder, device="cpu").pose(image, box).keypoints
     np.testing.assert_allclose(ours[:, :2], theirs[:, :2], atol=0.5)
     np.testing.assert_allclose(ours[:, 2], theirs[:, 2], atol=1e-3)
+
+
+def test_weights_that_do_not_fit_the_config_are_an_error_not_a_silent_partial_load(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from studio.pipeline.pose_mm import _load_weights
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    good = {k: v.clone() for k, v in model.state_dict().items()}
+    _load_weights(model, good, tmp_path / "w.pth")
+    bad = {"0.weight": good["0.weight"], "head.fc.bias": torch.zeros(2)}
+    with pytest.raises(BackendError, match=r"w.pth does not fit its config: 1 weights missing \(e.g. 0.bias\); "
+                                           r"1 weights the config has no place for \(e.g. head.fc.bias\)"):
+        _load_weights(model, bad, tmp_path / "w.pth")

@@ -72,7 +72,7 @@ else
   run "$PY" -m pip wheel --no-build-isolation --no-deps -w "$WHEEL_DIR" "$WORK/mmcv-full-$MMCV_VERSION"
 fi
 run "$PY" -m pip install --no-build-isolation --no-deps "$WHEEL_DIR"/mmcv_full-*.whl
-run "$PY" -m pip install addict yapf "mmdet==2.27.0" --no-build-isolation
+run "$PY" -m pip install addict "yapf==0.40.1" "mmdet==2.27.0" --no-build-isolation
 run "$PY" -m pip install --no-deps "mmpose==0.29.0"
 run "$PY" -m pip install json_tricks munkres xtcocotools
 echo "install.sh: done; check it with: studio doctor"

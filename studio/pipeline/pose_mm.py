@@ -46,6 +46,22 @@ def _model_files(source: str | Path, work: Path) -> tuple[Path, Path]:
     return configs[0], checkpoints[0]
 
 
+def _load_weights(model: Any, state: dict[str, Any], checkpoint: Path) -> None:
+    """Load ``state`` into ``model``; weights that the config's network lacks, or lacks weights for, are an
+    error naming them (a silent partial load gives a model that predicts noise)."""
+    result = model.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in result.unexpected_keys if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} weights missing (e.g. {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} weights the config has no place for (e.g. {', '.join(unexpected[:3])})")
+        raise BackendError(f"{checkpoint.name} does not fit its config: {'; '.join(parts)}. Use the config that "
+                           "came with the checkpoint (inside the .mar)")
+
+
 def _require_mm() -> tuple[Any, Any]:
     try:
         import mmdet.apis as mmdet_apis  # type: ignore[import-not-found]
@@ -74,13 +90,13 @@ class MMBackend:
         config, checkpoint = _model_files(pose_model, Path(self._work.name))
         self._mmpose = mmpose_apis
         self.pose_net = mmpose_apis.init_pose_model(str(config), None, device=self.device)
-        self.pose_net.load_state_dict(load_state_dict(checkpoint), strict=False)
+        _load_weights(self.pose_net, load_state_dict(checkpoint), checkpoint)
         self.detector = None
         self._mmdet = mmdet_apis
         if detector_model is not None:
             config, checkpoint = _model_files(detector_model, Path(self._work.name))
             self.detector = mmdet_apis.init_detector(str(config), None, device=self.device)
-            self.detector.load_state_dict(load_state_dict(checkpoint), strict=False)
+            _load_weights(self.detector, load_state_dict(checkpoint), checkpoint)
 
     def detect(self, image_rgb: np.ndarray) -> list[Detection]:
         if self.detector is None:  # pose model only: the classical box finder for drawings on paper
