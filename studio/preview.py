@@ -16,7 +16,10 @@ from studio.pipeline.rig import Rig
 from studio.render import Animation
 
 
-DRAFT_VERTICES = 350  # mesh size while a joint is dragged: ARAP refactorises in a few ms instead of ~45
+DRAFT_VERTICES = 200  # mesh size while a joint is dragged: ARAP refactorises in a few ms instead of ~45
+
+
+DRAFT_OUTLINE_PX = 2.0  # the draft mesh's outline may cut 2 px corners of a ragged contour
 
 
 class PreviewCancelled(Exception):
@@ -81,7 +84,8 @@ class PreviewEngine:
             cached = self._meshes.get(request.draft)
         mesh = cached[1] if cached is not None and cached[0] == key else None
         if mesh is None:
-            mesh = build_mesh(character.mask, target_vertices=DRAFT_VERTICES if request.draft else None)
+            mesh = (build_mesh(character.mask, target_vertices=DRAFT_VERTICES, outline_tolerance=DRAFT_OUTLINE_PX)
+                    if request.draft else build_mesh(character.mask))
             with self._lock:
                 self._meshes[request.draft] = (key, mesh)
         self._check(ticket)

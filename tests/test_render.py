@@ -61,3 +61,13 @@ def test_every_frame_fits_the_canvas_with_the_ad_camera(animation: Animation) ->
         points = animation.canvas_vertices(k)
         assert points.min() >= 0 and points[:, 0].max() <= 64 and points[:, 1].max() <= 64
     assert np.isfinite(animation.camera.scale) and animation.camera.scale > 0
+
+
+def test_premultiplied_frames_match_the_straight_ones() -> None:
+    from studio.render import premultiply
+
+    animation = Animation(sample_character(), load_motion("wave", sample_character()), (96, 96), 6)
+    straight = animation.render_rgba(3)
+    pre = animation.render_premultiplied(3)
+    assert pre.shape == straight.shape and (pre[:, :, 3] == straight[:, :, 3]).all()
+    np.testing.assert_allclose(pre.astype(int), premultiply(straight).astype(int), atol=2)

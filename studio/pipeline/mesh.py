@@ -45,12 +45,15 @@ class Mesh:
         return np.unique(np.sort(pairs, axis=1), axis=0).astype(np.int32)
 
 
-def build_mesh(mask: np.ndarray, spacing: float | None = None, target_vertices: int | None = None) -> Mesh:
+def build_mesh(mask: np.ndarray, spacing: float | None = None, target_vertices: int | None = None,
+               outline_tolerance: float = OUTLINE_TOLERANCE) -> Mesh:
     """Triangulate the largest figure of ``mask``: its outline plus an interior triangular grid.
 
     mask: (H, W) uint8, 0 outside and 255 inside (anything above 127 counts as inside).
     spacing: distance in pixels between grid points and between outline points; None picks one
         from the mask's area so the mesh has about ``target_vertices`` (default ``TARGET_VERTICES``) vertices.
+    outline_tolerance: how far (px) the simplified outline may stray from the mask's contour; a draft mesh
+        takes a looser one, so a ragged outline does not dominate its vertex count.
     The outline passes just outside the mask's pixel centres, so the mesh covers every pixel of
     the figure; holes inside the outline are meshed too (the texture is transparent there).
     """
@@ -63,7 +66,7 @@ def build_mesh(mask: np.ndarray, spacing: float | None = None, target_vertices: 
     if spacing is not None and not (np.isfinite(spacing) and spacing > 0):
         raise MeshError(f"spacing must be a positive number of pixels, got {spacing}")
 
-    outline = _outline(inside)
+    outline = _outline(inside, outline_tolerance)
     polygon_area = 0.5 * abs(float(np.dot(outline[:, 0], np.roll(outline[:, 1], -1))
                                    - np.dot(outline[:, 1], np.roll(outline[:, 0], -1))))
     if spacing is None:
@@ -87,7 +90,7 @@ def build_mesh(mask: np.ndarray, spacing: float | None = None, target_vertices: 
     return Mesh(np.ascontiguousarray(points[used], np.float64), remap[triangles].astype(np.int32))
 
 
-def _outline(inside: np.ndarray) -> np.ndarray:
+def _outline(inside: np.ndarray, tolerance: float = OUTLINE_TOLERANCE) -> np.ndarray:
     """(p, 2) float64 simplified outer contour of the largest figure, one pixel outside its pixel centres."""
     pad = 2
     padded = np.pad(inside, pad).astype(np.uint8)
@@ -98,7 +101,7 @@ def _outline(inside: np.ndarray) -> np.ndarray:
     figure = cv2.dilate(figure, np.ones((3, 3), np.uint8))
     contours, _ = cv2.findContours(figure, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     largest = max(contours, key=cv2.contourArea)
-    simple = cv2.approxPolyDP(largest, OUTLINE_TOLERANCE, True).reshape(-1, 2).astype(np.float64) - pad
+    simple = cv2.approxPolyDP(largest, tolerance, True).reshape(-1, 2).astype(np.float64) - pad
     # Keep the outline within the texture's pixel area so texture coordinates stay >= -0.5.
     height, width = inside.shape
     simple[:, 0] = np.clip(simple[:, 0], -0.5, width - 0.5)

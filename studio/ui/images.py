@@ -20,6 +20,13 @@ def qimage_from_rgba(rgba: np.ndarray) -> QImage:
     return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
 
 
+def qimage_from_premultiplied(rgba: np.ndarray) -> QImage:
+    """(H, W, 4) uint8 premultiplied RGBA → QImage (Format_RGBA8888_Premultiplied, own copy)."""
+    rgba = np.ascontiguousarray(rgba, np.uint8)
+    h, w = rgba.shape[:2]
+    return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888_Premultiplied).copy()
+
+
 def qimage_from_mask(mask: np.ndarray, rgba: tuple[int, int, int, int]) -> QImage:
     """(H, W) 0/255 mask → a QImage painted ``rgba`` where the mask is set, transparent elsewhere."""
     h, w = mask.shape

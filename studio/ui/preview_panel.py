@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushB
                                QStyle, QVBoxLayout, QWidget)
 
 from studio.render import Animation
-from studio.ui.images import qimage_from_rgba
+from studio.ui.images import qimage_from_premultiplied
 
 SIZES = (256, 384, 512, 768, 1024)
 SPEEDS = (0.25, 0.5, 1.0, 1.5, 2.0)
@@ -209,7 +209,7 @@ class PreviewPanel(QWidget):
         if animation is None:
             return
         self.frame = k
-        self.view.image = qimage_from_rgba(animation.render_rgba(k))
+        self.view.image = qimage_from_premultiplied(animation.render_premultiplied(k))
         self.view.update()
         self.scrub.blockSignals(True)
         self.scrub.setValue(k)
