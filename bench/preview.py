@@ -93,7 +93,7 @@ def main() -> None:
         values = [s[key] for s in stages if key in s]
         if values:
             print(f"  rebuild stage {key}: median {statistics.median(values) * 1000:.1f} ms")
-    c.undo.setClean()
+    c.forget_changes()
     w.close()  # type: ignore[attr-defined]
 
 

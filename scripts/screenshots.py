@@ -55,7 +55,7 @@ def main() -> None:
         QApplication.processEvents()
         time.sleep(0.01)
     shot("02-draw.png", 10)
-    c.undo.setClean()
+    c.forget_changes()
     from studio.ui.app import sample_document
 
     c.replace_document(sample_document())
@@ -72,7 +72,7 @@ def main() -> None:
         QApplication.processEvents()
         time.sleep(0.01)
     shot("06-export.png", 12)
-    c.undo.setClean()
+    c.forget_changes()
     win.close()  # type: ignore[attr-defined]
 
 

@@ -67,10 +67,21 @@ def annotate(image_path: str | Path, backend: PoseBackend, box: Box | None = Non
     return annotate_image(read_image(image_path), backend, box, say)
 
 
+class AnnotateCancelled(Exception):
+    """The caller's cancel flag was set between two stages."""
+
+
 def annotate_image(image: LoadedImage, backend: PoseBackend, box: Box | None = None,
-                   progress: Progress | None = None) -> Annotation:
-    """The rig pipeline on an image already read: box (detected unless given), mask, joints."""
-    say = progress or (lambda stage: None)
+                   progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> Annotation:
+    """The rig pipeline on an image already read: box (detected unless given), mask, joints. ``cancel`` is
+    checked before each stage."""
+
+    def say(stage: str) -> None:
+        if cancel is not None and cancel():
+            raise AnnotateCancelled(f"cancelled before {stage}")
+        if progress is not None:
+            progress(stage)
+
     h, w = image.rgb.shape[:2]
     notes: list[str] = []
     if box is None:

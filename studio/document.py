@@ -100,6 +100,8 @@ class Document:
     source: str = ""
     revision: int = 0
     saved_revision: int = 0
+    settings_revision: int = 0  # motion, frames, size and export settings are not undoable edits
+    saved_settings_revision: int = 0
     changed: Signal = field(default_factory=Signal, repr=False, compare=False)
     _image: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -213,11 +215,25 @@ class Document:
 
     def set_preview(self, **changes: Any) -> None:
         self.preview = replace(self.preview, **changes)
+        self.settings_revision += 1
         self._touch("motion")
 
     def set_export(self, **changes: Any) -> None:
         self.export = replace(self.export, **changes)
+        self.settings_revision += 1
         self._touch("export")
+
+    @property
+    def settings_changed(self) -> bool:
+        """Preview or export settings changed since the last save (they are saved, but not undoable)."""
+        return self.settings_revision != self.saved_settings_revision
 
     def mark_saved(self) -> None:
         self.saved_revision = self.revision
+        self.saved_settings_revision = self.settings_revision
+
+    def snapshot(self) -> "Document":
+        """A copy safe to hand to another thread: arrays the editor changes in place are copied."""
+        return Document(self.paper, list(self.strokes), self.box, None if self.mask is None else self.mask.copy(),
+                        self.skeleton, None if self.detected is None else self.detected.copy(), self.preview,
+                        self.export, self.source)

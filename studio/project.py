@@ -24,6 +24,8 @@ FORMAT = "drawing-studio-project"
 VERSION = 1
 MAX_MEMBER = 200 * 1024 * 1024  # bytes a member may hold uncompressed; beyond this, a zip bomb
 EXPORT_KINDS = ("gif", "mp4", "png")
+MAX_SIZE = 4096  # px of a preview or export side
+MAX_FRAMES = 20000  # as studio.render allows
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -175,6 +177,17 @@ def _skeleton(value: Any) -> Skeleton | None:
     for parent in parents:
         if _int(parent, "a skeleton parent", low=-1) >= len(names):
             raise _Bad(f"a skeleton parent ({parent}) is not a joint index")
+    if len(set(names)) != len(names):
+        raise _Bad("skeleton joint names must be unique")
+    if sum(1 for p in parents if p < 0) != 1:
+        raise _Bad("the skeleton must have exactly one root joint (parent -1)")
+    for start in range(len(names)):  # every joint reaches the root without a loop
+        seen, joint = set(), start
+        while joint >= 0:
+            if joint in seen:
+                raise _Bad(f"the skeleton's parents form a loop at joint {names[joint]!r:.40}")
+            seen.add(joint)
+            joint = parents[joint]
     return Skeleton(tuple(names), tuple(parents), _points(value.get("joints"), "skeleton joints", len(names)))
 
 
@@ -202,8 +215,13 @@ def _document(data: dict[str, Any], archive: zipfile.ZipFile) -> Document:
         detected = _points(detected, "detected joints", None if skeleton is None else len(skeleton.names))
     preview: PreviewSettings = _settings(PreviewSettings, data.get("preview", {}), "preview")
     export: ExportSettings = _settings(ExportSettings, data.get("export", {}), "export")
-    if not preview.speed > 0:
-        raise _Bad(f"preview speed must be above 0, got {preview.speed}")
+    if not 0 < preview.speed <= 8:
+        raise _Bad(f"preview speed must be in (0, 8], got {preview.speed}")
+    for what, settings in (("preview", preview), ("export", export)):
+        if not 16 <= settings.size <= MAX_SIZE:
+            raise _Bad(f"{what} size must be 16..{MAX_SIZE} px, got {settings.size}")
+        if settings.frames is not None and not 1 <= settings.frames <= MAX_FRAMES:
+            raise _Bad(f"{what} frame count must be 1..{MAX_FRAMES}, got {settings.frames}")
     if export.kind not in EXPORT_KINDS:
         raise _Bad(f"export kind must be one of {', '.join(EXPORT_KINDS)}, got {export.kind!r:.40}")
     bgr = _image(_member(archive, "paper.png"), "paper.png", (width, height), cv2.IMREAD_COLOR)

@@ -73,6 +73,10 @@ class AppSettings:
             for f in fields(ShareConfig):
                 if f.name in share:
                     setattr(settings.share, f.name, _typed(share[f.name], getattr(settings.share, f.name)))
+        if not 1 <= settings.share.expires <= 7 * 24 * 3600:
+            settings.problems.append(f"share link expiry {settings.share.expires} s in {path} is outside 1 s..7 days: "
+                                     "using 7 days")
+            settings.share.expires = 7 * 24 * 3600
         if settings.backend not in BACKENDS:
             settings.problems.append(f"unknown backend {settings.backend!r} in {path}: using manual")
             settings.backend = "manual"

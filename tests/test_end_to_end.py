@@ -58,7 +58,7 @@ def test_garlic_from_photo_to_shared_gif(qtbot: Any, shared: Path, s3_env: WeedS
         w.preview.frames_box.setValue(24)
         w.preview.size_box.setCurrentIndex(w.preview.size_box.findData(256))
         qtbot.waitUntil(lambda: c.animation is not None and c.animation.n_frames == 24
-                        and c.animation.width == 256 and not c.jobs.running.get("preview"), timeout=30000)
+                        and c.animation.width == 256 and not c.preview_jobs.running.get("preview"), timeout=30000)
         duration = c.animation.n_frames * c.animation.frame_time
 
         # One-click GIF export.
@@ -85,5 +85,5 @@ def test_garlic_from_photo_to_shared_gif(qtbot: Any, shared: Path, s3_env: WeedS
         with urllib.request.urlopen(url, timeout=10) as reply:
             assert reply.read() == shared_gif.read_bytes()
     finally:
-        c.undo.setClean()
+        c.forget_changes()
         w.close()

@@ -254,7 +254,7 @@ def test_corrupt_png(tmp_path: Path) -> None:
 
 def test_bad_settings(tmp_path: Path) -> None:
     expect(with_json(tmp_path, {"export": {"kind": "exe"}}), "export kind must be one of")
-    expect(with_json(tmp_path, {"preview": {"speed": 0}}), "preview speed must be above 0")
+    expect(with_json(tmp_path, {"preview": {"speed": 0}}), "preview speed must be in \\(0, 8\\]")
     expect(with_json(tmp_path, {"preview": {"frames": True}}), "preview frames must be a whole number")
     expect(with_json(tmp_path, {"box": [1, 2, 3]}), "box must be")
 
@@ -420,3 +420,22 @@ def test_an_earlier_process_with_our_pid_is_offered_and_kept(tmp_path: Path) -> 
 
 def test_no_recovery_folder_means_nothing_to_recover(tmp_path: Path) -> None:
     assert find_recoverable(tmp_path / "absent") == []
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["preview"].update(size=200000), "preview size must be 16..4096"),
+    (lambda d: d["export"].update(frames=10**12), "export frame count must be 1..20000"),
+    (lambda d: d["skeleton"].update(parents=[-1, 2, 1]), "loop"),
+    (lambda d: d["skeleton"].update(parents=[-1, -1, 0]), "exactly one root"),
+])
+def test_out_of_range_settings_and_broken_skeletons_are_refused(tmp_path: Path, change: Any, message: str) -> None:
+    path = tmp_path / "p.studio"
+    save_project(rigged(), path)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    data = json.loads(members["project.json"])
+    change(data)
+    members["project.json"] = json.dumps(data).encode()
+    bad = zip_of(tmp_path / "bad.studio", members)
+    with pytest.raises(ProjectError, match=message):
+        open_project(bad)

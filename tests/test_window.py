@@ -30,7 +30,7 @@ def window(qtbot: Any) -> Any:
     w.show()
     assert wait_for_preview(w), w.banner.label.text()
     yield w
-    w.controller.undo.setClean()  # no "save changes?" prompt: it would wait for a click forever
+    w.controller.forget_changes()  # no "save changes?" prompt: it would wait for a click forever
     w.close()
     w.deleteLater()
 
@@ -132,7 +132,7 @@ def test_one_click_gif_export_has_the_preview_frames(window: Any, qtbot: Any, tm
     wait_until(qtbot, lambda: job.done.is_set(), 30)
     with Image.open(tmp_path / "out.gif") as gif:
         assert gif.size == (256, 256) and gif.n_frames == 12
-    assert "out.gif" in window.export_panel.result.text()
+    wait_until(qtbot, lambda: "out.gif" in window.export_panel.result.text(), 10)  # delivered after job.done
 
 
 def test_cancelled_export_leaves_nothing(window: Any, qtbot: Any, tmp_path: Path) -> None:
@@ -233,7 +233,7 @@ def test_after_kill_9_the_next_start_offers_the_unsaved_work(qtbot: Any, tmp_pat
         assert not w.controller.undo.isClean()  # recovered work is unsaved work
         assert not offer_recovery(w, ask=lambda when, what: True)  # asked once only
     finally:
-        w.controller.undo.setClean()
+        w.controller.forget_changes()
         w.close()
 
 
@@ -258,7 +258,7 @@ def test_paste_and_drop_open_images(window: Any, qtbot: Any, tmp_path: Path) -> 
     data.setUrls([QUrl.fromLocalFile(str(picture))])
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
                        Qt.KeyboardModifier.NoModifier)
-    c.undo.setClean()
+    c.forget_changes()
     window.dropEvent(event)
     assert Path(c.doc.source) == picture
     assert isinstance(QImage(), QImage)
@@ -290,3 +290,101 @@ def test_a_fast_mask_stroke_leaves_no_gaps(window: Any) -> None:
     x0, x1 = canvas.to_image(QPointF(a))[0], canvas.to_image(QPointF(b))[0]
     row = c.doc.mask[int(round(y)), int(x0) + 1:int(x1)]
     assert (row == 0).all()  # erased all along the line
+
+
+def test_paste_asks_before_replacing_unsaved_work(window: Any, monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QGuiApplication
+
+    from studio.sample import sample_image
+
+    c = window.controller
+    c.set_frames(30)  # a settings change is unsaved work too
+    assert c.has_unsaved() and window.isWindowModified()
+    picture = tmp_path / "other.png"
+    Image.fromarray(sample_image()).save(picture)
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(picture))])  # a file copied in a file manager
+    QGuiApplication.clipboard().setMimeData(data)
+    asked: list[bool] = []
+    monkeypatch.setattr(window, "maybe_save", lambda: asked.append(True) or False)  # the user cancels
+    window.paste()
+    assert asked == [True] and c.doc.source == "sample" and c.doc.preview.frames == 30
+
+
+def test_a_steady_drag_keeps_the_preview_moving(window: Any) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    c, canvas = window.controller, window.canvas
+    window.set_tool("joints")
+    hand = c.doc.skeleton.names.index("right_hand")
+    start = canvas.to_widget(*c.doc.skeleton.joints[hand]).toPoint()
+    shown: list[object] = []
+    c.preview_ready.connect(shown.append)
+    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    began = time.perf_counter()
+    i = 0
+    while time.perf_counter() - began < 1.5:  # a move every 8 ms, faster than a build
+        i += 1
+        QTest.mouseMove(canvas, start + QPoint(i % 40, -(i % 25)))
+        QApplication.processEvents()
+        time.sleep(0.008)
+    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    assert len(shown) >= 5, f"only {len(shown)} previews during a 1.5 s drag"
+
+
+def test_a_rig_result_does_not_overwrite_edits_made_meanwhile(window: Any, qtbot: Any) -> None:
+    c = window.controller
+    job = c.rig()
+    joints = c.doc.skeleton.joints.copy()
+    joints[5] += (4.0, 4.0)
+    c.set_joints(c.doc.skeleton.joints.copy(), joints, 5)  # before the rig's result is delivered
+    qtbot.waitUntil(lambda: job.done.is_set(), timeout=20000)
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=5000)
+    np.testing.assert_array_equal(c.doc.skeleton.joints, joints)
+    assert "changed while it was being rigged" in window.banner.label.text() and c.undo.count() == 1
+
+
+def test_a_second_export_does_not_cancel_the_first(window: Any, qtbot: Any, tmp_path: Path) -> None:
+    panel = window.export_panel
+    first = panel.export(tmp_path / "a.gif")
+    assert panel.export(tmp_path / "b.gif") is None
+    window.actions_by_name["export"].trigger()  # Ctrl+E while busy
+    qtbot.waitUntil(lambda: first.done.is_set(), timeout=60000)
+    assert (tmp_path / "a.gif").is_file() and not (tmp_path / "b.gif").exists()
+
+
+def test_share_with_settings_out_of_range_says_so(window: Any) -> None:
+    window.controller.settings.share.bucket = "b"
+    window.controller.settings.share.expires = 30 * 24 * 3600
+    assert window.export_panel.share() is None
+    assert "Share settings" in window.banner.label.text() and window.banner.isVisible()
+
+
+def test_recovery_offers_each_autosave_in_turn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import os
+
+    from studio.project import save_project
+    from studio.ui.app import offer_recovery, sample_document
+
+    folder = tmp_path / "recovery"
+    folder.mkdir()
+    monkeypatch.setenv("STUDIO_RECOVERY_DIR", str(folder))
+    for pid, name, age in ((999_991, "cat.png", 100), (999_992, "dog.png", 10)):
+        doc = sample_document()
+        doc.source = name
+        path = save_project(doc, folder / f"autosave-{pid}.studio", mark_saved=False)
+        (folder / f"autosave-{pid}.json").write_text(json.dumps(
+            {"pid": pid, "time": time.time() - age, "project": None, "source": name}))
+        os.utime(path, (time.time() - age, time.time() - age))
+    _, w = create_app(settings=AppSettings())
+    try:
+        asked: list[str] = []
+        assert offer_recovery(w, ask=lambda when, what: asked.append(what) or what == "cat.png")
+        assert asked == ["dog.png", "cat.png"] and w.controller.doc.source == "cat.png"
+        assert list(folder.glob("*.studio")) == []
+    finally:
+        w.controller.forget_changes()
+        w.close()

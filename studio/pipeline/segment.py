@@ -79,10 +79,12 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
 
 
 def paint(mask: np.ndarray, centre: tuple[float, float], radius: float, erase: bool = False) -> np.ndarray:
-    """A copy of ``mask`` with a round brush stroke added (or erased) at ``centre`` (x, y) px."""
+    """A copy of ``mask`` with a round brush dab added (or erased) at ``centre`` (x, y), in pixel-centre
+    coordinates (pixel (i, j) is centred on x = i, y = j)."""
     out = mask.copy()
-    cv2.circle(out, (int(round(centre[0])), int(round(centre[1]))), max(1, int(round(radius))),
-               0 if erase else 255, thickness=-1)
+    scale = 1 << 4  # cv2's fixed-point shift: the centre lands to 1/16 px, not rounded to a whole pixel
+    cv2.circle(out, (int(round(centre[0] * scale)), int(round(centre[1] * scale))),
+               max(scale, int(round(radius * scale))), 0 if erase else 255, thickness=-1, shift=4)
     return out
 
 

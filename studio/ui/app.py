@@ -59,7 +59,7 @@ def wait_for_preview(window: object, timeout_s: float = 60.0) -> bool:
     w = window
     while time.perf_counter() < deadline:
         QApplication.processEvents()
-        busy = bool(w.controller.jobs.running)  # type: ignore[attr-defined]
+        busy = bool(w.controller.preview_jobs.running or "rig" in w.controller.jobs.running)  # type: ignore[attr-defined]
         if w.preview.view.image is not None and not busy:  # type: ignore[attr-defined]
             return True
         if not busy and not w.controller._preview_timer.isActive() and w.banner.isVisible():  # type: ignore[attr-defined]
@@ -83,7 +83,7 @@ def screenshot(out: Path, path: str | None) -> int:
     image = w.grab()  # type: ignore[attr-defined]
     out.parent.mkdir(parents=True, exist_ok=True)
     saved = image.save(str(out))
-    w.controller.undo.setClean()  # type: ignore[attr-defined]
+    w.controller.forget_changes()  # type: ignore[attr-defined]
     w.close()  # type: ignore[attr-defined]
     if not saved:
         print(f"studio: error: could not write {out}", file=sys.stderr)
@@ -96,14 +96,13 @@ def screenshot(out: Path, path: str | None) -> int:
 
 
 def offer_recovery(window: object, ask: Callable[[str, str], bool] | None = None) -> bool:
-    """After a crash (or kill -9): offer the newest autosave a dead process left; True when recovered.
-    Whatever the answer, the leftover autosaves are removed afterwards, so the question comes once."""
+    """After a crash (or kill -9): offer the autosaves dead processes left, newest first, until one is
+    recovered (True). Declined ones are removed, so each question comes once; later ones wait."""
     from studio.recovery import find_recoverable
 
     found = find_recoverable()
     if not found:
         return False
-    newest = found[0]
     w = window
     if ask is None:
         from studio.ui.dialogs import ask_recover
@@ -111,20 +110,22 @@ def offer_recovery(window: object, ask: Callable[[str, str], bool] | None = None
         def ask(when: str, what: str) -> bool:
             return ask_recover(w, when, what)  # type: ignore[arg-type]
 
-    when = time.strftime("%d %b %Y %H:%M", time.localtime(newest.time))
-    recovered = False
-    if newest.error:
-        w.banner.show_message(f"An autosave from {when} could not be read ({newest.error}); it was removed.")  # type: ignore[attr-defined]
-    elif ask(when, newest.what):
-        doc = newest.open()
-        w.controller.replace_document(doc)  # type: ignore[attr-defined]
-        w.project_path = Path(newest.project) if newest.project else None  # type: ignore[attr-defined]
-        w.controller.undo.resetClean()  # type: ignore[attr-defined]
-        w._update_title()  # type: ignore[attr-defined]
-        recovered = True
-    for item in found:
-        item.discard()
-    return recovered
+    for item in found:  # newest first; one recovered at a time, the rest wait for the next start
+        when = time.strftime("%d %b %Y %H:%M", time.localtime(item.time))
+        if item.error:
+            w.banner.show_message(f"An autosave from {when} could not be read ({item.error}); it was removed.")  # type: ignore[attr-defined]
+            item.discard()
+            continue
+        if ask(when, item.what):
+            doc = item.open()
+            w.controller.replace_document(doc)  # type: ignore[attr-defined]
+            w.project_path = Path(item.project) if item.project else None  # type: ignore[attr-defined]
+            w.controller.undo.resetClean()  # type: ignore[attr-defined]
+            w._update_title()  # type: ignore[attr-defined]
+            item.discard()
+            return True
+        item.discard()  # the user said no: do not ask again
+    return False
 
 
 def run(argv: Sequence[str]) -> int:

@@ -36,6 +36,11 @@ class CanvasEdits(Protocol):
     def preview_joints(self, joints: np.ndarray) -> None: ...
 
 
+def _centred(x: float, y: float) -> tuple[float, float]:
+    """Canvas image coordinates (pixel i spans [i, i+1)) → pixel-centre coordinates (pixel i is at i)."""
+    return x - 0.5, y - 0.5
+
+
 def _side(name: str) -> str:
     return "left" if name.startswith("left") else "right" if name.startswith("right") else ""
 
@@ -227,7 +232,7 @@ class RigCanvas(QWidget):
                 self._grab, self._live_box = ("box", handle), self.doc.box
         elif self.tool == "mask" and self.doc.mask is not None:
             erase = self.brush_erases != (event.button() == Qt.MouseButton.RightButton)
-            self._live_mask = paint(self.doc.mask, (x, y), self.brush_radius, erase=erase)
+            self._live_mask = paint(self.doc.mask, _centred(x, y), self.brush_radius, erase=erase)
             self._brush_at = (x, y)
             self._grab = ("mask", erase)
         elif self.tool == "joints":
@@ -256,8 +261,8 @@ class RigCanvas(QWidget):
             x0, y0 = self._brush_at
             steps = max(1, int(np.hypot(x - x0, y - y0) / max(1.0, self.brush_radius / 2)))
             for t in np.linspace(1.0 / steps, 1.0, steps):
-                self._live_mask = paint(self._live_mask, (x0 + (x - x0) * t, y0 + (y - y0) * t), self.brush_radius,
-                                        erase=bool(grab[1]))
+                self._live_mask = paint(self._live_mask, _centred(x0 + (x - x0) * t, y0 + (y - y0) * t),
+                                        self.brush_radius, erase=bool(grab[1]))
             self._brush_at = (x, y)
         elif grab[0] == "joint" and self._live_joints is not None:
             w, h = self.doc.size

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from studio.annotate import annotate_image, make_backend
+from studio.annotate import AnnotateCancelled, annotate_image, make_backend
 from studio.commands import AddStroke, EditMask, RigState, SetBox, SetJoints, SetRig
 from studio.document import Document, DocumentError, Skeleton
 from studio.pipeline.intake import LoadedImage
@@ -34,6 +34,7 @@ class StudioController(QObject):
     preview_failed = Signal(str)
     rig_started = Signal(str)
     rig_finished = Signal(list)  # notes
+    rig_dropped = Signal()  # a result that came after the drawing changed was not applied
     failed = Signal(str)  # a user-facing one-line error with what to do next
     status = Signal(str)
     document_replaced = Signal()
@@ -45,7 +46,9 @@ class StudioController(QObject):
         self.doc = doc
         self.settings = settings or AppSettings()
         self.undo = UndoStack(doc)
-        self.jobs = Jobs()
+        self.jobs = Jobs()  # rigging, exports, uploads, autosaves
+        self.preview_jobs = Jobs(max_threads=1)  # its own thread: a slow rig or export never holds it up
+        self.estimate_jobs = Jobs(max_threads=1)
         self.engine = PreviewEngine()
         self.animation: Animation | None = None
         self.animation_is_draft = False  # built on the coarse mesh while a joint is dragged
@@ -69,23 +72,36 @@ class StudioController(QObject):
     def enable_autosave(self, autosaver: Autosaver) -> None:
         self.autosaver = autosaver
 
+    def forget_changes(self) -> None:
+        """Treat the current state as saved (after a save, or when the user chose to discard)."""
+        self.doc.mark_saved()
+        self.undo.setClean()
+
+    def has_unsaved(self) -> bool:
+        """Edits (undoable) or preview/export settings changed since the last save."""
+        return not self.undo.isClean() or self.doc.settings_changed
+
     def autosave(self) -> None:
-        """Write the unsaved work to the recovery file (atomic); a failure is reported, never raised."""
-        if self.autosaver is None or self.undo.isClean():
+        """Write the unsaved work to the recovery file, off the UI thread (a snapshot of the document)."""
+        autosaver = self.autosaver
+        if autosaver is None or not self.has_unsaved():
             return
-        try:
-            self.autosaver.save(self.doc, self.project_path)
-        except (OSError, ValueError) as exc:
-            self.status.emit(f"Autosave failed: {exc}")
+        snapshot, project = self.doc.snapshot(), self.project_path
+        job = self.jobs.start("autosave", lambda job: autosaver.save(snapshot, project))
+        job.failed.connect(self._autosave_failed)
+
+    def _autosave_failed(self, message: str) -> None:
+        self.status.emit(f"Autosave failed: {message}")
 
     def _clean_changed(self, clean: bool) -> None:
-        if clean and self.autosaver is not None:
+        if clean and not self.doc.settings_changed and self.autosaver is not None:
             self.autosaver.discard()  # saved (or back to the saved state): nothing to recover
 
     # ------------------------------------------------------------------ document
     def replace_document(self, doc: Document) -> None:
         self.doc.changed.disconnect(self._on_changed)
-        self.jobs.cancel_all()
+        for pool in (self.jobs, self.preview_jobs, self.estimate_jobs):
+            pool.cancel_all()
         self.doc = doc
         self.undo.clear()
         self.undo.doc = doc
@@ -98,7 +114,7 @@ class StudioController(QObject):
     def _on_changed(self, aspect: str) -> None:
         if self.autosaver is not None:
             self._autosave_timer.start()
-        if aspect == "motion":
+        if aspect in ("motion", "export"):
             self.preview_settings_changed.emit()
         if aspect in ("drawing", "box", "mask", "joints", "motion"):
             self.schedule_preview()
@@ -145,22 +161,33 @@ class StudioController(QObject):
         except Exception as exc:
             self.failed.emit(f"{exc} (Settings → Rigging)")
             return None
+        if automatic and "rig" in self.jobs.running:  # one rig at a time: try again when it is done
+            self._rig_timer.start()
+            return None
         image = LoadedImage(self.doc.image.copy(), 1.0, self.doc.size, self.doc.source)
         box = self.doc.box if use_box else None
-        doc = self.doc
+        doc, revision = self.doc, self.doc.revision
 
         def work(job: Job) -> Any:
-            return annotate_image(image, backend, box, progress=job.stage.emit)
+            return annotate_image(image, backend, box, progress=job.stage.emit, cancel=job.is_cancelled)
 
-        job = self.jobs.start("rig", work)
+        job = self.jobs.start("rig", work, (AnnotateCancelled,))
         job.stage.connect(lambda text: self.status.emit(text[:1].upper() + text[1:] + "…"))
-        job.finished.connect(lambda result: self._rigged(doc, result, automatic))
+        job.finished.connect(lambda result: self._rigged(doc, result, automatic, revision))
         job.failed.connect(lambda message: self.failed.emit(_rig_hint(message, automatic)))
         self.rig_started.emit(backend.name)
         return job
 
-    def _rigged(self, doc: Document, annotation: Any, automatic: bool) -> None:
+    def _rigged(self, doc: Document, annotation: Any, automatic: bool, revision: int) -> None:
         if doc is not self.doc:
+            return
+        if doc.revision != revision:  # edited while rigging: the result would overwrite those edits
+            if not automatic:
+                self.failed.emit("The drawing changed while it was being rigged, so the result was dropped: "
+                                 "rig again (Ctrl+R) when you are done editing")
+            elif not self.rig_fixed_by_hand:
+                self._rig_timer.start()
+            self.rig_dropped.emit()
             return
         character = annotation.character
         left, top, right, bottom = character.bounding_box
@@ -183,7 +210,10 @@ class StudioController(QObject):
         request replaces any waiting one and makes the running one stale (latest wins)."""
         self._requested_at = time.perf_counter()
         self._pending = (None if joints is None else joints.copy(), keep_framing)
-        self.engine.submit()  # the running build, if any, is stale now
+        if not keep_framing:
+            self.engine.submit()  # the running build, if any, is stale now
+        # A drag step lets the running build finish and be shown (a steady drag would otherwise cancel
+        # every build and the preview would freeze); only the newest step waits behind it.
         if not self._building:
             self._start_build()
 
@@ -206,7 +236,7 @@ class StudioController(QObject):
         requested_at = self._requested_at
         self._building = True
         engine = self.engine
-        job = self.jobs.start("preview", lambda job: engine.build(request, ticket), (PreviewCancelled,))
+        job = self.preview_jobs.start("preview", lambda job: engine.build(request, ticket), (PreviewCancelled,))
         job.finished.connect(lambda animation: self._built(animation, requested_at, request.draft))
         job.failed.connect(self._build_failed)
         job.cancelled.connect(self._build_done)
@@ -226,7 +256,8 @@ class StudioController(QObject):
 
         background = self.doc.export.background
         kind = self.doc.export.kind
-        job = self.jobs.start("estimate", lambda job: estimate_gif(animation, background, cancel=job.is_cancelled))
+        job = self.estimate_jobs.start("estimate",
+                                       lambda job: estimate_gif(animation, background, cancel=job.is_cancelled))
 
         def show(result: Any) -> None:
             size = f" · GIF ≈ {_bytes(result.size_bytes)}" if kind == "gif" else ""
@@ -264,8 +295,15 @@ class StudioController(QObject):
             self.autosaver.discard()
         self._preview_timer.stop()
         self._rig_timer.stop()
-        self.jobs.cancel_all()
-        self.jobs.wait(wait_ms)
+        for pool in (self.jobs, self.preview_jobs, self.estimate_jobs):
+            pool.cancel_all()
+        for pool in (self.jobs, self.preview_jobs, self.estimate_jobs):
+            pool.wait(wait_ms)
+
+    @property
+    def busy(self) -> bool:
+        """Whether any background job (rig, preview, estimate, export, upload, autosave) is running."""
+        return any(pool.running for pool in (self.jobs, self.preview_jobs, self.estimate_jobs))
 
 
 def _bytes(n: int) -> str:

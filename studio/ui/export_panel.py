@@ -141,6 +141,8 @@ class ExportPanel(QWidget):
     def export(self, output: Path | None = None, then: Callable[[Path], object] | None = None) -> Job | None:
         """Export the current motion to ``output`` (default: a new file in the export folder)."""
         c = self.controller
+        if self.busy():
+            return None
         try:
             character = c.doc.character()
         except ValueError as exc:
@@ -168,6 +170,8 @@ class ExportPanel(QWidget):
     def export_all(self, folder: Path | None = None, then: Callable[[dict[str, str], Path], object] | None = None,
                    ) -> Job | None:
         c = self.controller
+        if self.busy():
+            return None
         if folder is None:
             chosen = QFileDialog.getExistingDirectory(self, "Export all motions into", str(c.settings.export_dir()))
             if not chosen:
@@ -202,8 +206,14 @@ class ExportPanel(QWidget):
         if not cfg.bucket:
             self.controller.failed.emit("Sharing needs an S3 bucket: set it in Settings → Share")
             return None
-        share = ShareSettings(endpoint_url=cfg.endpoint_url or None, region=cfg.region, bucket=cfg.bucket,
-                              prefix=cfg.prefix, profile=cfg.profile or None, expires=cfg.expires)
+        if self.busy():
+            return None
+        try:
+            share = ShareSettings(endpoint_url=cfg.endpoint_url or None, region=cfg.region, bucket=cfg.bucket,
+                                  prefix=cfg.prefix, profile=cfg.profile or None, expires=cfg.expires)
+        except ValueError as exc:
+            self.controller.failed.emit(f"Share settings: {exc} (Settings → Share)")
+            return None
         if all_motions:
             folder = self.controller.settings.export_dir() / f"share-{time.strftime('%Y%m%d-%H%M%S')}"
             return self.export_all(folder, then=lambda results, where: self.upload(
@@ -249,13 +259,21 @@ class ExportPanel(QWidget):
 
         def cancelled() -> None:
             self._busy(False)
-            c.status.emit("Cancelled: nothing was written")
+            c.status.emit("Cancelled: the file being written was removed" + (
+                "; the motions finished before stay in the folder" if "every" in text else ""))
 
         job.progress.connect(progressed)
         job.finished.connect(finished)
         job.failed.connect(failed)
         job.cancelled.connect(cancelled)
         return job
+
+    def busy(self) -> bool:
+        """An export or upload is running: a second one is refused (it would cancel the first)."""
+        if self.job is not None and not self.job.done.is_set():
+            self.controller.status.emit("An export is already running: wait for it, or cancel it first")
+            return True
+        return False
 
     def _busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)

@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.rig_cancel)
         c.rig_started.connect(self._rig_started)
         c.rig_finished.connect(self._rig_finished)
+        c.rig_dropped.connect(self.rig_cancel.hide)
         c.document_replaced.connect(self._document_replaced)
         c.preview_settings_changed.connect(self._sync_preview_controls)
         c.estimate_ready.connect(self.preview.estimate.setText)
@@ -182,6 +183,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ document events
     def _sync_preview_controls(self) -> None:
+        self._update_title()
         preview = self.controller.doc.preview
         self.preview.set_controls(preview.frames, preview.size)
         if self.library.current() != preview.motion:
@@ -251,7 +253,7 @@ class MainWindow(QMainWindow):
         doc = self.controller.doc
         name = self.project_path.name if self.project_path else Path(doc.source).name if doc.source else "Untitled"
         self.setWindowTitle(f"{name}[*] — Drawing Studio")
-        self.setWindowModified(not self.controller.undo.isClean())
+        self.setWindowModified(self.controller.has_unsaved())
 
     # ------------------------------------------------------------------ files
     def load(self, path: str | Path) -> bool:
@@ -262,17 +264,25 @@ class MainWindow(QMainWindow):
             return False
         self.project_path = Path(path) if Path(path).suffix.lower() == PROJECT_SUFFIX else None
         self._replace(doc)
-        self.controller.settings.remember(path)
+        self._remember(path)
         if not doc.rigged:
             self.controller.rig()
         return True
+
+    def _remember(self, path: str | Path) -> None:
+        """Recent files and the last folder, saved at once (a failure to save them is not worth a message)."""
+        self.controller.settings.remember(path)
+        try:
+            self.controller.settings.save()
+        except OSError:
+            pass
 
     def _replace(self, doc: Document) -> None:
         self.controller.replace_document(doc)
 
     def maybe_save(self) -> bool:
         """True when it is fine to drop the current document (saved, discarded, or nothing to save)."""
-        if self.controller.undo.isClean():
+        if not self.controller.has_unsaved():
             return True
         answer = QMessageBox.question(self, "Unsaved changes", "Save the changes to this drawing first?",
                                       QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
@@ -304,9 +314,14 @@ class MainWindow(QMainWindow):
         from PySide6.QtGui import QGuiApplication
 
         data = QGuiApplication.clipboard().mimeData()
+        if not (data.hasImage() or data.hasUrls()):
+            self.banner.show_message("The clipboard holds no image: copy a drawing or a photo first.")
+            return
+        if not self.maybe_save():
+            return
         if data.hasImage():
             image = QGuiApplication.clipboard().image()
-            if not image.isNull() and self.maybe_save():
+            if not image.isNull():
                 from studio.loading import document_from_image
 
                 self._replace(document_from_image(rgb_from_qimage(image), "pasted drawing"))
@@ -340,8 +355,8 @@ class MainWindow(QMainWindow):
             self.banner.show_message(f"Could not save {path.name}: {exc}. The previous file is unchanged.")
             return False
         self.project_path = path
-        self.controller.undo.setClean()
-        self.controller.settings.remember(path)
+        self.controller.forget_changes()
+        self._remember(path)
         self.statusBar().showMessage(f"Saved {path}", 5000)
         self._update_title()
         return True
@@ -353,6 +368,8 @@ class MainWindow(QMainWindow):
         else:
             path, _ = QFileDialog.getSaveFileName(self, "Export", str(self.export_panel.default_output(
                 self.controller.doc.preview.motion)), f"*.{kind}")
+            if path and not path.lower().endswith(f".{kind}"):
+                path += f".{kind}"  # without it, the name would mean a folder of PNG frames
         if path:
             self.export_panel.export(Path(path))
 
