@@ -309,7 +309,10 @@ def test_paste_asks_before_replacing_unsaved_work(window: Any, monkeypatch: pyte
     QGuiApplication.clipboard().setMimeData(data)
     asked: list[bool] = []
     monkeypatch.setattr(window, "maybe_save", lambda: asked.append(True) or False)  # the user cancels
-    window.paste()
+    try:
+        window.paste()
+    finally:
+        QGuiApplication.clipboard().clear()  # the clipboard owns the mime data: free it while Qt is up
     assert asked == [True] and c.doc.source == "sample" and c.doc.preview.frames == 30
 
 

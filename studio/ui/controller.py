@@ -86,6 +86,9 @@ class StudioController(QObject):
         autosaver = self.autosaver
         if autosaver is None or not self.has_unsaved():
             return
+        if "autosave" in self.jobs.running:  # one writer at a time: try again shortly
+            self._autosave_timer.start()
+            return
         snapshot, project = self.doc.snapshot(), self.project_path
         job = self.jobs.start("autosave", lambda job: autosaver.save(snapshot, project))
         job.failed.connect(self._autosave_failed)
