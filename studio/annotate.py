@@ -32,11 +32,25 @@ class Annotation:
     notes: list[str] = field(default_factory=list)
 
 
+def auto_backend_name() -> str:
+    """What "auto" means here: the embedded model when torch and its weights are present, else manual."""
+    from studio.pipeline.pose_embedded import available
+
+    return "embedded" if available() else "manual"
+
+
 def make_backend(name: str, endpoint: str | None = None, checkpoint: str | None = None,
                  token: str | None = None) -> PoseBackend:
-    """The backend called ``name``: manual, torchserve (needs endpoint), torch (needs checkpoint), mm."""
+    """The backend called ``name``: auto, embedded, manual, torchserve (needs endpoint), torch (needs
+    checkpoint) or mm."""
+    if name == "auto":
+        name = auto_backend_name()
     if name == "manual":
         return ManualBackend()
+    if name == "embedded":
+        from studio.pipeline.pose_embedded import EmbeddedBackend
+
+        return EmbeddedBackend(checkpoint)
     if name == "torchserve":
         if not endpoint:
             raise BackendError("the torchserve backend needs --endpoint URL (for example http://127.0.0.1:8080)")
@@ -56,7 +70,7 @@ def make_backend(name: str, endpoint: str | None = None, checkpoint: str | None 
         from studio.pipeline.pose_mm import MMBackend
 
         return MMBackend(checkpoint)
-    raise BackendError(f"unknown backend {name!r}: manual, torchserve, torch or mm")
+    raise BackendError(f"unknown backend {name!r}: auto, embedded, manual, torchserve, torch or mm")
 
 
 def annotate(image_path: str | Path, backend: PoseBackend, box: Box | None = None,

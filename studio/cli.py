@@ -73,11 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--output", "-o", required=True, help="OUT.gif, OUT.mp4, or a folder for PNG frames")
     render.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    backends = ("manual", "torchserve", "torch", "mm")
+    backends = ("auto", "embedded", "manual", "torchserve", "torch", "mm")
     annotate = sub.add_parser("annotate", help="rig a drawing: box, mask and joints → an AD character folder")
     annotate.add_argument("image", help="photo or scan of a drawing (any format Pillow reads)")
     annotate.add_argument("--output", "-o", required=True, help="character folder to write")
-    annotate.add_argument("--backend", choices=backends, default="manual", help="pose backend (default manual)")
+    annotate.add_argument("--backend", choices=backends, default="auto",
+                          help="pose backend (default auto: the embedded model when its weights are installed, "
+                               "else manual)")
     annotate.add_argument("--endpoint", help="TorchServe base URL, e.g. http://127.0.0.1:8080")
     annotate.add_argument("--checkpoint", help="pose checkpoint (.pth or AD's .mar) for --backend torch")
     annotate.add_argument("--box", type=_box, help="L,T,R,B in working-image px instead of detection")
@@ -85,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pose = sub.add_parser("pose", help="print the 17 COCO keypoints [[x, y, score], ...] of a drawing")
     pose.add_argument("image")
-    pose.add_argument("--backend", choices=backends, default="manual")
+    pose.add_argument("--backend", choices=backends, default="auto")
     pose.add_argument("--endpoint")
     pose.add_argument("--checkpoint")
     pose.add_argument("--box", default=None, help="'full' (the whole image, as AD's handler does) or L,T,R,B")

@@ -10,7 +10,7 @@ from typing import Any
 
 from studio.pipeline.atomic import atomic_write_path
 
-BACKENDS = ("manual", "torchserve", "torch", "mm")
+BACKENDS = ("auto", "embedded", "manual", "torchserve", "torch", "mm")
 APP_NAME = "drawing-studio"
 
 
@@ -39,10 +39,10 @@ class ShareConfig:
 
 @dataclass
 class AppSettings:
-    """backend: manual, torchserve, torch or mm; endpoint: TorchServe's base URL; checkpoint: .pth/.mar for
+    """backend: auto (embedded when installed, else manual), embedded, manual, torchserve, torch or mm; endpoint: TorchServe's base URL; checkpoint: .pth/.mar for
     torch and mm. The TorchServe token is read from $STUDIO_TORCHSERVE_TOKEN, never stored."""
 
-    backend: str = "manual"
+    backend: str = "auto"
     endpoint: str = ""
     checkpoint: str = ""
     share: ShareConfig = field(default_factory=ShareConfig)
@@ -78,8 +78,8 @@ class AppSettings:
                                      "using 7 days")
             settings.share.expires = 7 * 24 * 3600
         if settings.backend not in BACKENDS:
-            settings.problems.append(f"unknown backend {settings.backend!r} in {path}: using manual")
-            settings.backend = "manual"
+            settings.problems.append(f"unknown backend {settings.backend!r} in {path}: using auto")
+            settings.backend = "auto"
         return settings
 
     def save(self, path: Path | None = None) -> Path:

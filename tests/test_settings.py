@@ -27,7 +27,7 @@ def test_a_corrupt_or_odd_file_gives_defaults_with_a_note(tmp_path: Path) -> Non
     assert settings == AppSettings() and "unreadable" in settings.problems[0]
     path.write_text(json.dumps({"backend": "magic", "endpoint": 42, "share": {"expires": "soon", "bucket": "x"}}))
     settings = AppSettings.load(path)
-    assert settings.backend == "manual" and settings.endpoint == "" and settings.share.expires == 7 * 24 * 3600
+    assert settings.backend == "auto" and settings.endpoint == "" and settings.share.expires == 7 * 24 * 3600
     assert settings.share.bucket == "x" and "unknown backend" in settings.problems[0]
 
 

@@ -1,0 +1,136 @@
+"""The embedded pose model: a small top-down heatmap network for drawn figures that ships with the studio.
+
+It runs in plain torch on a CPU. Pre- and post-processing follow pose_decode (mmpose's conventions) at a
+smaller input: the box, padded 1.25× to the input's 3:4 aspect, is warped to 96×128 px; the network gives 17
+COCO heatmaps at 24×32; each keypoint is the heatmap's argmax moved a quarter pixel towards the higher
+neighbour, mapped back to image px, with the peak value as its score.
+
+Network (``build_network``): an encoder of four stride-2 stages (conv-BN-ReLU pairs) and a decoder of two
+upsampling stages with skip connections, then a 1×1 head: about 1.9 M parameters (7.5 MB as float32).
+Weights live in ``studio/resources/pose_embedded.pt`` as a plain state dict with a small header, loaded with
+``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio.pipeline.box import find_figure_box
+from studio.pipeline.pose import BackendError, Box, Detection, PoseResult
+from studio.pipeline.pose_decode import box_center_size, crop_input, keypoints_from_heatmaps
+
+INPUT_WH = (96, 128)  # network input, width × height
+HEATMAP_WH = (24, 32)  # network output, width × height (stride 4)
+WIDTH = 32  # channels of the first stage; each later stage doubles it
+FORMAT = "drawing-studio-pose-v1"
+WEIGHTS = Path(__file__).resolve().parents[1] / "resources" / "pose_embedded.pt"
+LOW_SCORE = 0.3  # keypoints scoring below this are reported as unsure
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError as exc:
+        raise BackendError("the embedded pose model needs PyTorch: pip install torch") from exc
+    return torch
+
+
+def build_network(width: int = WIDTH) -> Any:
+    """The network, randomly initialised: (B, 3, 128, 96) float32 → (B, 17, 32, 24) heatmaps."""
+    torch = _torch()
+    nn = torch.nn
+
+    def pair(cin: int, cout: int, stride: int) -> Any:
+        return nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+    class DrawnPoseNet(nn.Module):  # type: ignore[misc, name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            w = width
+            self.enc1, self.enc2 = pair(3, w, 2), pair(w, 2 * w, 2)  # 1/2, 1/4
+            self.enc3, self.enc4 = pair(2 * w, 4 * w, 2), pair(4 * w, 8 * w, 2)  # 1/8, 1/16
+            self.dec3 = pair(8 * w + 4 * w, 4 * w, 1)  # back to 1/8
+            self.dec2 = pair(4 * w + 2 * w, 2 * w, 1)  # back to 1/4
+            self.head = nn.Conv2d(2 * w, 17, 1)
+
+        def forward(self, x: Any) -> Any:
+            f = torch.nn.functional
+            e1 = self.enc1(x)
+            e2 = self.enc2(e1)
+            e3 = self.enc3(e2)
+            e4 = self.enc4(e3)
+            d3 = self.dec3(torch.cat([f.interpolate(e4, size=e3.shape[2:], mode="nearest"), e3], 1))
+            d2 = self.dec2(torch.cat([f.interpolate(d3, size=e2.shape[2:], mode="nearest"), e2], 1))
+            return self.head(d2)
+
+    return DrawnPoseNet()
+
+
+def save_weights(network: Any, path: Path, meta: dict[str, Any] | None = None) -> None:
+    """Write a state dict the loader accepts: tensors plus a header of plain values."""
+    torch = _torch()
+    state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    torch.save({"format": FORMAT, "width": WIDTH, "meta": dict(meta or {}), "state_dict": state}, path)
+
+
+def load_network(path: str | Path | None = None, device: str = "cpu") -> Any:
+    """The trained network in eval mode, from ``path`` (default: the shipped weights)."""
+    torch = _torch()
+    path = Path(path) if path is not None else WEIGHTS
+    if not path.is_file():
+        raise BackendError(f"the embedded pose model's weights are missing ({path}); train them with "
+                           "training/train.py, or pick another backend (manual, torchserve, torch, mm)")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a corrupt file, or one that needs unsafe globals
+        raise BackendError(f"cannot load the embedded pose weights {path.name}: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise BackendError(f"{path.name} is not a Drawing Studio pose model ({FORMAT})")
+    network = build_network(int(data.get("width", WIDTH)))
+    try:
+        network.load_state_dict(data["state_dict"])
+    except (KeyError, RuntimeError) as exc:
+        raise BackendError(f"{path.name} does not fit the embedded network: {str(exc).splitlines()[0]}") from None
+    return network.to(device).eval()
+
+
+def predict(network: Any, image_rgb: np.ndarray, box: Box) -> np.ndarray:
+    """(17, 3) float64 COCO keypoints [x, y, score] in image px for the figure in ``box``."""
+    torch = _torch()
+    center, size = box_center_size(box, INPUT_WH)
+    x = torch.from_numpy(crop_input(image_rgb, center, size, INPUT_WH))
+    with torch.inference_mode():
+        heatmaps = network(x)[0].float().numpy()
+    return keypoints_from_heatmaps(heatmaps, center, size)
+
+
+class EmbeddedBackend:
+    """The studio's own pose model (no download, no server); the box comes from the classical finder."""
+
+    name = "embedded"
+
+    def __init__(self, weights: str | Path | None = None) -> None:
+        torch = _torch()
+        torch.set_num_threads(min(2, torch.get_num_threads()))
+        self.network = load_network(weights)
+
+    def detect(self, image_rgb: np.ndarray) -> list[Detection]:
+        return [find_figure_box(image_rgb)]
+
+    def pose(self, image_rgb: np.ndarray, box: Box) -> PoseResult:
+        keypoints = predict(self.network, image_rgb, box)
+        return PoseResult(keypoints)
+
+
+def available(weights: str | Path | None = None) -> bool:
+    """Whether the embedded model can run here: torch importable and the weights present."""
+    try:
+        _torch()
+    except BackendError:
+        return False
+    return Path(weights or WEIGHTS).is_file()
