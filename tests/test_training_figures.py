@@ -1,0 +1,93 @@
+"""The drawn-figure generator: deterministic, well-formed, keypoints on the ink, COCO's left/right, every style."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from training.figures import COCO, STYLES, Figure, generate, main, make_batch, make_figure
+
+N = 200
+
+
+@pytest.fixture(scope="module")
+def figures() -> list[Figure]:
+    return [generate(np.random.default_rng([11, i])) for i in range(N)]
+
+
+def test_a_seed_gives_the_same_figure_and_another_seed_another() -> None:
+    a = make_figure(np.random.default_rng(5))
+    b = make_figure(np.random.default_rng(5))
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a[0], make_figure(np.random.default_rng(6))[0])
+    f = generate(np.random.default_rng(5))  # generate is make_figure with the style and ink kept
+    np.testing.assert_array_equal(f.image, a[0])
+    np.testing.assert_array_equal(f.keypoints, a[1])
+
+
+def test_shapes_dtypes_and_batches() -> None:
+    image, keypoints, box = make_figure(np.random.default_rng(1), 128)
+    assert image.shape == (128, 128, 3) and image.dtype == np.uint8 and image.flags.c_contiguous
+    assert keypoints.shape == (17, 3) and keypoints.dtype == np.float32 and len(COCO) == 17
+    assert box.shape == (4,) and box.dtype == np.float32
+    assert set(np.unique(keypoints[:, 2])) <= {1.0, 2.0}
+    images, kps, boxes = make_batch(3, 4, 96)
+    assert images.shape == (4, 96, 96, 3) and kps.shape == (4, 17, 3) and boxes.shape == (4, 4)
+    np.testing.assert_array_equal(images[2], make_figure(np.random.default_rng([3, 2]), 96)[0])
+
+
+def test_keypoints_lie_inside_the_image_and_the_box(figures: list[Figure]) -> None:
+    for f in figures:
+        left, top, right, bottom = f.box
+        assert 0 <= left < right <= 256 and 0 <= top < bottom <= 256
+        xy = f.keypoints[:, :2]
+        assert (xy >= 0).all() and (xy <= 255).all()
+        assert (xy[:, 0] >= left - 1).all() and (xy[:, 0] <= right + 1).all()
+        assert (xy[:, 1] >= top - 1).all() and (xy[:, 1] <= bottom + 1).all()
+
+
+def test_the_box_is_the_figures_ink_with_a_small_margin(figures: list[Figure]) -> None:
+    for f in figures:
+        ys, xs = np.nonzero(f.ink)
+        left, top, right, bottom = f.box
+        assert left <= xs.min() and xs.max() < right and top <= ys.min() and ys.max() < bottom
+        assert max(xs.min() - left, ys.min() - top, right - xs.max(), bottom - ys.max()) <= 12
+        grey = f.image.mean(axis=2)
+        around = np.zeros_like(f.ink)
+        around[int(top):int(bottom), int(left):int(right)] = True
+        assert np.percentile(grey[f.ink], 25) < np.median(grey[around & ~f.ink]) - 8  # the ink is drawn there
+
+
+def test_visible_keypoints_sit_on_the_drawn_ink(figures: list[Figure]) -> None:
+    """Joints and drawn eyes within 12 px of the figure's ink; the nose (a blank spot of the face) in the head."""
+    for f in figures:
+        distance = cv2.distanceTransform((~f.ink).astype(np.uint8), cv2.DIST_L2, 3)
+        for j, (x, y, v) in enumerate(f.keypoints):
+            d = distance[round(float(y)), round(float(x))]
+            if v == 2:
+                limit = 0.12 * (f.box[3] - f.box[1]) + 4 if j == 0 else 12
+                assert d <= limit, (f.style, COCO[j], d)
+
+
+def test_the_figures_left_is_on_the_viewers_right(figures: list[Figure]) -> None:
+    kp = np.stack([f.keypoints for f in figures])
+    for left, right in ((1, 2), (3, 4), (5, 6), (11, 12), (15, 16)):  # eyes, ears, shoulders, hips, ankles
+        assert (kp[:, left, 0] - kp[:, right, 0]).mean() > 0, (COCO[left], COCO[right])
+    assert np.mean(kp[:, 5, 0] > kp[:, 6, 0]) > 0.95
+
+
+def test_every_style_occurs(figures: list[Figure]) -> None:
+    styles = [f.style for f in figures]
+    assert set(styles) == set(STYLES)
+    assert min(styles.count(s) for s in STYLES) >= N // 10
+
+
+def test_the_contact_sheet(tmp_path: Path) -> None:
+    out = tmp_path / "sheet.png"
+    assert main(["--sheet", str(out), "--n", "3", "--size", "96"]) == 0
+    sheet = cv2.imread(str(out))
+    assert sheet is not None and sheet.shape == (96, 6 * 96, 3)

@@ -1,0 +1,209 @@
+"""Train the embedded pose model on generated drawings, reproducibly, with checkpoints to resume across sessions.
+
+    .venv/bin/python training/train.py [--train 24000] [--val 600] [--epochs 30] [--minutes M] [--seed 0]
+
+1. Generates the training and validation figures (training/figures.py) from the seed, crops each to the
+   network's 96×128 input around its box (jittered like a detector's box), and caches them in
+   ``.train/data-<seed>-<n>.npz``: the same seed gives the same data on every machine.
+2. Trains ``studio.pipeline.pose_embedded.build_network`` with Adam and a cosine schedule on Gaussian
+   heatmap targets (MSE), with left/right flips. ``.train/checkpoint.pt`` is written every few minutes and
+   at the end of each epoch; a later run resumes from it (``--minutes`` stops a session early, cleanly).
+3. Writes the weights to ``studio/resources/pose_embedded.pt`` (``--out``) with the validation metrics in
+   their header. ``training/evaluate.py`` then measures them on the real drawings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from studio.pipeline.pose_decode import COCO_FLIP_PAIRS, MEAN, STD, box_center_size, crop_matrix  # noqa: E402
+from studio.pipeline.pose_embedded import HEATMAP_WH, INPUT_WH, WEIGHTS, build_network, save_weights  # noqa: E402
+
+WORK = ROOT / ".train"
+SIGMA = 1.0  # heatmap px
+FLIP = np.arange(17)
+for _a, _b in COCO_FLIP_PAIRS:
+    FLIP[_a], FLIP[_b] = _b, _a
+
+
+def _sample(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One generated figure, cropped: (128, 96, 3) uint8 and (17, 3) float32 [x, y, visible] in heatmap px."""
+    from training.figures import make_figure
+
+    rng = np.random.default_rng(seed)
+    image, keypoints, box = make_figure(rng, 256)
+    left, top, right, bottom = (float(v) for v in box)
+    w, h = right - left, bottom - top
+    jitter = rng.normal(0, 0.06, 4) * [w, h, w, h]  # detectors' boxes are a little off
+    box_j = (left + jitter[0], top + jitter[1], right + jitter[2], bottom + jitter[3])
+    if box_j[2] - box_j[0] < 8 or box_j[3] - box_j[1] < 8:
+        box_j = (left, top, right, bottom)
+    center, size = box_center_size(box_j, INPUT_WH)
+    crop = cv2.warpAffine(image, crop_matrix(center, size, INPUT_WH), INPUT_WH, flags=cv2.INTER_LINEAR,
+                          borderValue=(255, 255, 255))
+    scale = np.array([HEATMAP_WH[0] / size[0], HEATMAP_WH[1] / size[1]])
+    xy = (keypoints[:, :2] - center + 0.5 * size) * scale
+    return crop, np.concatenate([xy, keypoints[:, 2:3]], axis=1).astype(np.float32)
+
+
+def dataset(seed: int, n: int, work: Path = WORK, workers: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """n cropped figures from ``seed`` (cached in ``work``): images (n, 128, 96, 3) uint8, keypoints (n, 17, 3)."""
+    work.mkdir(parents=True, exist_ok=True)
+    cache = work / f"data-{seed}-{n}.npz"
+    if cache.is_file():
+        data = np.load(cache)
+        return data["images"], data["keypoints"]
+    started = time.perf_counter()
+    seeds = [seed * 1_000_003 + i for i in range(n)]
+    with Pool(workers) as pool:
+        samples = pool.map(_sample, seeds, chunksize=64)
+    images = np.stack([s[0] for s in samples])
+    keypoints = np.stack([s[1] for s in samples])
+    np.savez(cache, images=images, keypoints=keypoints)
+    print(f"generated {n} figures (seed {seed}) in {time.perf_counter() - started:.0f} s", flush=True)
+    return images, keypoints
+
+
+def targets(keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian heatmaps (B, 17, 32, 24) and weights (B, 17, 1, 1) from heatmap-px keypoints (B, 17, 3)."""
+    w, h = HEATMAP_WH
+    xs, ys = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
+    gx = np.exp(-((xs[None, None, :] - keypoints[:, :, 0:1]) ** 2) / (2 * SIGMA ** 2))
+    gy = np.exp(-((ys[None, None, :] - keypoints[:, :, 1:2]) ** 2) / (2 * SIGMA ** 2))
+    maps = gy[:, :, :, None] * gx[:, :, None, :]
+    inside = ((keypoints[:, :, 0] >= 0) & (keypoints[:, :, 0] < w) & (keypoints[:, :, 1] >= 0)
+              & (keypoints[:, :, 1] < h))
+    weight = (keypoints[:, :, 2] > 0) & inside
+    return maps.astype(np.float32), weight.astype(np.float32)[:, :, None, None]
+
+
+def batch(images: np.ndarray, keypoints: np.ndarray, idx: np.ndarray, rng: np.random.Generator | None) -> tuple:
+    x = images[idx].astype(np.float32) / 255.0
+    k = keypoints[idx].copy()
+    if rng is not None:
+        flip = rng.random(len(idx)) < 0.5
+        x[flip] = x[flip, :, ::-1]
+        k[flip, :, 0] = HEATMAP_WH[0] - 1 - k[flip, :, 0]  # pixel centres mirror about (w - 1) / 2
+        k[flip] = k[flip][:, FLIP]
+        x *= rng.uniform(0.85, 1.15, (len(idx), 1, 1, 1)).astype(np.float32)  # exposure
+    x = ((np.clip(x, 0, 1) - MEAN) / STD).transpose(0, 3, 1, 2)
+    maps, weight = targets(k)
+    return np.ascontiguousarray(x), maps, weight, k
+
+
+def metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Mean joint error as % of the figure's keypoint height, and PCK at 5% and 10% of it."""
+    vis = truth[:, :, 2] > 0
+    height = np.ptp(np.where(vis, truth[:, :, 1], np.nan), axis=1, keepdims=True)
+    height = np.where(np.isfinite(height) & (height > 1), height, np.nan)
+    err = np.linalg.norm(pred[:, :, :2] - truth[:, :, :2], axis=2) / height
+    err = err[vis & np.isfinite(err)]
+    return {"error_pct": float(err.mean() * 100), "pck5": float((err < 0.05).mean()),
+            "pck10": float((err < 0.10).mean())}
+
+
+def decode(heatmaps: np.ndarray) -> np.ndarray:
+    """(B, 17, h, w) → (B, 17, 2) argmax + quarter-pixel shift, heatmap px (as pose_decode)."""
+    from studio.pipeline.pose_decode import decode_heatmaps
+
+    return np.stack([decode_heatmaps(hm)[0] for hm in heatmaps])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=int, default=24000)
+    parser.add_argument("--val", type=int, default=600)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--minutes", type=float, default=0, help="stop (with a checkpoint) after this long")
+    parser.add_argument("--out", type=Path, default=WEIGHTS)
+    parser.add_argument("--work", type=Path, default=WORK, help="data cache and checkpoint folder")
+    args = parser.parse_args()
+    import torch
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(2)
+    work: Path = args.work
+    images, keypoints = dataset(args.seed, args.train, work)
+    val_images, val_keypoints = dataset(args.seed + 1_000, args.val, work)
+    net = build_network()
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    steps_per_epoch = len(images) // args.batch
+    total = steps_per_epoch * args.epochs
+    state: dict[str, Any] = {"step": 0, "epoch": 0, "best": None}
+    checkpoint = work / "checkpoint.pt"
+    if checkpoint.is_file():
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        net.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        state = {"step": int(saved["step"]), "epoch": int(saved["epoch"]), "best": saved.get("best")}
+        print(f"resumed at epoch {state['epoch']}, step {state['step']}", flush=True)
+
+    def save_checkpoint() -> None:
+        torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), **state}, work / "checkpoint.tmp")
+        (work / "checkpoint.tmp").replace(checkpoint)
+
+    started = last_save = time.perf_counter()
+    while state["epoch"] < args.epochs:
+        rng = np.random.default_rng(args.seed * 7919 + state["epoch"])
+        order = rng.permutation(len(images))
+        net.train()
+        losses = []
+        first = state["step"] - state["epoch"] * steps_per_epoch
+        for i in range(first, steps_per_epoch):
+            lr = args.lr * 0.5 * (1 + math.cos(math.pi * state["step"] / total))
+            for group in opt.param_groups:
+                group["lr"] = lr
+            x, maps, weight, _ = batch(images, keypoints, order[i * args.batch:(i + 1) * args.batch], rng)
+            out = net(torch.from_numpy(x))
+            loss = (((out - torch.from_numpy(maps)) ** 2) * torch.from_numpy(weight)).mean() * 1000
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss))
+            state["step"] += 1
+            if time.perf_counter() - last_save > 300:
+                save_checkpoint()
+                last_save = time.perf_counter()
+            if args.minutes and time.perf_counter() - started > args.minutes * 60:
+                save_checkpoint()
+                print(f"stopped after {args.minutes} min at step {state['step']}; run again to resume", flush=True)
+                return
+        state["epoch"] += 1
+        scores = validate(net, val_images, val_keypoints, args.batch)
+        state["best"] = scores
+        save_checkpoint()
+        save_weights(net, args.out, {"epoch": state["epoch"], "seed": args.seed, "train": args.train, **scores})
+        print(f"epoch {state['epoch']}/{args.epochs} loss {np.mean(losses):.3f} val error {scores['error_pct']:.2f}% "
+              f"PCK@5% {scores['pck5']:.3f} PCK@10% {scores['pck10']:.3f} "
+              f"({(time.perf_counter() - started) / 60:.1f} min)", flush=True)
+
+
+def validate(net: object, images: np.ndarray, keypoints: np.ndarray, size: int) -> dict[str, float]:
+    import torch
+
+    net.eval()  # type: ignore[attr-defined]
+    preds = []
+    with torch.inference_mode():
+        for i in range(0, len(images), size):
+            x, _, _, _ = batch(images, keypoints, np.arange(i, min(len(images), i + size)), None)
+            preds.append(decode(net(torch.from_numpy(x)).numpy()))  # type: ignore[operator]
+    return metrics(np.concatenate(preds), keypoints)
+
+
+if __name__ == "__main__":
+    main()
