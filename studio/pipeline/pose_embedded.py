@@ -75,6 +75,7 @@ def save_weights(network: Any, path: Path, meta: dict[str, Any] | None = None) -
     """Write a state dict the loader accepts: tensors plus a header of plain values."""
     torch = _torch()
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     torch.save({"format": FORMAT, "width": WIDTH, "meta": dict(meta or {}), "state_dict": state}, path)
 
 
