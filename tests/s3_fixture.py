@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from torchserve_fixture import free_ports  # noqa: F401 - shared with the S3 tests (re-exported)
 
 ACCESS_KEY = "STUDIOTESTACCESSKEY1"
 SECRET_KEY = "studio-test-secret-key-0123456789abcdef"
@@ -35,16 +35,6 @@ def weed_binary() -> str | None:
     return str(local) if local.exists() else shutil.which("weed")
 
 
-def free_ports(n: int) -> list[int]:
-    """n distinct loopback ports that were free a moment ago (all bound at once, then released)."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def aws_env(root: Path, **values: str) -> dict[str, str]:
