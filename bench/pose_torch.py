@@ -11,7 +11,6 @@ and the network's forward alone.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -20,21 +19,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
+from timing import median_ms  # noqa: E402
 from studio.pipeline.pose_decode import box_center_size, crop_input  # noqa: E402
 from studio.pipeline.pose_torch import TorchPoseBackend, build_network  # noqa: E402
 
-
-def _median_ms(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1000
 
 
 def main() -> None:
@@ -60,12 +52,12 @@ def main() -> None:
           f"checkpoint {'random ResNet-' + str(args.depth) if args.checkpoint is None else args.checkpoint}")
     print(f"load (safe .pth load + build + weights): {load_s * 1000:.0f} ms")
     backend.flip_test = True
-    print(f"pose() with flip test (batch of 2): {_median_ms(lambda: backend.pose(image, box), args.repeat):.1f} ms")
+    print(f"pose() with flip test (batch of 2): {median_ms(lambda: backend.pose(image, box), args.repeat):.1f} ms")
     backend.flip_test = False
-    print(f"pose() without flip test:           {_median_ms(lambda: backend.pose(image, box), args.repeat):.1f} ms")
+    print(f"pose() without flip test:           {median_ms(lambda: backend.pose(image, box), args.repeat):.1f} ms")
     x = crop_input(image, *box_center_size(box))
-    print(f"pre-processing (warp + normalise):  {_median_ms(lambda: crop_input(image, *box_center_size(box)), args.repeat):.2f} ms")
-    print(f"network forward alone (batch 1):    {_median_ms(lambda: backend.heatmaps(x), args.repeat):.1f} ms")
+    print(f"pre-processing (warp + normalise):  {median_ms(lambda: crop_input(image, *box_center_size(box)), args.repeat):.2f} ms")
+    print(f"network forward alone (batch 1):    {median_ms(lambda: backend.heatmaps(x), args.repeat):.1f} ms")
 
 
 if __name__ == "__main__":

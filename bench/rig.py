@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import statistics
 import sys
 import tempfile
 import time
@@ -31,21 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from studio.annotate import annotate  # noqa: E402
+from timing import median_ms  # noqa: E402
 from studio.pipeline.box import clamp_box, crop, find_figure_box  # noqa: E402
 from studio.pipeline.intake import read_image  # noqa: E402
 from studio.pipeline.manual_pose import ManualBackend  # noqa: E402
 from studio.pipeline.pose import Box, PoseBackend  # noqa: E402
 from studio.pipeline.segment import segment_figure  # noqa: E402
 
-
-def _median_ms(fn: Callable[[], Any], repeat: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1000
 
 
 def default_drawings(data: Path) -> list[Path]:
@@ -79,16 +70,16 @@ def mm_missing() -> str | None:
 
 def bench_drawing(path: Path, backends: dict[str, Callable[[np.ndarray, Box], Any]], repeat: int) -> dict[str, float]:
     """Median ms per stage for one drawing."""
-    row: dict[str, float] = {"intake": _median_ms(lambda: read_image(path), repeat)}
+    row: dict[str, float] = {"intake": median_ms(lambda: read_image(path), repeat)}
     rgb = read_image(path).rgb
     h, w = rgb.shape[:2]
-    row["box"] = _median_ms(lambda: find_figure_box(rgb), repeat)
+    row["box"] = median_ms(lambda: find_figure_box(rgb), repeat)
     box: Box = tuple(float(round(v)) for v in clamp_box(find_figure_box(rgb).box, w, h))  # type: ignore[assignment]
     cut = crop(rgb, box)
-    row["mask"] = _median_ms(lambda: segment_figure(cut), repeat)
+    row["mask"] = median_ms(lambda: segment_figure(cut), repeat)
     for name, pose in backends.items():
-        row[name] = _median_ms(lambda: pose(rgb, box), repeat)
-    row["annotate (manual, end to end)"] = _median_ms(lambda: annotate(path, ManualBackend()), repeat)
+        row[name] = median_ms(lambda: pose(rgb, box), repeat)
+    row["annotate (manual, end to end)"] = median_ms(lambda: annotate(path, ManualBackend()), repeat)
     return row
 
 

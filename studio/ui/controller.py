@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -320,18 +320,4 @@ def _rig_hint(message: str, automatic: bool) -> str:
     return f"Rigging failed: {message}"
 
 
-def run_and_wait(job: Job | None, timeout_s: float = 30.0, pump: Callable[[], None] | None = None) -> bool:
-    """For tests and the screenshot mode: wait for ``job`` while processing Qt events."""
-    if job is None:
-        return False
-    from PySide6.QtCore import QCoreApplication
-
-    deadline = time.perf_counter() + timeout_s
-    while not job.done.is_set() and time.perf_counter() < deadline:
-        (pump or QCoreApplication.processEvents)()
-        time.sleep(0.002)
-    QCoreApplication.processEvents()
-    return job.done.is_set()
-
-
-__all__ = ["StudioController", "run_and_wait"]
+__all__ = ["StudioController"]

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QPushButton, QSplitter,
+from PySide6.QtWidgets import (QDockWidget, QPushButton, QSplitter,
                                QToolBar, QVBoxLayout, QWidget)
 
 from studio.commands import reset_joints, swap_left_right
-from studio.document import Document
-from studio.loading import PROJECT_SUFFIX, OpenError, document_from_bytes, open_path
 from studio.motion_source import load_motion
 from studio.ui.banner import Banner
 from studio.ui.canvas import RigCanvas
@@ -19,17 +17,17 @@ from studio.ui.clip_plot import ClipPlot
 from studio.ui.controller import StudioController
 from studio.ui.dialogs import SettingsDialog, show_about
 from studio.ui.export_panel import ExportPanel
+from studio.ui.file_actions import FileActions
 from studio.ui.images import rgb_from_qimage
 from studio.ui.motion_library import MotionLibrary
 from studio.ui.preview_panel import PreviewPanel
 from studio.ui.tool_options import ToolOptions
 
-IMAGE_FILTER = "Drawings (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.studio);;All files (*)"
 TOOL_KEYS = {"draw": ("Draw", "D"), "erase": ("Erase", "E"), "box": ("Box", "B"), "mask": ("Mask", "M"),
              "joints": ("Joints", "J")}
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FileActions):
     def __init__(self, controller: StudioController) -> None:
         super().__init__()
         self.controller = c = controller
@@ -255,137 +253,6 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{name}[*] — Drawing Studio")
         self.setWindowModified(self.controller.has_unsaved())
 
-    # ------------------------------------------------------------------ files
-    def load(self, path: str | Path) -> bool:
-        try:
-            doc = open_path(path)
-        except (OpenError, ValueError, OSError) as exc:
-            self.banner.show_message(f"Cannot open {Path(path).name}: {exc}")
-            return False
-        self.project_path = Path(path) if Path(path).suffix.lower() == PROJECT_SUFFIX else None
-        self._replace(doc)
-        self._remember(path)
-        if not doc.rigged:
-            self.controller.rig()
-        return True
-
-    def _remember(self, path: str | Path) -> None:
-        """Recent files and the last folder, saved at once (a failure to save them is not worth a message)."""
-        self.controller.settings.remember(path)
-        try:
-            self.controller.settings.save()
-        except OSError:
-            pass
-
-    def _replace(self, doc: Document) -> None:
-        self.controller.replace_document(doc)
-
-    def maybe_save(self) -> bool:
-        """True when it is fine to drop the current document (saved, discarded, or nothing to save)."""
-        if not self.controller.has_unsaved():
-            return True
-        answer = QMessageBox.question(self, "Unsaved changes", "Save the changes to this drawing first?",
-                                      QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                                      | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save()
-        return answer == QMessageBox.StandardButton.Discard
-
-    def new_drawing(self) -> None:
-        if self.maybe_save():
-            self.project_path = None
-            self._replace(Document.blank())
-            self.set_tool("draw")
-
-    def open_dialog(self) -> None:
-        if not self.maybe_save():
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Open", self.controller.settings.last_folder, IMAGE_FILTER)
-        if path:
-            self.load(path)
-
-    def open_folder_dialog(self) -> None:
-        if self.maybe_save():
-            path = QFileDialog.getExistingDirectory(self, "Open character folder", self.controller.settings.last_folder)
-            if path:
-                self.load(path)
-
-    def paste(self) -> None:
-        from PySide6.QtGui import QGuiApplication
-
-        data = QGuiApplication.clipboard().mimeData()
-        if not (data.hasImage() or data.hasUrls()):
-            self.banner.show_message("The clipboard holds no image: copy a drawing or a photo first.")
-            return
-        if not self.maybe_save():
-            return
-        if data.hasImage():
-            image = QGuiApplication.clipboard().image()
-            if not image.isNull():
-                from studio.loading import document_from_image
-
-                self._replace(document_from_image(rgb_from_qimage(image), "pasted drawing"))
-                self.controller.rig()
-                return
-        if data.hasUrls() and data.urls()[0].isLocalFile():
-            self.load(data.urls()[0].toLocalFile())
-            return
-        self.banner.show_message("The clipboard holds no image: copy a drawing or a photo first.")
-
-    def save(self) -> bool:
-        if self.project_path is None:
-            return self.save_as()
-        return self._save_to(self.project_path)
-
-    def save_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save project", self.controller.settings.last_folder,
-                                              "Drawing Studio projects (*.studio)")
-        if not path:
-            return False
-        if not path.endswith(PROJECT_SUFFIX):
-            path += PROJECT_SUFFIX
-        return self._save_to(Path(path))
-
-    def _save_to(self, path: Path) -> bool:
-        from studio.project import save_project
-
-        try:
-            save_project(self.controller.doc, path)
-        except (OSError, ValueError) as exc:
-            self.banner.show_message(f"Could not save {path.name}: {exc}. The previous file is unchanged.")
-            return False
-        self.project_path = path
-        self.controller.forget_changes()
-        self._remember(path)
-        self.statusBar().showMessage(f"Saved {path}", 5000)
-        self._update_title()
-        return True
-
-    def export_as(self) -> None:
-        kind = self.controller.doc.export.kind
-        if kind == "png":
-            path = QFileDialog.getExistingDirectory(self, "Export PNG frames into")
-        else:
-            path, _ = QFileDialog.getSaveFileName(self, "Export", str(self.export_panel.default_output(
-                self.controller.doc.preview.motion)), f"*.{kind}")
-            if path and not path.lower().endswith(f".{kind}"):
-                path += f".{kind}"  # without it, the name would mean a folder of PNG frames
-        if path:
-            self.export_panel.export(Path(path))
-
-    def export_character(self) -> None:
-        from studio.pipeline.character import write_character
-
-        path = QFileDialog.getExistingDirectory(self, "Write the character folder into")
-        if not path:
-            return
-        try:
-            write_character(self.controller.doc.character(), Path(path), image=self.controller.doc.image)
-        except (OSError, ValueError) as exc:
-            self.banner.show_message(f"Could not write the character folder: {exc}")
-            return
-        self.statusBar().showMessage(f"Wrote the character folder {path}", 6000)
-
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.controller.settings, self)
         if dialog.exec():
@@ -427,4 +294,4 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)  # type: ignore[arg-type]
 
 
-__all__ = ["MainWindow", "document_from_bytes", "QTimer"]
+__all__ = ["MainWindow"]
