@@ -4,11 +4,12 @@
                               box (4,) float32 left, top, right, bottom: the figure's ink plus a small margin
     python -m training.figures --sheet /tmp/sheet.png [--n 24] [--seed 0] [--bench 300]
 
-A figure is laid out in a "paper frame" (y down, about 200 units tall) as strokes with a hand's wobble; every
-stroke, paper line and keypoint then goes through one homography (scale, rotation, mild perspective) into the
-photo, so keypoints and ink agree exactly. Keypoints are in COCO order; "left" is the figure's own left, on the
-viewer's right (+x). visible is 2 on the drawing, 1 where placed but not drawn (eyes of a blank face, hips
-under a dress). Styles: stick, outlined, filled, tadpole (limbs on the head).
+A figure is laid out in a "paper frame" (y down, about 200 units tall) as strokes with a hand's wobble
+(training/sketch.py); every stroke, paper line and keypoint then goes through one homography (scale, rotation,
+mild perspective) into the photo (training/photo.py), so keypoints and ink agree exactly. Keypoints are in COCO
+order; "left" is the figure's own left, on the viewer's right (+x). visible is 2 on the drawing, 1 where placed
+but not drawn (eyes of a blank face, hips under a dress). Styles: stick, outlined, filled, tadpole (limbs on the
+head).
 """
 
 from __future__ import annotations
@@ -20,18 +21,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from training.photo import paper, photograph, place_on_photo
+from training.sketch import BRIGHT, DARK, TAU, Sketch, apply_homography, ellipse, pick_tool, resample
+
 COCO = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow",
         "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee",
         "left_ankle", "right_ankle")
 STYLES = ("stick", "outlined", "filled", "tadpole")
-_INKS = np.array([(.1, .1, .12), (.12, .18, .5), (.2, .3, .75), (.35, .2, .55)])  # ballpoint pens
-_DARK = np.array([(.1, .1, .12), (.15, .25, .7), (.8, .15, .15), (.15, .5, .2), (.45, .2, .6), (.45, .28, .15),
-                  (.9, .45, .1), (.9, .35, .6), (.2, .55, .75)])
-_BRIGHT = np.array([(.95, .85, .2), (.95, .55, .15), (.9, .3, .3), (.35, .7, .3), (.45, .65, .95), (.95, .5, .7),
-                    (.6, .4, .8), (.98, .78, .62), (.6, .4, .25), (.3, .3, .35)])
 _HAIR = np.array([(.35, .2, .1), (.12, .1, .08), (.95, .8, .3), (.85, .45, .15)])
 _SKIN = np.array([.98, .78, .62])
-TAU = 2 * np.pi
 
 
 @dataclass(frozen=True)
@@ -45,115 +43,18 @@ class Figure:
     ink: np.ndarray
 
 
-def _resample(pts: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
-    """Points (n, 2) every ~step units along a polyline, and their arc lengths (n,)."""
-    pts = np.asarray(pts, float)
-    s = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(pts, axis=0).T))])
-    t = np.linspace(0.0, s[-1], max(2, int(s[-1] / step) + 2))
-    return np.stack([np.interp(t, s, pts[:, 0]), np.interp(t, s, pts[:, 1])], 1), t
-
-
-def _ell(c: np.ndarray, rx: float, ry: float, a0: float = 0.0, sweep: float = TAU, rot: float = 0.0) -> np.ndarray:
-    """Points (n, 2) of an elliptic arc from angle a0 (0 = +x; positive turns towards +y), rotated by rot."""
-    a = a0 + np.linspace(0.0, sweep, max(6, int(abs(sweep) * max(rx, ry) / 3) + 2))
-    x, y = rx * np.cos(a), ry * np.sin(a)
-    return np.stack([c[0] + np.cos(rot) * x - np.sin(rot) * y, c[1] + np.sin(rot) * x + np.cos(rot) * y], 1)
-
-
 def _dir(angle: float, side: float) -> np.ndarray:
     """Unit vector `angle` degrees from straight down, turned outward to `side` (+1: the figure's left, +x)."""
     return np.array([side * np.sin(np.radians(angle)), np.cos(np.radians(angle))])
 
 
-def _apply(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    q = pts @ h[:, :2].T + h[:, 2]
-    return q[:, :2] / q[:, 2:3]
-
-
-def _tool(rng: np.random.Generator) -> tuple[np.ndarray, float, float, float]:
-    """An outline tool (pencil, pen, marker, crayon): colour (3,) 0..1, opacity, grain 0..1, width px at 256²."""
-    kind = rng.choice(4, p=(.25, .2, .25, .3))
-    if kind == 0:
-        return np.full(3, rng.uniform(.2, .45)), rng.uniform(.55, .9), .5, rng.uniform(1, 2.2)
-    if kind == 1:
-        return _INKS[rng.integers(len(_INKS))], rng.uniform(.8, 1), .1, rng.uniform(1, 2)
-    colour = _DARK[rng.integers(len(_DARK))]
-    return (colour, rng.uniform(.8, 1), .05, rng.uniform(2, 4)) if kind == 2 else \
-        (colour, rng.uniform(.6, .95), .6, rng.uniform(2, 5.5))
-
-
-class _Sketch:
-    """Strokes, fills and scribbles in the paper frame; rasterised later through a homography."""
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self.rng = rng
-        self.pens: list[tuple[np.ndarray, float, float, bool]] = []  # colour, opacity, grain, part of the figure
-        self.ops: list[tuple[str, np.ndarray, int, float, np.ndarray | None]] = []  # kind, points, pen, width, clip
-        self.amp = rng.uniform(.4, 2.5)  # wobble, paper units
-        self.retrace = 0.0 if rng.random() < .7 else rng.uniform(.2, .7)
-        self.gaps = 0.0 if rng.random() < .6 else rng.uniform(.1, .4)
-
-    def pen(self, colour: np.ndarray | tuple[float, ...], opacity: float, grain: float, figure: bool = True) -> int:
-        self.pens.append((np.asarray(colour, np.float32), float(opacity), float(grain), figure))
-        return len(self.pens) - 1
-
-    def _wobble(self, pts: np.ndarray, amp: float) -> np.ndarray:
-        p, t = _resample(pts, 3.0)
-        f, ph = self.rng.uniform(1 / 80, 1 / 20, (2, 2, 1)), self.rng.uniform(0, TAU, (2, 2, 1))
-        return p + (amp * self.rng.uniform(.3, 1.0, (2, 2, 1)) * np.sin(TAU * f * t + ph)).sum(1).T
-
-    def line(self, pts: np.ndarray, pen: int, width: float) -> None:
-        p = self._wobble(pts, self.amp)
-        if len(p) > 8 and self.rng.random() < self.gaps:  # the crayon skips
-            i = int(self.rng.integers(3, len(p) - 4))
-            self.ops.append(("line", p[:i], pen, width, None))
-            p = p[i + int(self.rng.integers(1, 3)):]
-        self.ops.append(("line", p, pen, width, None))
-        if self.rng.random() < self.retrace:  # traced over again
-            self.ops.append(("line", self._wobble(pts, self.amp * 1.3 + .6), pen, width, None))
-
-    def fill(self, poly: np.ndarray, pen: int) -> None:
-        self.ops.append(("fill", self._wobble(np.concatenate([poly, poly[:1]]), self.amp), pen, 0.0, None))
-
-    def scribble(self, poly: np.ndarray, pen: int, width: float, partial: bool = False) -> None:
-        """Back-and-forth colouring of poly (n, 2), clipped to it a little over the line; partial stops early."""
-        a = self.rng.uniform(0, np.pi)
-        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-        lo, hi = (poly @ rot).min(0), (poly @ rot).max(0)
-        if partial:
-            span = hi[0] - lo[0]
-            lo[0], hi[0] = lo[0] + span * self.rng.uniform(0, .3), hi[0] - span * self.rng.uniform(.1, .5)
-        u = np.arange(lo[0], hi[0], max(1.5, width * self.rng.uniform(.4, 1.2)))
-        v = np.where(np.arange(len(u)) % 2 == 0, lo[1] - 2, hi[1] + 2) + self.rng.normal(0, 2, len(u))
-        self.ops.append(("scribble", np.stack([u, v], 1) @ rot.T, pen, width, poly))
-
-    def render(self, h: np.ndarray, size: int) -> list[np.ndarray]:
-        """One uint8 coverage mask (size, size) per pen."""
-        masks = [np.zeros((size, size), np.uint8) for _ in self.pens]
-        for kind, pts, pen, width, clip in self.ops:
-            q = np.round(_apply(h, pts) * 4).astype(np.int32)
-            w = max(1, round(width * size / 256))
-            if kind == "fill":
-                cv2.fillPoly(masks[pen], [q], 255, cv2.LINE_AA, 2)
-            elif kind == "line":
-                cv2.polylines(masks[pen], [q], False, 255, w, cv2.LINE_AA, 2)
-            else:
-                zig, region = np.zeros_like(masks[pen]), np.zeros_like(masks[pen])
-                cv2.polylines(zig, [q], False, 255, w, cv2.LINE_AA, 2)
-                c = np.round(_apply(h, clip) * 4).astype(np.int32)  # type: ignore[arg-type]
-                cv2.fillPoly(region, [c], 255, cv2.LINE_AA, 2)
-                cv2.polylines(region, [c], True, 255, max(1, w // 2), cv2.LINE_AA, 2)
-                np.maximum(masks[pen], np.minimum(zig, region), out=masks[pen])
-        return masks
-
-
 class _Body:
-    """Lays out one figure in the paper frame (head top at y=0, middle at x=0) and draws it into a _Sketch."""
+    """Lays out one figure in the paper frame (head top at y=0, middle at x=0) and draws it into a Sketch."""
 
-    def __init__(self, rng: np.random.Generator, sk: _Sketch, style: str) -> None:
+    def __init__(self, rng: np.random.Generator, sk: Sketch, style: str) -> None:
         self.rng, self.sk, self.style = rng, sk, style
         self.kp, self.vis = np.zeros((17, 2)), np.full(17, 2.0)
-        colour, opacity, grain, self.w = _tool(rng)
+        colour, opacity, grain, self.w = pick_tool(rng)
         self.ink = sk.pen(colour, opacity, grain)
         tad = style == "tadpole"
         self.big = not tad and rng.random() < .3
@@ -162,7 +63,7 @@ class _Body:
         self.hc = np.array([0.0, self.hr[1]])
         self.shape = rng.uniform(0, .15 if tad else .05, 3), rng.uniform(0, TAU, 3)  # lumpy or pear-shaped heads
         self.tiny = rng.uniform(.45, .7) if self.big or rng.random() < .12 else 1.0
-        self.fill = sk.pen(_BRIGHT[rng.integers(len(_BRIGHT))], rng.uniform(.6, .95), rng.uniform(.2, .7)) \
+        self.fill = sk.pen(BRIGHT[rng.integers(len(BRIGHT))], rng.uniform(.6, .95), rng.uniform(.2, .7)) \
             if style == "filled" or rng.random() < .15 else None
         self.outlined = style != "filled" or rng.random() < .6
         self.mode = "line" if style == "stick" or (style != "filled" and rng.random() < .35) else \
@@ -248,7 +149,7 @@ class _Body:
                 sk.line(np.stack([top, c + (side - c) * 1.12, tip]), pen, w)
         else:
             for p in self.rim(np.radians(np.linspace(200, 340, rng.integers(4, 8)))):
-                sk.line(_ell(c + (p - c) * 1.12, self.hr[0] * .14, self.hr[1] * .14, rng.uniform(0, TAU)), pen, w)
+                sk.line(ellipse(c + (p - c) * 1.12, self.hr[0] * .14, self.hr[1] * .14, rng.uniform(0, TAU)), pen, w)
 
     def torso(self) -> None:
         rng, sk = self.rng, self.sk
@@ -280,14 +181,14 @@ class _Body:
         if self.fill is not None:
             self.colour(poly, self.fill)
         if kind == 3 and (self.fill is None or rng.random() < .5):  # coloured trousers
-            self.pants = sk.pen(_DARK[rng.integers(len(_DARK))], rng.uniform(.6, .9), .5)
+            self.pants = sk.pen(DARK[rng.integers(len(DARK))], rng.uniform(.6, .9), .5)
             sk.fill(np.c_[poly[:, 0], np.maximum(poly[:, 1], y0 + length * rng.uniform(.65, .85))], self.pants)
         if self.outlined:
             i = int(rng.integers(len(poly)))
             ring = np.concatenate([poly[i:], poly[:i + 1]])
             sk.line(np.concatenate([ring, ring[1:2] * .3 + ring[:1] * .7]), self.ink, self.w)
         for y in np.linspace(y0 + length * .25, y0 + length * .75, rng.integers(2, 5)) if rng.random() < .2 else ():
-            sk.line(_ell(np.array([0.0, y]), 1.6, 1.6), self.ink, self.w)  # buttons
+            sk.line(ellipse(np.array([0.0, y]), 1.6, 1.6), self.ink, self.w)  # buttons
         y_s = y0 + length * (rng.uniform(.18, .3) if kind == 1 else rng.uniform(.04, .18))
         y_h = y0 + length * (rng.uniform(.5, .65) if kind == 2 else rng.uniform(.88, .97))
         x_h = np.interp(y_h, ys, ws) * rng.uniform(.3 if kind == 2 else .4, .65)
@@ -305,7 +206,7 @@ class _Body:
             sk.line(pts, self.ink if self.mode == "line" or pen is None else pen,
                     self.w if self.mode == "line" else self.rng.uniform(5, 8))
             return
-        p, _ = _resample(pts, 2.0)
+        p, _ = resample(pts, 2.0)
         t = np.gradient(p, axis=0)
         t /= np.linalg.norm(t, axis=1, keepdims=True) + 1e-9
         n = np.c_[-t[:, 1], t[:, 0]] * self.hw * (1.4 if leg and self.pants is not None else 1)
@@ -341,9 +242,9 @@ class _Body:
         self.limb(np.stack([s, e, w]), True, False)
         kind, r, rot = rng.choice(4, p=(.3, .25, .2, .25)), rng.uniform(3, 6.5) * (.6 + .4 * self.tiny), np.arctan2(d2[1], d2[0])
         if kind == 1:  # hands: none, circle, mitten, fingers
-            sk.line(_ell(w + d2 * r, r, r, rng.uniform(0, TAU)), self.ink, self.w)
+            sk.line(ellipse(w + d2 * r, r, r, rng.uniform(0, TAU)), self.ink, self.w)
         elif kind == 2:
-            sk.line(_ell(w + d2 * r * 1.1, r * 1.3, r * .9, 0, TAU, rot), self.ink, self.w)
+            sk.line(ellipse(w + d2 * r * 1.1, r * 1.3, r * .9, 0, TAU, rot), self.ink, self.w)
         for a in rot + np.radians(np.linspace(-45, 45, rng.integers(3, 6))) if kind == 3 else ():
             sk.line(np.stack([w, w + r * 1.6 * np.array([np.cos(a), np.sin(a)])]), self.ink, self.w)
 
@@ -363,7 +264,7 @@ class _Body:
         self.limb(np.stack([start, k, a]) if start[1] < k[1] else np.stack([start, a]), self.feet == 0, True)
         fd, f = side if self.feet_dir == 0 else self.feet_dir, rng.uniform(7, 15) * (.6 + .4 * self.tiny)
         if self.feet == 1:
-            sk.line(_ell(a + (fd * f * .45, 1.5), f * .7, rng.uniform(2.5, 4.5)), self.ink, self.w)
+            sk.line(ellipse(a + (fd * f * .45, 1.5), f * .7, rng.uniform(2.5, 4.5)), self.ink, self.w)
         elif self.feet == 2:
             sk.line(np.stack([a, a + (fd * f, rng.normal(0, 1))]), self.ink, self.w)
 
@@ -376,102 +277,36 @@ class _Body:
         if rng.random() > (.9 if self.style == "tadpole" else .7):
             self.vis[:3] = 1  # a blank face
             return
-        pen, w = (self.ink, self.w) if rng.random() < .5 else (sk.pen(_DARK[rng.integers(len(_DARK))], .9, .2), rng.uniform(1, 2.5))
+        pen, w = (self.ink, self.w) if rng.random() < .5 else (sk.pen(DARK[rng.integers(len(DARK))], .9, .2), rng.uniform(1, 2.5))
         er, kind = hx * rng.uniform(.07, .14), rng.integers(4)  # eyes: dots, rings, rings with pupils, lashes
         for e in self.kp[1:3]:
             if kind in (0, 3):
-                sk.fill(_ell(e, er * .8, er), pen)
+                sk.fill(ellipse(e, er * .8, er), pen)
             else:
-                sk.line(_ell(e, er * 1.2, er * 1.2, rng.uniform(0, TAU)), pen, w)
+                sk.line(ellipse(e, er * 1.2, er * 1.2, rng.uniform(0, TAU)), pen, w)
             if kind == 2:
-                sk.fill(_ell(e, er * .4, er * .4), pen)
+                sk.fill(ellipse(e, er * .4, er * .4), pen)
             for a in np.radians((-60, -90, -120)) if kind == 3 else ():
                 sk.line(e + np.outer((er, 2.4 * er), (np.cos(a), np.sin(a))), pen, w)
         mouth, mw = c + (0, rng.uniform(.3, .5) * hy), rng.uniform(.25, .5) * hx
         if rng.random() < .25:  # a red grin
-            sk.fill(_ell(mouth, mw, mw * .5, 0, np.pi), sk.pen((.85, .2, .15), .9, .3))
+            sk.fill(ellipse(mouth, mw, mw * .5, 0, np.pi), sk.pen((.85, .2, .15), .9, .3))
         else:
-            sk.line(_ell(mouth - (0, mw * .3), mw, mw * .6, np.radians(20), np.radians(140)), pen, w)
+            sk.line(ellipse(mouth - (0, mw * .3), mw, mw * .6, np.radians(20), np.radians(140)), pen, w)
         if rng.random() < .3:
-            sk.fill(_ell(self.kp[0], er * .6, er * .6), pen)
+            sk.fill(ellipse(self.kp[0], er * .6, er * .6), pen)
 
 
-def _homography(rng: np.random.Generator, pts: np.ndarray, size: int) -> tuple[np.ndarray, float]:
-    """Paper frame → photo (3, 3): random scale, place, rotation and mild perspective, keeping pts (n, 2) inside."""
-    lo, hi = pts.min(0), pts.max(0)
-    s, th = size * rng.uniform(.45, .9) / (hi - lo).max(), np.radians(np.clip(rng.normal(0, 6), -15, 15))
-    m = np.array([[s * np.cos(th), -s * np.sin(th), 0], [s * np.sin(th), s * np.cos(th), 0], [0, 0, 1]])
-    m[:2, 2] = -(m[:2, :2] @ ((lo + hi) / 2))
-    p = np.eye(3)
-    p[2, :2], p[0, 1] = rng.uniform(-.3, .3, 2) / size, rng.normal(0, .03)
-    m, margin = p @ m, .05 * size
-    fit = (size - 2 * margin) / np.ptp(_apply(m, pts), axis=0).max()
-    if fit < 1:
-        m, s = np.diag([fit, fit, 1]) @ m, s * fit
-    q = _apply(m, pts)
-    t = rng.uniform(margin - q.min(0), np.maximum(margin - q.min(0), size - margin - q.max(0)))
-    return np.array([[1, 0, t[0]], [0, 1, t[1]], [0, 0, 1]]) @ m, s
-
-
-def _paper(rng: np.random.Generator, sk: _Sketch, h: np.ndarray, s: float, pts: np.ndarray, size: int) -> np.ndarray:
-    """The page on a table as the photo sees it, (size, size, 3) float32 0..1; ruled or squared lines go into sk."""
-    lo, hi = pts.min(0), pts.max(0)
-    view = _apply(np.linalg.inv(h), np.array([(0, 0), (size, 0), (size, size), (0, size)], float))
-    a, b = view.min(0) - 9 / s, view.max(0) + 9 / s
-    if rng.random() < .25:  # the page's edge shows
-        e = (hi - lo).max() * rng.uniform(.05, .8, 4)
-        a, b = np.maximum(lo - e[:2], a), np.minimum(hi + e[2:], b)
-    img = np.empty((size, size, 3), np.float32)
-    img[:] = rng.uniform(.12, .6) * np.array([1, rng.uniform(.8, 1), rng.uniform(.6, 1)])
-    tint = (1, .96, .86) if rng.random() < .3 else _BRIGHT[rng.integers(len(_BRIGHT))] * .25 + .75 if rng.random() < .08 else (1, 1, 1)
-    corners = _apply(h, np.array([a, (b[0], a[1]), b, (a[0], b[1])]))
-    cv2.fillPoly(img, [np.round(corners * 4).astype(np.int32)], (rng.uniform(.88, 1) * np.array(tint)).tolist(), cv2.LINE_AA, 2)
-    kind = rng.choice(3, p=(.6, .25, .15))  # plain, ruled, squared
-    if kind:
-        pen = sk.pen((.5, .65, .9) if rng.random() < .7 else (.6, .6, .6), rng.uniform(.3, .7), 0.0, figure=False)
-        step = (rng.uniform(12, 22) if kind == 1 else rng.uniform(7, 13)) * size / 256 / s
-        for y in np.arange(a[1] + rng.uniform(0, step), b[1], step):
-            sk.ops.append(("line", np.array([(a[0], y), (b[0], y)]), pen, 1.0, None))
-        for x in np.arange(a[0] + rng.uniform(0, step), b[0], step) if kind == 2 else ():
-            sk.ops.append(("line", np.array([(x, a[1]), (x, b[1])]), pen, 1.0, None))
-    return img
-
-
-def _photo(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
-    """Light gradient and mottling, a soft shadow, colour cast, blur, sensor noise, JPEG: float 0..1 → uint8 RGB."""
-    size = img.shape[0]
-    g = np.linspace(-.5, .5, 32, dtype=np.float32)
-    light = rng.uniform(.8, 1.08) + rng.uniform(-.3, .3) * g[None, :] + rng.uniform(-.3, .3) * g[:, None]
-    light += cv2.resize(rng.uniform(-.03, .03, (6, 6)).astype(np.float32), (32, 32), interpolation=cv2.INTER_CUBIC)
-    if rng.random() < .35:  # the phone's or the hand's shadow
-        shade, t = np.zeros((32, 32), np.float32), np.sort(rng.uniform(0, TAU, 5))
-        poly = rng.uniform(0, 32, 2) + rng.uniform(8, 30) * np.stack([np.cos(t), np.sin(t)], 1)
-        cv2.fillPoly(shade, [poly.astype(np.int32)], rng.uniform(.15, .45))
-        light *= 1 - cv2.GaussianBlur(shade, (0, 0), rng.uniform(1.5, 4))
-    img *= cv2.resize(light, (size, size), interpolation=cv2.INTER_LINEAR)[..., None]
-    if rng.random() < .5:
-        img *= (1 + rng.normal(0, .04, 3)) * (np.array([1.03, 1, .92]) if rng.random() < .3 else 1)
-    if rng.random() < .6:
-        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(.4, 1.3))
-    if rng.random() < .8:
-        img += rng.standard_normal((size, size, 1), np.float32) * rng.uniform(.004, .03)
-    out = cv2.convertScaleAbs(img, alpha=255.0)
-    if rng.random() < .85:
-        _, buf = cv2.imencode(".jpg", cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(40, 96))])
-        out = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)  # type: ignore[arg-type]
-    return out
-
-
-def _doodles(rng: np.random.Generator, sk: _Sketch, kp: np.ndarray, ext: float) -> None:
+def _doodles(rng: np.random.Generator, sk: Sketch, kp: np.ndarray, ext: float) -> None:
     """Things children draw around a figure, not part of its ink: the ground, a sun."""
     if rng.random() < .15:
         x = np.arange(-ext, ext, rng.uniform(3, 6))
         y = kp[15:17, 1].max() + rng.uniform(6, 16) - np.where(np.arange(len(x)) % 2, rng.uniform(3, 9), 0)
-        sk.line(np.stack([x, y], 1), sk.pen(_DARK[3], rng.uniform(.6, .9), .5, figure=False), rng.uniform(1.5, 3))
+        sk.line(np.stack([x, y], 1), sk.pen(DARK[3], rng.uniform(.6, .9), .5, figure=False), rng.uniform(1.5, 3))
     if rng.random() < .1:
         c, r = np.array([rng.choice((-1, 1)) * ext * rng.uniform(.6, .9), rng.uniform(-.1, .2) * ext]), ext * rng.uniform(.06, .12)
-        pen = sk.pen(_BRIGHT[rng.integers(2)], .9, .5, figure=False)
-        sk.line(_ell(c, r, r), pen, 3)
+        pen = sk.pen(BRIGHT[rng.integers(2)], .9, .5, figure=False)
+        sk.line(ellipse(c, r, r), pen, 3)
         for a in np.linspace(0, TAU, 9)[:-1]:
             sk.line(c + np.outer((1.3 * r, 1.9 * r), (np.cos(a), np.sin(a))), pen, 3)
 
@@ -479,12 +314,12 @@ def _doodles(rng: np.random.Generator, sk: _Sketch, kp: np.ndarray, ext: float) 
 def generate(rng: np.random.Generator, size: int = 256) -> Figure:
     """One figure, deterministic given rng; make_figure's arrays plus the style and the figure's ink."""
     style = STYLES[int(rng.choice(len(STYLES), p=(.25, .3, .25, .2)))]
-    sk = _Sketch(rng)
+    sk = Sketch(rng)
     kp, vis = _Body(rng, sk, style).draw()
     pts = np.concatenate([kp] + [op[1] for op in sk.ops])
     _doodles(rng, sk, kp, float(np.ptp(pts, axis=0).max()))
-    h, s = _homography(rng, pts, size)
-    img = _paper(rng, sk, h, s, pts, size)
+    h, s = place_on_photo(rng, pts, size)
+    img = paper(rng, sk, h, s, pts, size)
     grain = cv2.blur(rng.random((size, size), dtype=np.float32), (2, 2)) ** 2 * 1.5
     ink = np.zeros((size, size), bool)
     for mask, (colour, opacity, g, figure) in zip(sk.render(h, size), sk.pens):
@@ -497,8 +332,8 @@ def generate(rng: np.random.Generator, size: int = 256) -> Figure:
     x, y, w, hh = cv2.boundingRect(ink.view(np.uint8))
     m = max(2.0, .03 * max(w, hh))
     box = np.array([max(0, x - m), max(0, y - m), min(size, x + w + m), min(size, y + hh + m)], np.float32)
-    keypoints = np.c_[np.clip(_apply(h, kp), 0, size - 1), vis].astype(np.float32)
-    return Figure(_photo(rng, img), keypoints, box, style, ink)
+    keypoints = np.c_[np.clip(apply_homography(h, kp), 0, size - 1), vis].astype(np.float32)
+    return Figure(photograph(rng, img), keypoints, box, style, ink)
 
 
 def make_figure(rng: np.random.Generator, size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
