@@ -60,3 +60,31 @@ def test_missing_corrupt_and_foreign_weights_give_clear_errors(tmp_path: Path) -
 def test_auto_picks_embedded_only_when_its_weights_exist() -> None:
     expected = "embedded" if available() else "manual"
     assert auto_backend_name() == expected and make_backend("auto").name == expected
+
+
+class InkSpotNet(torch.nn.Module):
+    """A stand-in network: a left-wrist (COCO 9) peak on each input's darkest pixel, nothing else."""
+
+    def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+        out = torch.zeros(x.shape[0], 17, HEATMAP_WH[1], HEATMAP_WH[0])
+        for b in range(x.shape[0]):
+            y, x_ = divmod(int(x[b].sum(0).argmin()), x.shape[3])
+            out[b, 9, y // 4, x_ // 4] = 1.0
+        return out
+
+
+def test_flip_test_mirrors_the_second_pass_back_and_swaps_left_and_right() -> None:
+    image = np.full((400, 300, 3), 255, np.uint8)
+    image[150:158, 90:98] = 0  # one ink spot, left of the box's centre
+    box = (50.0, 50.0, 250.0, 350.0)
+    one = predict(InkSpotNet(), image, box, flip=False, limbs=False)
+    both = predict(InkSpotNet(), image, box, flip=True, limbs=False)
+    from studio.pipeline.pose_decode import box_center_size
+
+    cell = float(box_center_size(box, INPUT_WH)[1][0] / HEATMAP_WH[0])  # image px per heatmap px (11.7 here)
+    assert one[9, 2] == 1.0 and one[10, 2] == 0.0
+    assert np.abs(one[9, :2] - [94, 154]).max() < 1.5 * cell
+    # the mirrored pass saw the spot on the other side and called it a left wrist too: mapped back, it is
+    # the right wrist at the same place, and each side gets half the vote
+    assert both[9, 2] == pytest.approx(0.5) and both[10, 2] == pytest.approx(0.5)
+    assert np.abs(both[10, :2] - both[9, :2]).max() < 1.5 * cell

@@ -33,6 +33,9 @@ from studio.pipeline.pose_embedded import HEATMAP_WH, INPUT_WH, WEIGHTS, build_n
 
 WORK = ROOT / ".train"
 SIGMA = 1.0  # heatmap px
+# Mirroring the input array maps input pixel centre u to (W - 1) - u; heatmap px are input px / stride, so a
+# keypoint at heatmap x lands at (W - 1) / stride - x (23.75 here, not the heatmap's own 23).
+FLIP_AXIS = (INPUT_WH[0] - 1) * HEATMAP_WH[0] / INPUT_WH[0]
 FLIP = np.arange(17)
 for _a, _b in COCO_FLIP_PAIRS:
     FLIP[_a], FLIP[_b] = _b, _a
@@ -95,7 +98,7 @@ def batch(images: np.ndarray, keypoints: np.ndarray, idx: np.ndarray, rng: np.ra
     if rng is not None:
         flip = rng.random(len(idx)) < 0.5
         x[flip] = x[flip, :, ::-1]
-        k[flip, :, 0] = HEATMAP_WH[0] - 1 - k[flip, :, 0]  # pixel centres mirror about (w - 1) / 2
+        k[flip, :, 0] = FLIP_AXIS - k[flip, :, 0]
         k[flip] = k[flip][:, FLIP]
         x *= rng.uniform(0.85, 1.15, (len(idx), 1, 1, 1)).astype(np.float32)  # exposure
     x = ((np.clip(x, 0, 1) - MEAN) / STD).transpose(0, 3, 1, 2)

@@ -32,6 +32,9 @@ AD_SKELETON: tuple[tuple[str, str | None, tuple[int, ...]], ...] = (
 )
 
 
+UNSURE_SCORE = 0.3  # keypoint scores below this are reported, so that the user checks those joints
+
+
 class BackendError(RuntimeError):
     """A detection or pose backend failed; the message is for the user and says what to do next."""
 

@@ -78,12 +78,20 @@ def decode_heatmaps(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     coords = np.stack([idx % w, idx // w], axis=1).astype(np.float64)
     coords[scores <= 0] = -1.0
     for j in range(k):
-        px, py = int(coords[j, 0]), int(coords[j, 1])
-        if 1 < px < w - 1 and 1 < py < h - 1:
-            hm = heatmaps[j]
-            coords[j, 0] += 0.25 * np.sign(float(hm[py, px + 1]) - float(hm[py, px - 1]))
-            coords[j, 1] += 0.25 * np.sign(float(hm[py + 1, px]) - float(hm[py - 1, px]))
+        if scores[j] > 0:
+            coords[j] = quarter_shift(heatmaps[j], int(coords[j, 0]), int(coords[j, 1]))
     return coords, scores
+
+
+def quarter_shift(heatmap: np.ndarray, px: int, py: int) -> np.ndarray:
+    """(2,) heatmap px of the peak at (px, py) of a (h, w) heatmap, moved a quarter px towards the higher
+    neighbour along x and along y where it is away from the border (1 < x < w-1, 1 < y < h-1)."""
+    h, w = heatmap.shape
+    out = np.array([px, py], np.float64)
+    if 1 < px < w - 1 and 1 < py < h - 1:
+        out[0] += 0.25 * np.sign(float(heatmap[py, px + 1]) - float(heatmap[py, px - 1]))
+        out[1] += 0.25 * np.sign(float(heatmap[py + 1, px]) - float(heatmap[py - 1, px]))
+    return out
 
 
 def heatmap_to_image(coords: np.ndarray, center: np.ndarray, size: np.ndarray,

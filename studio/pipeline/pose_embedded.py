@@ -20,14 +20,14 @@ import numpy as np
 
 from studio.pipeline.box import find_figure_box
 from studio.pipeline.pose import BackendError, Box, Detection, PoseResult
-from studio.pipeline.pose_decode import box_center_size, crop_input, keypoints_from_heatmaps
+from studio.pipeline.limb_decode import decode_limbs
+from studio.pipeline.pose_decode import box_center_size, crop_input, decode_heatmaps, flip_back, heatmap_to_image
 
 INPUT_WH = (96, 128)  # network input, width × height
 HEATMAP_WH = (24, 32)  # network output, width × height (stride 4)
 WIDTH = 32  # channels of the first stage; each later stage doubles it
 FORMAT = "drawing-studio-pose-v1"
 WEIGHTS = Path(__file__).resolve().parents[1] / "resources" / "pose_embedded.pt"
-LOW_SCORE = 0.3  # keypoints scoring below this are reported as unsure
 
 
 def _torch() -> Any:
@@ -100,14 +100,24 @@ def load_network(path: str | Path | None = None, device: str = "cpu") -> Any:
     return network.to(device).eval()
 
 
-def predict(network: Any, image_rgb: np.ndarray, box: Box) -> np.ndarray:
-    """(17, 3) float64 COCO keypoints [x, y, score] in image px for the figure in ``box``."""
+def predict(network: Any, image_rgb: np.ndarray, box: Box, flip: bool = True, limbs: bool = True) -> np.ndarray:
+    """(17, 3) float64 COCO keypoints [x, y, score] in image px for the figure in ``box``.
+
+    ``flip`` also runs the mirrored crop and averages the two heatmaps (one batch of two: steadier peaks);
+    ``limbs`` reads the peaks with decode_limbs, so an ambiguous hand or foot follows its elbow or knee and is
+    scored unsure, where plain argmax takes whichever peak is a hair stronger."""
     torch = _torch()
     center, size = box_center_size(box, INPUT_WH)
     x = torch.from_numpy(crop_input(image_rgb, center, size, INPUT_WH))
     with torch.inference_mode():
-        heatmaps = network(x)[0].float().numpy()
-    return keypoints_from_heatmaps(heatmaps, center, size)
+        if flip:
+            out = network(torch.cat([x, torch.flip(x, [3])])).float().numpy()
+            heatmaps = 0.5 * (out[0] + flip_back(out[1]))
+        else:
+            heatmaps = network(x)[0].float().numpy()
+    coords, scores = decode_limbs(heatmaps)[:2] if limbs else decode_heatmaps(heatmaps)
+    xy = heatmap_to_image(coords, center, size, HEATMAP_WH)
+    return np.concatenate([xy, scores[:, None]], axis=1)
 
 
 class EmbeddedBackend:
@@ -115,16 +125,17 @@ class EmbeddedBackend:
 
     name = "embedded"
 
-    def __init__(self, weights: str | Path | None = None) -> None:
+    def __init__(self, weights: str | Path | None = None, flip: bool = True, limbs: bool = True) -> None:
         torch = _torch()
         torch.set_num_threads(min(2, torch.get_num_threads()))
         self.network = load_network(weights)
+        self.flip, self.limbs = flip, limbs
 
     def detect(self, image_rgb: np.ndarray) -> list[Detection]:
         return [find_figure_box(image_rgb)]
 
     def pose(self, image_rgb: np.ndarray, box: Box) -> PoseResult:
-        keypoints = predict(self.network, image_rgb, box)
+        keypoints = predict(self.network, image_rgb, box, self.flip, self.limbs)
         return PoseResult(keypoints)
 
 
