@@ -14,11 +14,10 @@ from studio.pipeline.box import clamp_box, crop
 from studio.pipeline.character import Character, write_character
 from studio.pipeline.intake import LoadedImage, read_image
 from studio.pipeline.manual_pose import ManualBackend, snap_inside
-from studio.pipeline.pose import AD_SKELETON, BackendError, Box, PoseBackend, coco_to_ad
+from studio.pipeline.pose import AD_SKELETON, UNSURE_SCORE, BackendError, Box, PoseBackend, coco_to_ad
 from studio.pipeline.segment import segment_figure
 
 Progress = Callable[[str], None]
-LOW_CONFIDENCE = 0.3  # keypoint scores below this are reported so the user checks those joints
 
 
 @dataclass
@@ -30,6 +29,7 @@ class Annotation:
     character: Character
     keypoints: np.ndarray  # (17, 3) COCO keypoints in working-image px
     notes: list[str] = field(default_factory=list)
+    unsure: tuple[str, ...] = ()  # AD joints the backend scored below UNSURE_SCORE: the user should check them
 
 
 def auto_backend_name() -> str:
@@ -118,14 +118,14 @@ def annotate_image(image: LoadedImage, backend: PoseBackend, box: Box | None = N
     local = np.clip(local, 0, [cut.shape[1] - 1, cut.shape[0] - 1])
     local = snap_inside(local, mask)
     local = np.round(local)
-    low = [name for name, score in zip(names, _joint_scores(result.keypoints)) if 0 < score < LOW_CONFIDENCE]
+    low = [name for name, score in zip(names, _joint_scores(result.keypoints)) if 0 < score < UNSURE_SCORE]
     if low:
-        notes.append(f"low confidence: check {', '.join(low)}")
+        notes.append(f"low confidence: check {', '.join(n.replace('_', ' ') for n in low)}")
     index = {n: i for i, n in enumerate(names)}
     texture = np.dstack([cut, mask])
     character = Character(names, tuple(-1 if p is None else index[p] for p in parents), local, texture, mask,
                           tuple(int(v) for v in box), image.source)  # type: ignore[arg-type]
-    return Annotation(image, box, character, result.keypoints, notes)
+    return Annotation(image, box, character, result.keypoints, notes, tuple(low))
 
 
 def _joint_scores(keypoints: np.ndarray) -> list[float]:

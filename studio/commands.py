@@ -111,11 +111,12 @@ class RigState:
     mask: np.ndarray | None
     skeleton: Skeleton | None
     detected: np.ndarray | None
+    unsure: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, doc: Document) -> "RigState":
         return cls(doc.box, None if doc.mask is None else doc.mask.copy(), doc.skeleton,
-                   None if doc.detected is None else doc.detected.copy())
+                   None if doc.detected is None else doc.detected.copy(), doc.unsure)
 
 
 @dataclass
@@ -128,11 +129,11 @@ class SetRig:
 
     def do(self, doc: Document) -> None:
         s = self.after
-        doc.set_rig(s.box, None if s.mask is None else s.mask.copy(), s.skeleton, s.detected)
+        doc.set_rig(s.box, None if s.mask is None else s.mask.copy(), s.skeleton, s.detected, s.unsure)
 
     def undo(self, doc: Document) -> None:
         s = self.before
-        doc.set_rig(s.box, None if s.mask is None else s.mask.copy(), s.skeleton, s.detected)
+        doc.set_rig(s.box, None if s.mask is None else s.mask.copy(), s.skeleton, s.detected, s.unsure)
 
 
 def move_joint(doc: Document, index: int, xy: tuple[float, float], start: np.ndarray) -> SetJoints:

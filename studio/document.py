@@ -86,7 +86,8 @@ class Document:
 
     paper: (H, W, 3) uint8 RGB under the strokes (a loaded photo, or white); strokes: drawn on top, in order.
     box: the figure's box, image px; mask: (H, W) uint8 0/255 over the whole image; skeleton: joints in image px;
-    detected: the joints as the last automatic rig placed them (for "reset to detected").
+    detected: the joints as the last automatic rig placed them (for "reset to detected"); unsure: the joints that
+    rig scored low, which stay flagged while they are where it put them (``unsure_joints``).
     """
 
     paper: np.ndarray
@@ -102,6 +103,7 @@ class Document:
     saved_revision: int = 0
     settings_revision: int = 0  # motion, frames, size and export settings are not undoable edits
     saved_settings_revision: int = 0
+    unsure: frozenset[str] = frozenset()
     changed: Signal = field(default_factory=Signal, repr=False, compare=False)
     _image: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -148,6 +150,18 @@ class Document:
     @property
     def rigged(self) -> bool:
         return self.box is not None and self.mask is not None and self.skeleton is not None
+
+    def unsure_joints(self) -> list[int]:
+        """Indices of the joints the automatic rig was unsure of and that nobody has moved since."""
+        if self.skeleton is None or self.detected is None or self.detected.shape != self.skeleton.joints.shape:
+            return []
+        return [i for i, name in enumerate(self.skeleton.names)
+                if name in self.unsure and np.allclose(self.skeleton.joints[i], self.detected[i], atol=0.5)]
+
+    def confirm_joints(self) -> None:
+        """The user has checked the unsure joints: stop flagging them (not an edit of the drawing)."""
+        self.unsure = frozenset()
+        self.changed.emit("joints")
 
     @property
     def dirty(self) -> bool:
@@ -207,8 +221,9 @@ class Document:
         self._touch("joints")
 
     def set_rig(self, box: Box | None, mask: np.ndarray | None, skeleton: Skeleton | None,
-                detected: np.ndarray | None) -> None:
+                detected: np.ndarray | None, unsure: frozenset[str] = frozenset()) -> None:
         self.box, self.mask, self.skeleton, self.detected = box, mask, skeleton, detected
+        self.unsure = frozenset(unsure)
         self.revision += 1
         for aspect in ("box", "mask", "joints"):
             self.changed.emit(aspect)

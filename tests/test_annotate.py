@@ -113,4 +113,5 @@ def test_low_confidence_joints_are_reported(tmp_path: Path) -> None:
             return type(result)(keypoints)
 
     result = annotate(drawing_file(tmp_path), Unsure())
-    assert any("low confidence" in n and "left_hand" in n for n in result.notes)
+    assert any("low confidence" in n and "left hand" in n for n in result.notes)
+    assert result.unsure == ("left_hand",)

@@ -135,6 +135,30 @@ def test_setting_a_rig_is_undoable_as_one_step() -> None:
     assert not history.can_undo and history.can_redo
 
 
+def test_unsure_joints_stay_flagged_until_moved_or_confirmed() -> None:
+    doc = _rigged()
+    history = History(doc)
+    plain = RigState.of(doc)
+    history.push(SetRig(plain, RigState(plain.box, plain.mask, plain.skeleton, plain.detected,
+                                        frozenset({"left_hand", "right_foot"}))))
+    names = doc.skeleton.names
+    hand, foot = names.index("left_hand"), names.index("right_foot")
+    assert doc.unsure_joints() == sorted([hand, foot])
+    history.push(move_joint(doc, hand, (10.0, 12.0), doc.skeleton.joints))
+    assert doc.unsure_joints() == [foot]  # moved by hand: checked
+    history.undo()
+    assert doc.unsure_joints() == sorted([hand, foot])  # back where the rig put it: unchecked again
+    seen: list[str] = []
+    doc.changed.connect(seen.append)
+    revision = doc.revision
+    doc.confirm_joints()
+    assert doc.unsure_joints() == [] and seen == ["joints"] and doc.revision == revision  # not an edit
+    history.undo()  # undoing the rig brings back the state before it, which had no unsure joints
+    assert doc.unsure == frozenset()
+    history.redo()
+    assert doc.unsure == {"left_hand", "right_foot"}
+
+
 def test_commands_on_an_unrigged_document_say_what_to_do() -> None:
     doc = Document.blank(32, 32)
     with pytest.raises(DocumentError, match="rig the drawing first"):

@@ -391,3 +391,27 @@ def test_recovery_offers_each_autosave_in_turn(tmp_path: Path, monkeypatch: pyte
     finally:
         w.controller.forget_changes()
         w.close()
+
+
+def test_unsure_joints_are_ringed_and_listed_until_fixed_or_confirmed(window: Any, qtbot: Any) -> None:
+    from studio.commands import RigState, SetRig
+
+    c, canvas = window.controller, window.canvas
+    window.set_tool("joints")
+    assert not window.joint_check.isVisible()
+    plain = RigState.of(c.doc)
+    c.undo.run(SetRig(plain, RigState(plain.box, plain.mask, plain.skeleton, plain.detected,
+                                       frozenset({"left_hand", "right_knee"}))))
+    assert window.joint_check.isVisible()
+    assert "left hand and right knee" in window.joint_check.label.text()
+    hand = c.doc.skeleton.names.index("left_hand")
+    centre = canvas.to_widget(*c.doc.skeleton.joints[hand])
+    picture = canvas.grab().toImage()
+    ring = [picture.pixelColor(int(centre.x() + 12 * np.cos(a)), int(centre.y() + 12 * np.sin(a)))
+            for a in np.linspace(0, 2 * np.pi, 48, endpoint=False)]
+    assert sum(q.red() > 200 and 120 < q.green() < 200 and q.blue() < 80 for q in ring) >= 8  # amber, dashed
+    start = centre.toPoint()
+    _drag(canvas, start, start + QPoint(25, 0))
+    assert "right knee" in window.joint_check.label.text() and "hand" not in window.joint_check.label.text()
+    window.joint_check.confirm.click()
+    assert not window.joint_check.isVisible() and c.doc.unsure_joints() == []

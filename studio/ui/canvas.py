@@ -18,6 +18,7 @@ from studio.ui.images import qimage_from_mask, qimage_from_rgb
 
 TOOLS = ("draw", "erase", "box", "mask", "joints")
 HANDLE_PX = 7.0  # half-size of a box handle, screen px
+UNSURE_COLOUR = QColor(245, 160, 0)  # rings round the joints the automatic rig was unsure of
 JOINT_PICK_PX = 14.0  # how near the pointer must be to grab a joint, screen px
 SIDE_COLOURS = {"left": QColor(40, 110, 230), "right": QColor(225, 60, 50), "": QColor(30, 160, 80)}
 
@@ -183,6 +184,10 @@ class RigCanvas(QWidget):
                 painter.setPen(QPen(colour, 3 if active else 2))
                 painter.drawLine(self.to_widget(*joints[p]), self.to_widget(*joints[j]))
         radius = 6.0 if active else 3.5
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        for i in self.doc.unsure_joints():  # the rig's guesses nobody has checked: an amber ring each
+            painter.setPen(QPen(UNSURE_COLOUR, 2.5, Qt.PenStyle.DashLine))
+            painter.drawEllipse(self.to_widget(*joints[i]), radius + 6, radius + 6)
         for name, (x, y) in zip(skeleton.names, joints):
             painter.setPen(QPen(QColor(255, 255, 255), 1.5))
             painter.setBrush(SIDE_COLOURS[_side(name)])
@@ -302,7 +307,9 @@ class RigCanvas(QWidget):
             name = "" if joint is None else self.doc.skeleton.names[joint]
             self.setCursor(Qt.CursorShape.OpenHandCursor if joint is not None else Qt.CursorShape.ArrowCursor)
             if name:
-                QToolTip.showText(self.mapToGlobal(point.toPoint()), name.replace("_", " "), self)
+                unsure = joint in self.doc.unsure_joints()
+                tip = name.replace("_", " ") + (" (the automatic rig was unsure: drag it into place)" if unsure else "")
+                QToolTip.showText(self.mapToGlobal(point.toPoint()), tip, self)
             else:
                 QToolTip.hideText()
             self.hovered_joint.emit(name)

@@ -199,7 +199,7 @@ class StudioController(QObject):
         joints = character.rest + [left, top]
         skeleton = Skeleton(character.names, character.parents, joints)
         after = RigState(tuple(float(v) for v in (left, top, right, bottom)), mask, skeleton,  # type: ignore[arg-type]
-                         joints.copy())
+                         joints.copy(), frozenset(annotation.unsure))
         self.undo.run(SetRig(RigState.of(doc), after, "Rig drawing (automatic)" if automatic else "Rig drawing"))
         self.rig_fixed_by_hand = False
         self.rig_finished.emit(list(annotation.notes))

@@ -19,6 +19,7 @@ from studio.ui.dialogs import SettingsDialog, show_about
 from studio.ui.export_panel import ExportPanel
 from studio.ui.file_actions import FileActions
 from studio.ui.images import rgb_from_qimage
+from studio.ui.joint_check import JointCheck
 from studio.ui.motion_library import MotionLibrary
 from studio.ui.preview_panel import PreviewPanel
 from studio.ui.tool_options import ToolOptions
@@ -34,6 +35,7 @@ class MainWindow(FileActions):
         self.canvas = RigCanvas(c.doc, c)
         self.options = ToolOptions(self.canvas)
         self.banner = Banner()
+        self.joint_check = JointCheck(c.doc)
         self.preview = PreviewPanel()
         self.plot = ClipPlot()
         self.library = MotionLibrary()
@@ -43,7 +45,7 @@ class MainWindow(FileActions):
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        for w in (self.options, self.banner):
+        for w in (self.options, self.banner, self.joint_check):
             left_layout.addWidget(w)
         left_layout.addWidget(self.canvas, 1)
         right = QSplitter(Qt.Orientation.Vertical)
@@ -190,6 +192,7 @@ class MainWindow(FileActions):
     def _document_replaced(self) -> None:
         doc = self.controller.doc
         self.canvas.set_document(doc)
+        self.joint_check.set_document(doc)
         self._sync_preview_controls()
         self.export_panel.sync_from_document()
         self.banner.hide()
