@@ -6,10 +6,11 @@
 Without DRAWING, every drawings/*.png and characters/*/image.png under --data is used. Stages, as annotate()
 runs them: intake (read_image: decode, EXIF, downscale to ≤1000 px), box (the classical find_figure_box that
 ManualBackend.detect calls), mask (segment_figure on the crop of the rounded box), then pose() per backend on
-that box: manual; torch (a random-init ResNet-<depth> saved to a temp .pth and loaded through the safe
-path), with and without flip test; with --torchserve a real local TorchServe (tests/torchserve_fixture.py,
-5-15 s to start) whose test handlers have no weights, so it measures PNG encoding + HTTP + JSON only;
-mm when mmcv/mmdet/mmpose import and --mm-checkpoint is given. Last, annotate(path, ManualBackend()) whole.
+that box: manual; embedded (the shipped weights: with flip test, as shipped, and in one pass); torch (a
+random-init ResNet-<depth> saved to a temp .pth and loaded through the safe path), with and without flip test;
+with --torchserve a real local TorchServe (tests/torchserve_fixture.py, 5-15 s to start) whose test handlers
+have no weights, so it measures PNG encoding + HTTP + JSON only; mm when mmcv/mmdet/mmpose import and
+--mm-checkpoint is given. Last, annotate() whole with the manual and with the embedded backend.
 Each figure is the median over --repeat runs after one warm-up. On a 2-core machine with another busy process,
 torch's default 2 threads can run ~10x slower (the threads wait on each other): compare with --threads 1.
 """
@@ -35,6 +36,7 @@ from studio.pipeline.box import clamp_box, crop, find_figure_box  # noqa: E402
 from studio.pipeline.intake import read_image  # noqa: E402
 from studio.pipeline.manual_pose import ManualBackend  # noqa: E402
 from studio.pipeline.pose import Box, PoseBackend  # noqa: E402
+from studio.pipeline.pose_embedded import EmbeddedBackend, available  # noqa: E402
 from studio.pipeline.segment import segment_figure  # noqa: E402
 
 
@@ -68,7 +70,8 @@ def mm_missing() -> str | None:
     return None
 
 
-def bench_drawing(path: Path, backends: dict[str, Callable[[np.ndarray, Box], Any]], repeat: int) -> dict[str, float]:
+def bench_drawing(path: Path, backends: dict[str, Callable[[np.ndarray, Box], Any]], repeat: int,
+                  embedded: PoseBackend | None = None) -> dict[str, float]:
     """Median ms per stage for one drawing."""
     row: dict[str, float] = {"intake": median_ms(lambda: read_image(path), repeat)}
     rgb = read_image(path).rgb
@@ -80,6 +83,8 @@ def bench_drawing(path: Path, backends: dict[str, Callable[[np.ndarray, Box], An
     for name, pose in backends.items():
         row[name] = median_ms(lambda: pose(rgb, box), repeat)
     row["annotate (manual, end to end)"] = median_ms(lambda: annotate(path, ManualBackend()), repeat)
+    if embedded is not None:
+        row["annotate (embedded, end to end)"] = median_ms(lambda: annotate(path, embedded), repeat)
     return row
 
 
@@ -111,6 +116,17 @@ def main() -> None:
             return tb.pose(rgb, box)
         return run
 
+    embedded: PoseBackend | None = None
+    if available():
+        t = time.perf_counter()
+        embedded = EmbeddedBackend()
+        one_pass = EmbeddedBackend(flip=False)
+        notes.append(f"embedded: shipped weights, load {1000 * (time.perf_counter() - t) / 2:.0f} ms (once); "
+                     "pose() includes the crop, the network and decoding")
+        backends["pose: embedded (flip test, as shipped)"] = embedded.pose
+        backends["pose: embedded, one pass"] = one_pass.pose
+    else:
+        notes.append("embedded: weights or torch missing, not run")
     backends["pose: torch, flip test"] = torch_pose(True)
     backends["pose: torch, no flip"] = torch_pose(False)
     notes.append(f"torch {torch.__version__}, cpu, {torch.get_num_threads()} threads, random ResNet-{args.depth}: "
@@ -149,7 +165,7 @@ def main() -> None:
 
         rows = {}
         for path in drawings:
-            rows[path] = bench_drawing(path, backends, args.repeat)
+            rows[path] = bench_drawing(path, backends, args.repeat, embedded)
     finally:
         if server is not None:
             server.stop()

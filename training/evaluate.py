@@ -192,17 +192,29 @@ def overlay(image: np.ndarray, box: Box, pred: np.ndarray, truth: Sample | None,
     return img
 
 
-def make(name: str, checkpoint: str | None, endpoint: str | None) -> PoseBackend:
+def make(name: str, checkpoint: str | None, endpoint: str | None, **options: bool) -> PoseBackend:
+    """The backend to measure; ``options`` (flip, limbs) are the embedded model's decoding switches."""
     if name == "embedded":
         try:
             from studio.pipeline.pose_embedded import EmbeddedBackend
         except ImportError as exc:
             raise BackendError(f"the embedded backend is not available: studio.pipeline.pose_embedded.EmbeddedBackend "
                                f"cannot be imported ({exc})") from None
-        return EmbeddedBackend(checkpoint)  # type: ignore[no-any-return]
+        return EmbeddedBackend(checkpoint, **options)  # type: ignore[no-any-return]
     from studio.annotate import make_backend
 
     return make_backend(name, endpoint=endpoint, checkpoint=checkpoint)
+
+
+def ablation(checkpoint: str | None, sets: dict[str, list[Sample]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each embedded decoding choice (flip test, limb-aware peaks) on each set: {choice: {set: summary}}."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for flip in (False, True):
+        for limbs in (False, True):
+            backend = make("embedded", checkpoint, None, flip=flip, limbs=limbs)
+            choice = " + ".join(["argmax" if not limbs else "limb-aware peaks"] + (["flip test"] if flip else []))
+            out[choice] = {key: evaluate(backend, samples)[0] for key, samples in sets.items()}
+    return out
 
 
 def plain(value: Any) -> Any:
@@ -231,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--verbose", action="store_true", help="one row per drawing")
     ap.add_argument("--json", type=Path, metavar="OUT", help="write all numbers here")
     ap.add_argument("--overlay", type=Path, metavar="DIR", help="write overlays of the real drawings here")
+    ap.add_argument("--ablation", action="store_true",
+                    help="embedded only: also measure each decoding choice (flip test, limb-aware peaks) on and off")
     args = ap.parse_args(argv)
     try:
         backend = make(args.backend, args.checkpoint, args.endpoint)
@@ -277,12 +291,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"Pose evaluation, backend {backend.name}" + (f" ({args.checkpoint})" if args.checkpoint else ""))
     print(f"{HEIGHT_NOTE}; errors in AD's 16-joint space, no snapping to the mask")
+    baseline: dict[str, Any] = {}
+    if args.backend != "manual":  # the bar to clear: a fixed average skeleton stretched to the box
+        manual = make("manual", None, None)
+        baseline = {key: evaluate(manual, samples)[0] for key, (_, samples) in sets.items() if key in results}
     print(f"\n{'set':<54}{'drawings':>9}{'joints':>7}{'mean err %':>11}{'PCK@5%':>8}{'PCK@10%':>9}")
     for key, (label, _) in sets.items():
-        if key in results:
-            r = results[key]
-            print(f"{label:<54}{r['drawings']:>9}{r['joints']:>7}{fmt(r['mean_error_percent'], 2):>11}"
-                  f"{fmt(r['pck@0.05'], 3):>8}{fmt(r['pck@0.10'], 3):>9}")
+        rows = [(label, results.get(key)), ("  fixed-skeleton baseline (--backend manual)", baseline.get(key))]
+        for text, r in rows:
+            if r is not None:
+                print(f"{text:<54}{r['drawings']:>9}{r['joints']:>7}{fmt(r['mean_error_percent'], 2):>11}"
+                      f"{fmt(r['pck@0.05'], 3):>8}{fmt(r['pck@0.10'], 3):>9}")
+    if args.ablation and args.backend == "embedded":
+        results_by_choice = ablation(args.checkpoint, {key: sets[key][1] for key in results})
+        print(f"\ndecoding choices (embedded){'':<14}" + "".join(f"{k:>24}" for k in results))
+        for choice, by_set in results_by_choice.items():
+            print(f"{choice:<41}" + "".join(
+                f"{fmt(r['mean_error_percent'], 2):>10}% {fmt(r['pck@0.05'], 3):>6} {fmt(r['pck@0.10'], 3):>5}"
+                for r in by_set.values()))
+        print(f"{'':<41}" + "".join(f"{'err, PCK@5%, PCK@10%':>24}" for _ in results))
     for key, why in skipped.items():
         print(f"{key + ' set':<54}skipped: {why}")
     if args.verbose:
@@ -319,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\noverlays written to {args.overlay}")
     if args.json:
         report = {"backend": backend.name, "checkpoint": args.checkpoint, "figure_height": HEIGHT_NOTE,
-                  "sets": results, "skipped": skipped}
+                  "sets": results, "fixed_skeleton_baseline": baseline, "skipped": skipped}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(plain(report), indent=1, allow_nan=False))
     return 0
