@@ -86,6 +86,35 @@ def test_box_finds_the_drawing_not_the_table() -> None:
     assert 75 <= left <= 92 and 40 <= top <= 52 and 148 <= right <= 165 and 258 <= bottom <= 275
 
 
+def stick_figure(rgb: np.ndarray, cx: int, top: int, height: int, arm_span: int) -> np.ndarray:
+    """A marker stick figure drawn on rgb in place: head, body, arms out, legs apart."""
+    ink = (40, 40, 40)
+    r = height // 8
+    cv2.circle(rgb, (cx, top + r), r, ink, 3)
+    cv2.line(rgb, (cx, top + 2 * r), (cx, top + 5 * r), ink, 3)
+    cv2.line(rgb, (cx - arm_span // 2, top + 3 * r), (cx + arm_span // 2, top + 3 * r), ink, 3)
+    cv2.line(rgb, (cx, top + 5 * r), (cx - r, top + height), ink, 3)
+    cv2.line(rgb, (cx, top + 5 * r), (cx + r, top + height), ink, 3)
+    return rgb
+
+
+def test_a_drawing_cropped_tight_is_boxed_whole() -> None:
+    """Hands and feet touch the border, as in AD's texture.png crops: the figure is still found, edge to edge."""
+    rgb = stick_figure(np.full((240, 200, 3), 235, np.uint8), 100, 0, 240, 200)
+    left, top, right, bottom = find_figure_box(rgb).box
+    assert left <= 3 and top <= 3 and right >= 197 and bottom >= 237
+
+
+def test_notebook_rules_are_never_boxed_as_the_figure() -> None:
+    """Rules joined to the figure touch the border in many places: that is no tight crop, and the user is told
+    (the studio then offers the Box tool) rather than given the page, or two rules, as the figure."""
+    rgb = np.full((300, 400, 3), 240, np.uint8)
+    for y in range(12, 300, 18):
+        cv2.line(rgb, (0, y), (399, y + 4), (150, 180, 235), 1)
+    with pytest.raises(BoxError, match="no figure found"):
+        find_figure_box(stick_figure(rgb, 200, 60, 180, 120))
+
+
 def test_blank_paper_has_no_box() -> None:
     with pytest.raises(BoxError, match="no figure found"):
         find_figure_box(np.full((100, 100, 3), 240, np.uint8))
@@ -106,3 +135,11 @@ def test_garlic_photo(shared: Path) -> None:
     assert loaded.original_size == (3024, 4032) and loaded.rgb.shape == (1000, 750, 3)
     left, top, right, bottom = find_figure_box(loaded.rgb).box
     assert 60 < left < 160 and 120 < top < 220 and 600 < right < 700 and 750 < bottom < 850
+
+
+def test_ads_tight_texture_crops_are_boxed(shared: Path) -> None:
+    """AD's texture.png files are cropped to the figure, which touches the border: still one box, edge to edge."""
+    for name in ("char2", "char5", "char6"):
+        rgb = read_image(shared / "characters" / name / "texture.png").rgb
+        h, w = rgb.shape[:2]
+        assert find_figure_box(rgb).box == (0.0, 0.0, float(w), float(h)), name

@@ -415,3 +415,31 @@ def test_unsure_joints_are_ringed_and_listed_until_fixed_or_confirmed(window: An
     assert "right knee" in window.joint_check.label.text() and "hand" not in window.joint_check.label.text()
     window.joint_check.confirm.click()
     assert not window.joint_check.isVisible() and c.doc.unsure_joints() == []
+
+
+def test_where_no_figure_is_found_a_dragged_box_rigs_inside_it(window: Any, qtbot: Any, tmp_path: Path) -> None:
+    import cv2
+
+    page = np.full((300, 400, 3), 240, np.uint8)
+    for y in range(12, 300, 18):  # notebook rules across the page join everything to the border
+        cv2.line(page, (0, y), (399, y + 4), (150, 180, 235), 1)
+    cv2.circle(page, (200, 80), 20, (40, 40, 40), 3)
+    for a, b in (((200, 100), (200, 170)), ((150, 125), (250, 125)), ((200, 170), (175, 240)),
+                 ((200, 170), (225, 240))):
+        cv2.line(page, a, b, (40, 40, 40), 3)
+    path = tmp_path / "notebook.png"
+    Image.fromarray(page).save(path)
+    c, canvas = window.controller, window.canvas
+    window.load(path)
+    wait_until(qtbot, lambda: window.banner.isVisible(), 20)
+    assert "no figure found" in window.banner.label.text() and "Box tool" in window.banner.label.text()
+    assert not c.doc.rigged
+    window.set_tool("box")
+    QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     canvas.to_widget(20, 20).toPoint())
+    assert c.doc.box is None  # a click is not a box
+    _drag(canvas, canvas.to_widget(135, 50).toPoint(), canvas.to_widget(265, 255).toPoint())
+    wait_until(qtbot, lambda: c.doc.rigged, 20)
+    left, top, right, bottom = c.doc.box
+    assert abs(left - 135) < 3 and abs(top - 50) < 3 and abs(right - 265) < 3 and abs(bottom - 255) < 3
+    assert not window.banner.isVisible()

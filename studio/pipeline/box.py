@@ -8,6 +8,8 @@ import numpy as np
 from studio.pipeline.pose import Box, Detection
 
 MIN_SIDE = 8.0
+TIGHT_CONTACT = 0.15  # strokes meeting the border along less than this share of its length ...
+TIGHT_TOUCHES = 6  # ... in at most this many places (hands, feet, hair) still count: rules and edges do not
 HANDLES = ("left", "top", "right", "bottom", "top_left", "top_right", "bottom_left", "bottom_right")
 
 
@@ -29,17 +31,24 @@ def find_figure_box(rgb: np.ndarray, margin: float = 0.03) -> Detection:
 
     The largest connected group of strokes that does not touch the image border (paper edges and
     shadows do) is the figure; nearby strokes (eyes, buttons, a detached hand) join it; a small margin
-    is added. The score is the share of the image the figure's strokes cover, for information only.
+    is added. A drawing cropped tight touches the border only where a hand, a foot or the hair reaches it: the
+    largest group counts even so when it meets the border in at most ``TIGHT_TOUCHES`` places, along less than
+    ``TIGHT_CONTACT`` of its length (the ruled lines of a notebook touch it in many places, a paper edge along a
+    long stretch). The score is the share of the image the figure's strokes cover, for information only.
     """
     h, w = rgb.shape[:2]
     ink = _ink(rgb)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     min_area = max(20, int(h * w * 0.0005))
+    ring = np.concatenate([labels[0, :], labels[1:, -1], labels[-1, -2::-1], labels[-2:0:-1, 0]])  # clockwise
+    contact = np.bincount(ring, minlength=count)  # border px per group
+    touches = np.bincount(ring[ring != np.roll(ring, 1)], minlength=count)  # separate stretches of border
+    largest = 1 + int(np.argmax(stats[1:, 4])) if count > 1 else 0
     parts = []
     for i in range(1, count):
         x, y, bw, bh, area = stats[i]
-        touches = x <= 0 or y <= 0 or x + bw >= w or y + bh >= h
-        if area >= min_area and not touches:
+        tight = i == largest and contact[i] <= TIGHT_CONTACT * 2 * (h + w) and touches[i] <= TIGHT_TOUCHES
+        if area >= min_area and (contact[i] == 0 or tight):
             parts.append((int(area), (float(x), float(y), float(x + bw), float(y + bh))))
     if not parts:
         raise BoxError("no figure found: is the drawing on plain paper, with dark or coloured strokes?")

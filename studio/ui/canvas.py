@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, Q
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from studio.document import Document
-from studio.pipeline.box import HANDLES, move_box, resize_box
+from studio.pipeline.box import HANDLES, MIN_SIDE, clamp_box, move_box, resize_box
 from studio.pipeline.pose import Box
 from studio.pipeline.segment import paint
 from studio.pipeline.strokes import Stroke
@@ -235,6 +235,8 @@ class RigCanvas(QWidget):
             handle = self._box_grab(point)
             if handle is not None and self.doc.box is not None:
                 self._grab, self._live_box = ("box", handle), self.doc.box
+            else:  # outside any box: drag out a new one
+                self._grab, self._live_box = ("box", "new"), None
         elif self.tool == "mask" and self.doc.mask is not None:
             erase = self.brush_erases != (event.button() == Qt.MouseButton.RightButton)
             self._live_mask = paint(self.doc.mask, _centred(x, y), self.brush_radius, erase=erase)
@@ -255,6 +257,10 @@ class RigCanvas(QWidget):
             self._hover(point)
         elif grab[0] == "stroke":
             self._stroke.append((x, y))
+        elif grab == ("box", "new"):
+            w, h = self.doc.size
+            if min(abs(x - self._start[0]), abs(y - self._start[1])) >= MIN_SIDE:  # a click is not a box
+                self._live_box = clamp_box((*self._start, x, y), w, h)
         elif grab[0] == "box" and self._live_box is not None and self.doc.box is not None:
             w, h = self.doc.size
             if grab[1] == "move":
@@ -313,11 +319,11 @@ class RigCanvas(QWidget):
             else:
                 QToolTip.hideText()
             self.hovered_joint.emit(name)
-        elif self.tool == "box" and self.doc.box is not None:
+        elif self.tool == "box":
             handle = self._box_grab(point)
             shapes = {"left": Qt.CursorShape.SizeHorCursor, "right": Qt.CursorShape.SizeHorCursor,
                       "top": Qt.CursorShape.SizeVerCursor, "bottom": Qt.CursorShape.SizeVerCursor,
                       "top_left": Qt.CursorShape.SizeFDiagCursor, "bottom_right": Qt.CursorShape.SizeFDiagCursor,
                       "top_right": Qt.CursorShape.SizeBDiagCursor, "bottom_left": Qt.CursorShape.SizeBDiagCursor,
                       "move": Qt.CursorShape.SizeAllCursor}
-            self.setCursor(shapes.get(handle or "", Qt.CursorShape.ArrowCursor))
+            self.setCursor(shapes.get(handle or "", Qt.CursorShape.CrossCursor))  # outside: drag out a new box

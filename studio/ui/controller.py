@@ -137,8 +137,11 @@ class StudioController(QObject):
             self.undo.run(SetStrokes(list(self.doc.strokes), []))
 
     def set_box(self, box: Box) -> None:
+        """The user's box; on a drawing not rigged yet (say, where no figure was found) it rigs inside it."""
         self.rig_fixed_by_hand = True
         self.undo.run(SetBox(self.doc.box, box))
+        if self.doc.skeleton is None:
+            self.rig(use_box=True)
 
     def set_mask(self, mask: np.ndarray) -> None:
         if self.doc.mask is not None:
@@ -314,7 +317,8 @@ def _bytes(n: int) -> str:
 
 
 def _rig_hint(message: str, automatic: bool) -> str:
-    hint = " Draw a bigger figure, or load a drawing." if automatic else ""
+    hint = " Draw a bigger figure, or drag a box around it with the Box tool (B)." if automatic else \
+        " Drag a box around the figure with the Box tool (B): it rigs inside it."
     if "no figure found" in message:
         return message + hint
     return f"Rigging failed: {message}"

@@ -95,6 +95,6 @@ class ToolOptions(QWidget):
         self.opacity_slider.setVisible(tool == "draw")
         for w in self.mask_widgets:
             w.setVisible(tool == "mask")
-        hints = {"draw": "", "erase": "", "box": "Drag the box or its handles around the figure.",
+        hints = {"draw": "", "erase": "", "box": "Drag the box or its handles around the figure; drag outside it for a new box.",
                  "mask": "", "joints": "Drag a joint; the preview follows while you drag. Hover for names."}
         self.hint.setText(hints[tool])
