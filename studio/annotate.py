@@ -32,8 +32,11 @@ class Annotation:
     unsure: tuple[str, ...] = ()  # AD joints the backend scored below UNSURE_SCORE: the user should check them
 
 
-def auto_backend_name() -> str:
-    """What "auto" means here: the embedded model when torch and its weights are present, else manual."""
+def auto_backend_name(endpoint: str | None = None) -> str:
+    """What "auto" means here: the TorchServe endpoint when one is configured, else the embedded model when
+    torch and its weights are present, else manual."""
+    if endpoint:
+        return "torchserve"
     from studio.pipeline.pose_embedded import available
 
     return "embedded" if available() else "manual"
@@ -44,7 +47,7 @@ def make_backend(name: str, endpoint: str | None = None, checkpoint: str | None 
     """The backend called ``name``: auto, embedded, manual, torchserve (needs endpoint), torch (needs
     checkpoint) or mm."""
     if name == "auto":
-        name = auto_backend_name()
+        name = auto_backend_name(endpoint)
     if name == "manual":
         return ManualBackend()
     if name == "embedded":

@@ -78,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("image", help="photo or scan of a drawing (any format Pillow reads)")
     annotate.add_argument("--output", "-o", required=True, help="character folder to write")
     annotate.add_argument("--backend", choices=backends, default="auto",
-                          help="pose backend (default auto: the embedded model when its weights are installed, "
-                               "else manual)")
+                          help="pose backend (default auto: torchserve when --endpoint is given, else the "
+                               "embedded model when its weights are installed, else manual)")
     annotate.add_argument("--endpoint", help="TorchServe base URL, e.g. http://127.0.0.1:8080")
     annotate.add_argument("--checkpoint", help="pose checkpoint (.pth or AD's .mar) for --backend torch")
     annotate.add_argument("--box", type=_box, help="L,T,R,B in working-image px instead of detection")

@@ -60,6 +60,9 @@ def test_missing_corrupt_and_foreign_weights_give_clear_errors(tmp_path: Path) -
 def test_auto_picks_embedded_only_when_its_weights_exist() -> None:
     expected = "embedded" if available() else "manual"
     assert auto_backend_name() == expected and make_backend("auto").name == expected
+    # a configured endpoint wins: teams that serve AD's models keep using them
+    assert auto_backend_name("http://127.0.0.1:8080") == "torchserve"
+    assert make_backend("auto", endpoint="http://127.0.0.1:8080").name == "torchserve"
 
 
 class InkSpotNet(torch.nn.Module):

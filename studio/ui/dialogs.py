@@ -7,7 +7,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog
 
 from studio.settings import BACKENDS, AppSettings
 
-BACKEND_LABELS = {"auto": "Automatic (the built-in model when installed, else manual)",
+BACKEND_LABELS = {"auto": "Automatic (the endpoint when one is set, else the built-in model)",
                   "embedded": "Built-in model (offline, CPU)", "manual": "Manual (a default skeleton to drag)", "torchserve": "TorchServe endpoint (AD's API)",
                   "torch": "Local torch (SimpleBaseline checkpoint)", "mm": "Local mmdet/mmpose (AD's .mar)"}
 

@@ -20,7 +20,7 @@ class JointCheck(QWidget):
         self.doc = doc
         self.label = QLabel()
         self.label.setWordWrap(True)
-        self.confirm = QPushButton("They look right")
+        self.confirm = QPushButton("Looks right")
         self.confirm.setToolTip("Stop flagging these joints")
         self.confirm.clicked.connect(lambda: self.doc.confirm_joints())
         layout = QHBoxLayout(self)
@@ -48,6 +48,7 @@ class JointCheck(QWidget):
         skeleton = self.doc.skeleton
         unsure = [] if skeleton is None else [skeleton.names[i] for i in self.doc.unsure_joints()]
         if unsure:
-            self.label.setText(f"The automatic rig is unsure of the {_listed(unsure)} (ringed in amber). "
-                               "Drag with the Joints tool (J) to fix, or confirm them.")
+            them = "them" if len(unsure) > 1 else "it"
+            self.label.setText(f"The automatic rig is unsure of the {_listed(unsure)} (ringed in amber): drag {them} "
+                               f"into place with the Joints tool (J), or confirm {them}.")
         self.setVisible(bool(unsure))
