@@ -12,6 +12,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import numpy as np
+
 OK, PROBLEM, UNKNOWN, INFO = "ok", "problem", "unknown", "info"
 DEFAULT_MODELS = ("drawn_humanoid_detector", "drawn_humanoid_pose_estimator")
 
@@ -87,6 +89,29 @@ def check_torch() -> list[Check]:
                                 "torchvision must match torch's version and flavour (CPU vs CUDA); on this "
                                 "package index only CUDA builds exist for torch 2.13"))
     return checks
+
+
+def check_embedded() -> list[Check]:
+    """The built-in pose model: its weights load safely and it places 17 keypoints, with the time it takes."""
+    import time
+
+    from studio.pipeline.pose import BackendError
+    from studio.pipeline.pose_embedded import WEIGHTS, EmbeddedBackend
+
+    try:
+        backend = EmbeddedBackend()
+        image = np.full((400, 300, 3), 240, np.uint8)
+        backend.pose(image, (50.0, 50.0, 250.0, 350.0))  # warm-up
+        started = time.perf_counter()
+        result = backend.pose(image, (50.0, 50.0, 250.0, 350.0))
+        ms = 1000 * (time.perf_counter() - started)
+    except BackendError as exc:
+        missing = "needs PyTorch" in str(exc)
+        return [Check("embedded pose model", INFO if missing else PROBLEM, str(exc),
+                      "" if missing else f"restore {WEIGHTS.name} (git checkout, or reinstall the package)")]
+    shape_ok = result.keypoints.shape == (17, 3)
+    return [Check("embedded pose model", OK if shape_ok else PROBLEM,
+                  f"{WEIGHTS.name} ({WEIGHTS.stat().st_size / 1e6:.1f} MB) loads safely; pose() {ms:.0f} ms on the CPU")]
 
 
 def check_mmcv() -> list[Check]:
@@ -223,7 +248,8 @@ def _fix_for(message: str) -> str:
 
 def run_checks(endpoint: str | None = None, management: str | None = None, token: str | None = None,
                models: tuple[str, str] = DEFAULT_MODELS) -> list[Check]:
-    steps: list[Callable[[], list[Check]]] = [check_python, check_torch, check_mmcv, check_build_tools]
+    steps: list[Callable[[], list[Check]]] = [check_python, check_torch, check_embedded, check_mmcv,
+                                              check_build_tools]
     checks: list[Check] = []
     for step in steps:
         try:

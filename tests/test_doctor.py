@@ -93,3 +93,17 @@ def test_install_script_explains_a_missing_torchvision() -> None:
                             text=True, timeout=60)
     assert result.returncode == 1 and "torchvision does not import" in result.stderr
     assert "torch==2.14.1 torchvision==0.29.1" in result.stderr and "+ " not in result.stdout
+
+
+def test_the_built_in_pose_model_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("torch")
+    from studio import doctor
+    from studio.pipeline import pose_embedded
+
+    (check,) = doctor.check_embedded()
+    assert check.status == OK and "loads safely" in check.detail and " ms " in check.detail
+    broken = tmp_path / "pose_embedded.pt"
+    broken.write_bytes(b"truncated download")
+    monkeypatch.setattr(pose_embedded, "WEIGHTS", broken)
+    (check,) = doctor.check_embedded()
+    assert check.status == PROBLEM and "cannot load" in check.detail and "restore pose_embedded.pt" in check.fix
