@@ -36,6 +36,7 @@ from studio.pipeline.box import clamp_box, crop, find_figure_box  # noqa: E402
 from studio.pipeline.intake import read_image  # noqa: E402
 from studio.pipeline.manual_pose import ManualBackend  # noqa: E402
 from studio.pipeline.pose import Box, PoseBackend  # noqa: E402
+from studio.pipeline import pose_embedded  # noqa: E402
 from studio.pipeline.pose_embedded import EmbeddedBackend, available  # noqa: E402
 from studio.pipeline.segment import segment_figure  # noqa: E402
 
@@ -123,8 +124,17 @@ def main() -> None:
         one_pass = EmbeddedBackend(flip=False)
         notes.append(f"embedded: shipped weights, load {1000 * (time.perf_counter() - t) / 2:.0f} ms (once); "
                      "pose() includes the crop, the network and decoding")
-        backends["pose: embedded (flip test, as shipped)"] = embedded.pose
+        backends["pose: embedded (flip test, 1 thread, as shipped)"] = embedded.pose
         backends["pose: embedded, one pass"] = one_pass.pose
+
+        def two_threads(rgb: np.ndarray, box: Box) -> Any:
+            pose_embedded.THREADS = 2
+            try:
+                return embedded.pose(rgb, box)  # type: ignore[union-attr]
+            finally:
+                pose_embedded.THREADS = 1
+
+        backends["pose: embedded, flip test, 2 threads"] = two_threads
     else:
         notes.append("embedded: weights or torch missing, not run")
     backends["pose: torch, flip test"] = torch_pose(True)

@@ -26,6 +26,7 @@ from studio.pipeline.pose_decode import box_center_size, crop_input, decode_heat
 INPUT_WH = (96, 128)  # network input, width × height
 HEATMAP_WH = (24, 32)  # network output, width × height (stride 4)
 WIDTH = 32  # channels of the first stage; each later stage doubles it
+THREADS = 1  # torch threads per pose: a small network gains little from two, and two stall when the CPU is busy
 FORMAT = "drawing-studio-pose-v1"
 WEIGHTS = Path(__file__).resolve().parents[1] / "resources" / "pose_embedded.pt"
 
@@ -109,15 +110,26 @@ def predict(network: Any, image_rgb: np.ndarray, box: Box, flip: bool = True, li
     torch = _torch()
     center, size = box_center_size(box, INPUT_WH)
     x = torch.from_numpy(crop_input(image_rgb, center, size, INPUT_WH))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(THREADS)  # restored below: other torch users in the process keep theirs
+    try:
+        heatmaps = _heatmaps(torch, network, x, flip)
+    finally:
+        torch.set_num_threads(threads)
+    coords, scores = decode_limbs(heatmaps)[:2] if limbs else decode_heatmaps(heatmaps)
+    xy = heatmap_to_image(coords, center, size, HEATMAP_WH)
+    return np.concatenate([xy, scores[:, None]], axis=1)
+
+
+def _heatmaps(torch: Any, network: Any, x: Any, flip: bool) -> np.ndarray:
+    """(17, h, w) heatmaps of the crop x (1, 3, H, W), averaged with its mirror image's when ``flip``."""
     with torch.inference_mode():
         if flip:
             out = network(torch.cat([x, torch.flip(x, [3])])).float().numpy()
             heatmaps = 0.5 * (out[0] + flip_back(out[1]))
         else:
             heatmaps = network(x)[0].float().numpy()
-    coords, scores = decode_limbs(heatmaps)[:2] if limbs else decode_heatmaps(heatmaps)
-    xy = heatmap_to_image(coords, center, size, HEATMAP_WH)
-    return np.concatenate([xy, scores[:, None]], axis=1)
+    return heatmaps  # type: ignore[no-any-return]
 
 
 class EmbeddedBackend:
@@ -126,8 +138,6 @@ class EmbeddedBackend:
     name = "embedded"
 
     def __init__(self, weights: str | Path | None = None, flip: bool = True, limbs: bool = True) -> None:
-        torch = _torch()
-        torch.set_num_threads(min(2, torch.get_num_threads()))
         self.network = load_network(weights)
         self.flip, self.limbs = flip, limbs
 
