@@ -73,6 +73,18 @@ def main() -> None:
         time.sleep(0.01)
     shot("06-export.png", 12)
     c.forget_changes()
+    drawing = Path(__file__).resolve().parents[2] / "shared" / "data" / "characters" / "char2" / "texture.png"
+    if drawing.is_file():  # a real drawing, rigged by the built-in model: the joints it is unsure of are ringed
+        win.load(drawing)  # type: ignore[attr-defined]
+        deadline = time.perf_counter() + 30
+        while not c.doc.rigged and time.perf_counter() < deadline:
+            QApplication.processEvents()
+            time.sleep(0.01)
+        win.set_tool("joints")  # type: ignore[attr-defined]
+        shot("07-check-joints.png", 0)
+        c.forget_changes()
+    else:
+        print(f"skipped 07-check-joints.png: {drawing} not found")
     win.close()  # type: ignore[attr-defined]
 
 

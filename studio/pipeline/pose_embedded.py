@@ -1,9 +1,10 @@
 """The embedded pose model: a small top-down heatmap network for drawn figures that ships with the studio.
 
-It runs in plain torch on a CPU. Pre- and post-processing follow pose_decode (mmpose's conventions) at a
-smaller input: the box, padded 1.25× to the input's 3:4 aspect, is warped to 96×128 px; the network gives 17
-COCO heatmaps at 24×32; each keypoint is the heatmap's argmax moved a quarter pixel towards the higher
-neighbour, mapped back to image px, with the peak value as its score.
+It runs in plain torch on a CPU, on one thread. Pre- and post-processing follow pose_decode (mmpose's
+conventions) at a smaller input: the box, padded 1.25× to the input's 3:4 aspect, is warped to 96×128 px; the
+network gives 17 COCO heatmaps at 24×32 for the crop and for its mirror image, averaged (flip test); each
+keypoint is the heatmap's peak (limb_decode: a rival peak goes to the one nearest the parent joint) moved a
+quarter pixel towards the higher neighbour, mapped back to image px, with the peak value as its score.
 
 Network (``build_network``): an encoder of four stride-2 stages (conv-BN-ReLU pairs) and a decoder of two
 upsampling stages with skip connections, then a 1×1 head: about 1.9 M parameters (7.5 MB as float32).
