@@ -159,8 +159,12 @@ class Document:
                 if name in self.unsure and np.allclose(self.skeleton.joints[i], self.detected[i], atol=0.5)]
 
     def confirm_joints(self) -> None:
-        """The user has checked the unsure joints: stop flagging them (not an edit of the drawing)."""
+        """The user has checked the unsure joints: stop flagging them (saved with the project, like a setting;
+        not an undoable edit of the drawing)."""
+        if not self.unsure:
+            return
         self.unsure = frozenset()
+        self.settings_revision += 1
         self.changed.emit("joints")
 
     @property
@@ -240,7 +244,7 @@ class Document:
 
     @property
     def settings_changed(self) -> bool:
-        """Preview or export settings changed since the last save (they are saved, but not undoable)."""
+        """Preview or export settings changed, or unsure joints confirmed, since the last save (saved, not undoable)."""
         return self.settings_revision != self.saved_settings_revision
 
     def mark_saved(self) -> None:
@@ -251,4 +255,4 @@ class Document:
         """A copy safe to hand to another thread: arrays the editor changes in place are copied."""
         return Document(self.paper, list(self.strokes), self.box, None if self.mask is None else self.mask.copy(),
                         self.skeleton, None if self.detected is None else self.detected.copy(), self.preview,
-                        self.export, self.source)
+                        self.export, self.source, unsure=self.unsure)

@@ -59,6 +59,7 @@ def _manifest(doc: Document) -> dict[str, Any]:
         "skeleton": None if sk is None else {"names": list(sk.names), "parents": list(sk.parents),
                                              "joints": np.asarray(sk.joints, float).tolist()},
         "detected": None if doc.detected is None else np.asarray(doc.detected, float).tolist(),
+        "unsure": sorted(doc.unsure),
         "preview": {"motion": p.motion, "frames": p.frames, "size": p.size, "speed": p.speed},
         "export": doc.export.to_dict(),
     }
@@ -213,6 +214,10 @@ def _document(data: dict[str, Any], archive: zipfile.ZipFile) -> Document:
     detected = data.get("detected")
     if detected is not None:
         detected = _points(detected, "detected joints", None if skeleton is None else len(skeleton.names))
+    unsure = data.get("unsure", [])
+    names = () if skeleton is None else skeleton.names
+    if not isinstance(unsure, list) or not all(isinstance(n, str) and n in names for n in unsure):
+        raise _Bad(f"unsure must list joints of the skeleton, got {unsure!r:.60}")
     preview: PreviewSettings = _settings(PreviewSettings, data.get("preview", {}), "preview")
     export: ExportSettings = _settings(ExportSettings, data.get("export", {}), "export")
     if not 0 < preview.speed <= 8:
@@ -231,7 +236,7 @@ def _document(data: dict[str, Any], archive: zipfile.ZipFile) -> Document:
         if mask.ndim != 2 or mask.dtype != np.uint8:
             raise _Bad("mask.png must be a one-channel 8-bit image")
     paper = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    return Document(paper, strokes, box, mask, skeleton, detected, preview, export, source)
+    return Document(paper, strokes, box, mask, skeleton, detected, preview, export, source, unsure=frozenset(unsure))
 
 
 def open_project(path: str | os.PathLike[str]) -> Document:

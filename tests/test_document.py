@@ -151,8 +151,13 @@ def test_unsure_joints_stay_flagged_until_moved_or_confirmed() -> None:
     seen: list[str] = []
     doc.changed.connect(seen.append)
     revision = doc.revision
+    assert doc.snapshot().unsure == doc.unsure  # autosaves keep the flags
     doc.confirm_joints()
     assert doc.unsure_joints() == [] and seen == ["joints"] and doc.revision == revision  # not an edit
+    assert doc.settings_changed  # but saved with the project, so there is something to save
+    doc.mark_saved()
+    doc.confirm_joints()
+    assert seen == ["joints"] and not doc.settings_changed  # nothing left to confirm: no change
     history.undo()  # undoing the rig brings back the state before it, which had no unsure joints
     assert doc.unsure == frozenset()
     history.redo()

@@ -33,7 +33,8 @@ def rigged() -> Document:
     mask = np.zeros((48, 64), np.uint8)
     mask[5:40, 10:50] = 255
     joints = np.array([[32.5, 10.125], [32.0, 30.0], [20.0, 44.0]])
-    doc.set_rig((4.0, 2.5, 60.0, 47.0), mask, Skeleton(("root", "hip", "foot"), (-1, 0, 1), joints), joints + 1.5)
+    doc.set_rig((4.0, 2.5, 60.0, 47.0), mask, Skeleton(("root", "hip", "foot"), (-1, 0, 1), joints), joints + 1.5,
+                frozenset({"foot"}))
     doc.set_preview(motion="jumping", frames=12, size=256, speed=1.5)
     doc.set_export(kind="mp4", background="#102030", size=128, frames=None)
     doc.source = "/tmp/drawing.png"
@@ -53,6 +54,7 @@ def assert_same(a: Document, b: Document) -> None:
         assert (a.skeleton.names, a.skeleton.parents) == (b.skeleton.names, b.skeleton.parents)
         np.testing.assert_array_equal(a.skeleton.joints, b.skeleton.joints)
     np.testing.assert_array_equal(np.asarray(a.detected), np.asarray(b.detected))
+    assert a.unsure == b.unsure
     assert (a.preview, a.export, a.source) == (b.preview, b.export, b.source)
 
 
@@ -223,6 +225,17 @@ def test_joint_count_must_match_the_skeleton(tmp_path: Path) -> None:
     expect(with_json(tmp_path, {"skeleton": skeleton}), "skeleton joints has 1 joints, the skeleton has 2")
     skeleton = {"names": ["a", "b"], "parents": [-1, 5], "joints": [[1.0, 2.0], [3.0, 4.0]]}
     expect(with_json(tmp_path, {"skeleton": skeleton}), "parent .5. is not a joint index")
+
+
+def test_unsure_joints_survive_a_reopen_and_must_be_joints_of_the_skeleton(tmp_path: Path) -> None:
+    doc = rigged()
+    doc.set_rig(doc.box, doc.mask, doc.skeleton, doc.skeleton.joints.copy(), frozenset({"foot", "hip"}))
+    loaded = open_project(save_project(doc, tmp_path / "unsure.studio"))
+    assert loaded.unsure == {"foot", "hip"} and loaded.unsure_joints() == [1, 2]  # still asked to check them
+    expect(with_json(tmp_path, {"unsure": ["elbow"]}), "unsure must list joints of the skeleton")
+    expect(with_json(tmp_path, {"unsure": "foot"}), "unsure must list joints of the skeleton")
+    doc.confirm_joints()
+    assert open_project(save_project(doc, tmp_path / "checked.studio")).unsure_joints() == []
 
 
 def test_mask_must_match_the_paper(tmp_path: Path) -> None:
