@@ -191,12 +191,23 @@ class _Body:
             sk.line(ellipse(np.array([0.0, y]), 1.6, 1.6), self.ink, self.w)  # buttons
         y_s = y0 + length * (rng.uniform(.18, .3) if kind == 1 else rng.uniform(.04, .18))
         y_h = y0 + length * (rng.uniform(.5, .65) if kind == 2 else rng.uniform(.88, .97))
+        if kind == 2:  # the legs join a third of the way down the skirt, below any waist seam
+            y_h = max(y_h, ys[1] + (ys[2] - ys[1]) * rng.uniform(.2, .4))
+            if ys[1] - y0 > .15 * length and rng.random() < .6:
+                self.waist_seam(ys[1], ws[1])
         x_h = np.interp(y_h, ys, ws) * rng.uniform(.3 if kind == 2 else .4, .65)
         if kind == 1:  # just inside the oval's bottom
             x_h = ws.max() * rng.uniform(.3, .55)
             y_h = y0 + length / 2 * (1 + np.sqrt(1 - (x_h / ws.max()) ** 2)) - length * rng.uniform(.04, .1)
         self.attach = {"shoulder": (np.interp(y_s, ys, ws), y_s), "hip": (x_h, y_h)}
         self.dress = kind == 2
+
+    def waist_seam(self, y: float, half_width: float) -> None:
+        """A dress's waist: a seam across the body where the skirt starts to flare, sometimes a belt (two lines)."""
+        rng = self.rng
+        for dy in (0.0, rng.uniform(3, 6)) if rng.random() < .3 else (0.0,):
+            w = half_width * rng.uniform(.9, 1.0)
+            self.sk.line(np.array([(-w, y + dy + rng.normal(0, 1)), (w, y + dy + rng.normal(0, 1))]), self.ink, self.w)
 
     def limb(self, pts: np.ndarray, end_cap: bool, leg: bool) -> None:
         """An arm or leg along pts (n, 2): a line, a thick crayon line, or a tube (filled and/or outlined)."""
