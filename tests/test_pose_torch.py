@@ -12,7 +12,7 @@ import pytest
 
 from studio.pipeline.pose import BackendError, PoseBackend
 from studio.pipeline.pose_decode import (box_center_size, crop_input, crop_matrix, decode_heatmaps, flip_back,
-                                         image_to_heatmap, keypoints_from_heatmaps)
+                                         image_to_heatmap, keypoints_from_heatmaps, mirror_shift)
 
 torch = pytest.importorskip("torch", reason="torch is not installed: the torch pose runner is optional")
 
@@ -185,6 +185,23 @@ def test_flip_back_swaps_sides_and_shifts() -> None:
     hm[5, 30, 10] = 1.0  # left shoulder at x=10 in the mirrored image
     back = flip_back(hm)
     assert back[5].max() == 0 and back[6, 30, 48 - 1 - 10 + 1] == 1.0
+
+
+def test_flip_back_with_the_mirror_shift_is_an_exact_mirror() -> None:
+    """A keypoint at input px u shows at (W-1) - u in the mirrored input; flipped back, its heatmap peak (read
+    with sub-px precision) must land where the unmirrored network would put it, u / stride."""
+    stride, w = 4, 24
+    assert mirror_shift(stride) == 0.75
+    for u in (20.0, 47.0, 61.5):
+        x_mirrored = ((stride * w - 1) - u) / stride  # heatmap px of the keypoint in the mirrored input
+        xs = np.arange(w)
+        hm = np.zeros((17, 8, w))
+        hm[5, 4] = np.exp(-0.5 * (xs - x_mirrored) ** 2)  # a Gaussian target, as trained
+        row = flip_back(hm, shift=mirror_shift(stride))[6, 4]
+        centre = (row * xs).sum() / row.sum()
+        assert abs(centre - u / stride) < 0.02
+        row = flip_back(hm)[6, 4]  # mmpose's whole-px shift lands a quarter px right
+        assert abs((row * xs).sum() / row.sum() - (u / stride + 0.25)) < 0.02
 
 
 def test_backend_pose_on_a_random_net(r50: tuple[Path, dict]) -> None:

@@ -54,15 +54,26 @@ def crop_input(image_rgb: np.ndarray, center: np.ndarray, size: np.ndarray,
 
 
 def flip_back(heatmaps: np.ndarray, pairs: tuple[tuple[int, int], ...] = COCO_FLIP_PAIRS,
-              shift: bool = True) -> np.ndarray:
-    """Heatmaps (K, h, w) of the mirrored input, mirrored back with left/right joints swapped; ``shift``
-    moves them one heatmap px right (mmpose's shift_heatmap, which corrects the flip's off-by-one)."""
+              shift: float = 1.0) -> np.ndarray:
+    """Heatmaps (K, h, w) of the mirrored input, mirrored back with left/right joints swapped, then moved
+    ``shift`` heatmap px right (linear interpolation for a fraction).
+
+    Mirroring the input maps input px u to (W-1) - u, so a peak at heatmap x belongs at (W-1)/stride - x, not
+    at the array's own (w-1) - x: the exact correction is ``mirror_shift(stride)`` = 1 - 1/stride (0.75 at
+    stride 4). mmpose's shift_heatmap moves a whole px (the default, kept for its checkpoints)."""
     out = heatmaps[:, :, ::-1].copy()
     for a, b in pairs:
         out[[a, b]] = out[[b, a]]
     if shift:
-        out[:, :, 1:] = out[:, :, :-1].copy()
+        moved = out.copy()
+        moved[:, :, 1:] = out[:, :, :-1]
+        out = moved if shift == 1 else (1 - shift) * out + shift * moved
     return out
+
+
+def mirror_shift(stride: int) -> float:
+    """The shift (heatmap px) that makes flip_back an exact mirror for a network of this output stride."""
+    return 1.0 - 1.0 / stride
 
 
 def decode_heatmaps(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -22,12 +22,14 @@ import numpy as np
 from studio.pipeline.box import find_figure_box
 from studio.pipeline.pose import BackendError, Box, Detection, PoseResult
 from studio.pipeline.limb_decode import decode_limbs
-from studio.pipeline.pose_decode import box_center_size, crop_input, decode_heatmaps, flip_back, heatmap_to_image
+from studio.pipeline.pose_decode import (box_center_size, crop_input, decode_heatmaps, flip_back, heatmap_to_image,
+                                         mirror_shift)
 
 INPUT_WH = (96, 128)  # network input, width × height
 HEATMAP_WH = (24, 32)  # network output, width × height (stride 4)
 WIDTH = 32  # channels of the first stage; each later stage doubles it
 THREADS = 1  # torch threads per pose: a small network gains little from two, and two stall when the CPU is busy
+FLIP_SHIFT = mirror_shift(INPUT_WH[0] // HEATMAP_WH[0])  # 0.75 heatmap px: the exact mirror (not mmpose's 1)
 FORMAT = "drawing-studio-pose-v1"
 WEIGHTS = Path(__file__).resolve().parents[1] / "resources" / "pose_embedded.pt"
 
@@ -127,7 +129,7 @@ def _heatmaps(torch: Any, network: Any, x: Any, flip: bool) -> np.ndarray:
     with torch.inference_mode():
         if flip:
             out = network(torch.cat([x, torch.flip(x, [3])])).float().numpy()
-            heatmaps = 0.5 * (out[0] + flip_back(out[1]))
+            heatmaps = 0.5 * (out[0] + flip_back(out[1], shift=FLIP_SHIFT))
         else:
             heatmaps = network(x)[0].float().numpy()
     return heatmaps  # type: ignore[no-any-return]
