@@ -73,8 +73,8 @@ def main() -> None:
         time.sleep(0.01)
     shot("06-export.png", 12)
     c.forget_changes()
-    drawing = Path(__file__).resolve().parents[2] / "shared" / "data" / "characters" / "char2" / "texture.png"
-    if drawing.is_file():  # a real drawing, rigged by the built-in model: the joints it is unsure of are ringed
+    drawing = Path(__file__).resolve().parents[2] / "shared" / "data" / "characters" / "char5" / "image.png"
+    if drawing.is_file():  # a six-armed drawing no biped skeleton fits: the built-in model rings what it is unsure of
         win.load(drawing)  # type: ignore[attr-defined]
         deadline = time.perf_counter() + 30
         while not c.doc.rigged and time.perf_counter() < deadline:

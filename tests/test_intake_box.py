@@ -115,6 +115,24 @@ def test_notebook_rules_are_never_boxed_as_the_figure() -> None:
         find_figure_box(stick_figure(rgb, 200, 60, 180, 120))
 
 
+def test_a_sheet_photographed_on_a_white_table_is_not_the_figure() -> None:
+    """The sheet's edge against a lighter table is a closed rectangle of 'ink' inside the image, larger than the
+    figure: a frame round the figure, never the figure (nor is a frame the child drew round it)."""
+    rgb = np.full((360, 480, 3), 252, np.uint8)  # white table
+    rgb[60:300, 80:400] = (228, 230, 222)  # an off-white sheet on it
+    stick_figure(rgb, 240, 110, 150, 110)
+    cv2.rectangle(rgb, (100, 75), (380, 285), (40, 40, 40), 2)  # and a frame drawn round the figure
+    left, top, right, bottom = find_figure_box(rgb).box
+    assert 175 <= left <= 187 and 100 <= top <= 110 and 293 <= right <= 305 and 258 <= bottom <= 270
+
+
+def test_a_frame_alone_is_no_figure() -> None:
+    rgb = np.full((200, 200, 3), 240, np.uint8)
+    cv2.rectangle(rgb, (30, 30), (170, 170), (40, 40, 40), 3)
+    with pytest.raises(BoxError, match="no figure found"):
+        find_figure_box(rgb)
+
+
 def test_blank_paper_has_no_box() -> None:
     with pytest.raises(BoxError, match="no figure found"):
         find_figure_box(np.full((100, 100, 3), 240, np.uint8))
@@ -135,6 +153,13 @@ def test_garlic_photo(shared: Path) -> None:
     assert loaded.original_size == (3024, 4032) and loaded.rgb.shape == (1000, 750, 3)
     left, top, right, bottom = find_figure_box(loaded.rgb).box
     assert 60 < left < 160 and 120 < top < 220 and 600 < right < 700 and 750 < bottom < 850
+
+
+def test_ads_padded_photo_is_boxed_round_the_bug_not_the_sheet(shared: Path) -> None:
+    """char5's image.png is a sheet on a white surround: the box is the six-armed bug (its texture.png is AD's
+    crop of it), not the sheet."""
+    left, top, right, bottom = find_figure_box(read_image(shared / "characters" / "char5" / "image.png").rgb).box
+    assert 360 < left < 380 and 235 < top < 250 and 640 < right < 660 and 525 < bottom < 545
 
 
 def test_ads_tight_texture_crops_are_boxed(shared: Path) -> None:

@@ -10,6 +10,8 @@ from studio.pipeline.pose import Box, Detection
 MIN_SIDE = 8.0
 TIGHT_CONTACT = 0.15  # strokes meeting the border along less than this share of its length ...
 TIGHT_TOUCHES = 6  # ... in at most this many places (hands, feet, hair) still count: rules and edges do not
+FRAME_EDGE_SHARE = 0.9  # a group with this share of its ink along its own box's edges is a frame round the figure
+FRAME_BAND = 0.06  # ... the edges' band, as a share of the box's shorter side
 HANDLES = ("left", "top", "right", "bottom", "top_left", "top_right", "bottom_left", "bottom_right")
 
 
@@ -34,7 +36,9 @@ def find_figure_box(rgb: np.ndarray, margin: float = 0.03) -> Detection:
     is added. A drawing cropped tight touches the border only where a hand, a foot or the hair reaches it: the
     largest group counts even so when it meets the border in at most ``TIGHT_TOUCHES`` places, along less than
     ``TIGHT_CONTACT`` of its length (the ruled lines of a notebook touch it in many places, a paper edge along a
-    long stretch). The score is the share of the image the figure's strokes cover, for information only.
+    long stretch). A frame is never the figure: a sheet's edge against a lighter table, or a border the child drew,
+    has nearly all its ink along the edges of its own box, where a figure's limbs only reach it here and there.
+    The score is the share of the image the figure's strokes cover, for information only.
     """
     h, w = rgb.shape[:2]
     ink = _ink(rgb)
@@ -48,7 +52,7 @@ def find_figure_box(rgb: np.ndarray, margin: float = 0.03) -> Detection:
     for i in range(1, count):
         x, y, bw, bh, area = stats[i]
         tight = i == largest and contact[i] <= TIGHT_CONTACT * 2 * (h + w) and touches[i] <= TIGHT_TOUCHES
-        if area >= min_area and (contact[i] == 0 or tight):
+        if area >= min_area and (contact[i] == 0 or tight) and not _is_frame(labels, stats, i):
             parts.append((int(area), (float(x), float(y), float(x + bw), float(y + bh))))
     if not parts:
         raise BoxError("no figure found: is the drawing on plain paper, with dark or coloured strokes?")
@@ -62,6 +66,16 @@ def find_figure_box(rgb: np.ndarray, margin: float = 0.03) -> Detection:
     box = clamp_box((left - pad, top - pad, right + pad, bottom + pad), w, h)
     coverage = float(ink[int(box[1]):int(box[3]), int(box[0]):int(box[2])].mean() / 255.0)
     return Detection(box, coverage)
+
+
+def _is_frame(labels: np.ndarray, stats: np.ndarray, i: int) -> bool:
+    """Whether group i's ink lies along the edges of its own bounding box: a rectangle's outline, not a figure."""
+    x, y, bw, bh, area = (int(v) for v in stats[i])
+    band = max(3, int(FRAME_BAND * min(bw, bh)))
+    if bw <= 2 * band or bh <= 2 * band:
+        return False  # too thin to tell an outline from a stroke
+    inner = int(np.count_nonzero(labels[y + band:y + bh - band, x + band:x + bw - band] == i))
+    return inner <= (1 - FRAME_EDGE_SHARE) * area
 
 
 def clamp_box(box: Box, width: int, height: int, min_side: float = MIN_SIDE) -> Box:
