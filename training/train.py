@@ -217,8 +217,8 @@ def write_model_card(path: Path, meta: dict[str, Any], real: str = "") -> None:
         "- Encoder of four stride-2 conv-BN-ReLU stages (32, 64, 128, 256 channels), decoder of two upsampling "
         "stages with skip connections, 1×1 head: 17 heatmaps at 24×32. About 1.9 M parameters, 7.7 MB.",
         "- Decoding (studio/pipeline/pose_embedded.py): flip test (the crop and its mirror image in one batch, "
-        "heatmaps averaged), then limb-aware peaks (studio/pipeline/limb_decode.py): where an elbow, hand, knee or "
-        "foot has a second peak at least 0.8 as strong, the one nearest its parent joint wins and the joint is "
+        "the mirrored heatmaps moved back 0.75 px, the exact mirror at stride 4, and averaged), then limb-aware "
+        "peaks (studio/pipeline/limb_decode.py): where an elbow, hand, knee or foot has a second peak at least 0.8 as strong, the one nearest its parent joint wins and the joint is "
         "scored unsure (below 0.3), so the studio asks the user to check it. Peaks get mmpose's quarter-pixel "
         "shift; the peak value is the score. `training/evaluate.py --ablation` measures each choice.",
         "", "## Training",
