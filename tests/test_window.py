@@ -443,3 +443,56 @@ def test_where_no_figure_is_found_a_dragged_box_rigs_inside_it(window: Any, qtbo
     left, top, right, bottom = c.doc.box
     assert abs(left - 135) < 3 and abs(top - 50) < 3 and abs(right - 265) < 3 and abs(bottom - 255) < 3
     assert not window.banner.isVisible()
+
+
+def test_a_small_figure_on_a_big_sheet_is_shown_large_and_the_view_zooms_and_pans(window: Any, qtbot: Any,
+                                                                                     tmp_path: Path) -> None:
+    """Rigging a photo whose figure covers little of it zooms to the figure; the wheel zooms about the pointer,
+    a middle drag pans, and a joint dragged while zoomed lands where the pointer is; Fit shows it all again."""
+    import cv2
+
+    page = np.full((900, 1200, 3), 238, np.uint8)
+    cv2.circle(page, (900, 260), 22, (40, 40, 40), 4)
+    for a, b in (((900, 282), (900, 380)), ((850, 310), (950, 310)), ((900, 380), (875, 460)),
+                 ((900, 380), (925, 460))):
+        cv2.line(page, a, b, (40, 40, 40), 4)
+    path = tmp_path / "small.png"
+    Image.fromarray(page).save(path)
+    c, canvas = window.controller, window.canvas
+    window.load(path)
+    wait_until(qtbot, lambda: c.doc.rigged and c.doc.source == str(path), 30)
+    left, top, right, bottom = c.doc.box
+    a, b = canvas.to_widget(left, top), canvas.to_widget(right, bottom)
+    assert b.y() - a.y() > 0.6 * canvas.height()  # framed: the figure fills most of the canvas
+    assert canvas.rect().contains(a.toPoint()) and canvas.rect().contains(b.toPoint())
+
+    window.set_tool("joints")
+    anchor = QPointF(canvas.width() * 0.3, canvas.height() * 0.6)
+    under = canvas.to_image(anchor)
+    zoom = canvas.viewport.zoom
+    from PySide6.QtGui import QWheelEvent
+
+    wheel = QWheelEvent(anchor, canvas.mapToGlobal(anchor), QPoint(0, 0), QPoint(0, 240), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    canvas.wheelEvent(wheel)  # two notches in
+    assert canvas.viewport.zoom == pytest.approx(zoom * 1.25 ** 2)
+    assert canvas.to_image(anchor) == pytest.approx(under)
+
+    before = canvas.to_widget(*under)
+    start = QPoint(canvas.width() // 2, canvas.height() // 2)
+    QTest.mousePress(canvas, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(canvas, start + QPoint(40, -25))
+    QTest.mouseRelease(canvas, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, start + QPoint(40, -25))
+    after = canvas.to_widget(*under)
+    assert (after.x() - before.x(), after.y() - before.y()) == pytest.approx((40, -25))
+
+    hand = c.doc.skeleton.names.index("left_hand")
+    grip = canvas.to_widget(*c.doc.skeleton.joints[hand]).toPoint()
+    _drag(canvas, grip, grip + QPoint(30, 20))
+    assert c.doc.skeleton.joints[hand] == pytest.approx(canvas.to_image(QPointF(grip + QPoint(30, 20))), abs=0.6)
+
+    window.set_tool("box")  # the View menu's shortcuts work from any tool
+    QTest.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.viewport.zoom == 1.0
+    QTest.keyClick(window, Qt.Key.Key_F)
+    assert canvas.viewport.zoom > 2

@@ -6,7 +6,7 @@ from typing import Protocol
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from studio.document import Document
@@ -15,11 +15,14 @@ from studio.pipeline.pose import Box
 from studio.pipeline.segment import paint
 from studio.pipeline.strokes import Stroke
 from studio.ui.images import qimage_from_mask, qimage_from_rgb
+from studio.ui.viewport import Viewport
 
 TOOLS = ("draw", "erase", "box", "mask", "joints")
 HANDLE_PX = 7.0  # half-size of a box handle, screen px
 UNSURE_COLOUR = QColor(245, 160, 0)  # rings round the joints the automatic rig was unsure of
 JOINT_PICK_PX = 14.0  # how near the pointer must be to grab a joint, screen px
+ZOOM_STEP = 1.25  # per wheel notch or Zoom in/out
+SMALL_FIGURE = 0.25  # a rig whose box covers less of the drawing than this is zoomed to
 SIDE_COLOURS = {"left": QColor(40, 110, 230), "right": QColor(225, 60, 50), "": QColor(30, 160, 80)}
 
 
@@ -47,7 +50,10 @@ def _side(name: str) -> str:
 
 
 class RigCanvas(QWidget):
-    """Draw, or fix the box, the mask and the joints over one canvas. ``tool`` picks what a drag does."""
+    """Draw, or fix the box, the mask and the joints over one canvas. ``tool`` picks what a drag does.
+
+    The wheel zooms about the pointer and a middle-button drag pans; zoom_in/zoom_out/fit/zoom_to_figure back
+    the View menu."""
 
     hovered_joint = Signal(str)
 
@@ -68,6 +74,8 @@ class RigCanvas(QWidget):
         self._start: tuple[float, float] = (0.0, 0.0)
         self._brush_at: tuple[float, float] = (0.0, 0.0)
         self._pointer: QPointF | None = None
+        self.viewport = Viewport()
+        self._pan_from: QPointF | None = None
         self.setMouseTracking(True)
         self.setMinimumSize(320, 320)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -80,6 +88,7 @@ class RigCanvas(QWidget):
         self.doc = doc
         doc.changed.connect(self._on_changed)
         self._image = self._mask_image = None
+        self.viewport.fit()
         self.update()
 
     def _on_changed(self, aspect: str) -> None:
@@ -99,11 +108,45 @@ class RigCanvas(QWidget):
 
     # ------------------------------------------------------------------ view transform
     def _view(self) -> tuple[float, float, float]:
-        """scale, x offset, y offset mapping image px to widget px (the drawing fitted with a margin)."""
+        """scale, x offset, y offset mapping image px to widget px (the viewport: fitted, or zoomed)."""
+        return self.viewport.transform(self._sizes()[0], self._sizes()[1])
+
+    def _sizes(self) -> tuple[tuple[float, float], tuple[float, float]]:
         w, h = self.doc.size
-        margin = 12.0
-        scale = max(1e-3, min((self.width() - 2 * margin) / w, (self.height() - 2 * margin) / h))
-        return scale, (self.width() - w * scale) / 2, (self.height() - h * scale) / 2
+        return (float(self.width()), float(self.height())), (float(w), float(h))
+
+    def zoom_in(self) -> None:
+        self._zoom(ZOOM_STEP, QPointF(self.width() / 2, self.height() / 2))
+
+    def zoom_out(self) -> None:
+        self._zoom(1 / ZOOM_STEP, QPointF(self.width() / 2, self.height() / 2))
+
+    def fit(self) -> None:
+        """Show the whole drawing."""
+        self.viewport.fit()
+        self.update()
+
+    def zoom_to_figure(self, only_if_small: bool = False) -> None:
+        """Zoom so the figure's box fills the canvas (with ``only_if_small``, only where it covers little of
+        the drawing: a small figure photographed on a big sheet)."""
+        box = self.doc.box
+        if box is None:
+            return
+        w, h = self.doc.size
+        if only_if_small and (box[2] - box[0]) * (box[3] - box[1]) >= SMALL_FIGURE * w * h:
+            return
+        self.viewport.frame(box, *self._sizes())
+        self.update()
+
+    def _zoom(self, factor: float, anchor: QPointF) -> None:
+        self.viewport.zoom_at(factor, (anchor.x(), anchor.y()), *self._sizes())
+        self.update()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt's name)
+        notches = event.angleDelta().y() / 120
+        if notches:
+            self._zoom(ZOOM_STEP ** notches, event.position())
+        event.accept()
 
     def to_image(self, point: QPointF) -> tuple[float, float]:
         scale, ox, oy = self._view()
@@ -223,6 +266,10 @@ class RigCanvas(QWidget):
 
     # ------------------------------------------------------------------ gestures
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.MiddleButton:  # pan, whatever the tool
+            self._pan_from = event.position()
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
         if event.button() not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             return
         point = event.position()
@@ -251,6 +298,12 @@ class RigCanvas(QWidget):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         point = event.position()
         self._pointer = point
+        if self._pan_from is not None:
+            delta = point - self._pan_from
+            self._pan_from = point
+            self.viewport.pan(delta.x(), delta.y(), *self._sizes())
+            self.update()
+            return
         x, y = self.to_image(point)
         grab = self._grab
         if grab is None:
@@ -282,6 +335,10 @@ class RigCanvas(QWidget):
         self.update()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.MiddleButton:
+            self._pan_from = None
+            self.set_tool(self.tool)  # the tool's own cursor again
+            return
         grab, self._grab = self._grab, None
         if grab is None:
             return

@@ -144,6 +144,11 @@ class MainWindow(FileActions):
                             "Mirror the joint names: the figure's left becomes its right")
         settings = self._action("Se&ttings…", self.open_settings, K.Preferences)
         about = self._action("&About Drawing Studio", lambda: show_about(self))
+        zoom_in = self._action("Zoom &in", self.canvas.zoom_in, K.ZoomIn, "Zoom in (or turn the wheel over the canvas)")
+        zoom_out = self._action("Zoom &out", self.canvas.zoom_out, K.ZoomOut)
+        fit = self._action("&Fit drawing", self.canvas.fit, "Ctrl+0", "Show the whole drawing")
+        figure = self._action("Zoom to fi&gure", self.canvas.zoom_to_figure, "F",
+                              "Zoom to the figure's box (a middle-button drag pans)")
         self.tool_group = QActionGroup(self)
         tools = []
         for tool, (text, key) in TOOL_KEYS.items():
@@ -156,7 +161,7 @@ class MainWindow(FileActions):
         menus: dict[str, list[QAction | None]] = {"&File": [new, open_, open_char, None, save, save_as, None, export, export_as, export_char, None,
                            quit_],
                  "&Edit": [undo, redo, None, paste, clear], "&Rig": [rig, rig_box, reset, swap, None, *tools],
-                 "&Settings": [settings], "&Help": [about]}
+                 "&View": [zoom_in, zoom_out, fit, figure], "&Settings": [settings], "&Help": [about]}
         for title, actions in menus.items():
             menu = self.menuBar().addMenu(title)
             for entry in actions:
@@ -238,6 +243,8 @@ class MainWindow(FileActions):
         self.rig_cancel.hide()
         self.banner.hide()
         self.statusBar().showMessage("Rigged. " + " ".join(notes), 8000)
+        if not self.controller.doc.strokes:  # a photo or scan, not a page being drawn: show a small figure large
+            self.canvas.zoom_to_figure(only_if_small=True)
 
     def _motion_problem(self, spec: str) -> str | None:
         try:
