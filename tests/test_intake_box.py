@@ -126,6 +126,22 @@ def test_a_sheet_photographed_on_a_white_table_is_not_the_figure() -> None:
     assert 175 <= left <= 187 and 100 <= top <= 110 and 293 <= right <= 305 and 258 <= bottom <= 270
 
 
+def test_a_box_bodied_figure_with_stubby_limbs_is_no_frame() -> None:
+    """A body drawn as a big rectangle with limbs about as short as the frame test's band: its ink lies along its
+    box's edges, but not along all four of them, so it is the figure (not its mouth, the next largest part)."""
+    rgb = np.full((800, 600, 3), 255, np.uint8)
+    ink = (30, 30, 30)
+    cv2.rectangle(rgb, (150, 200), (450, 600), ink, 4)  # the body
+    for a, b in (((150, 400), (138, 400)), ((450, 400), (462, 400)), ((220, 600), (220, 612)),
+                 ((380, 600), (380, 612))):  # arms and legs 12 px: inside the 20 px band
+        cv2.line(rgb, a, b, ink, 4)
+    cv2.circle(rgb, (240, 300), 20, ink, 4)
+    cv2.circle(rgb, (360, 300), 20, ink, 4)
+    cv2.ellipse(rgb, (300, 450), (60, 25), 0, 0, 180, ink, 4)  # the mouth
+    left, top, right, bottom = find_figure_box(rgb).box
+    assert left < 140 and top < 202 and right > 460 and bottom > 610
+
+
 def test_a_frame_alone_is_no_figure() -> None:
     rgb = np.full((200, 200, 3), 240, np.uint8)
     cv2.rectangle(rgb, (30, 30), (170, 170), (40, 40, 40), 3)
