@@ -46,6 +46,8 @@ def test_zoom_stays_between_fitted_and_the_maximum() -> None:
 
 def test_pan_follows_the_hand_and_never_loses_the_drawing() -> None:
     v = Viewport()
+    v.pan(30, -20, WIDGET, IMAGE)
+    assert v == Viewport()  # the fitted view stays put: it shows everything already
     v.zoom_at(4.0, (400, 300), WIDGET, IMAGE)
     before = to_widget(v, 500, 250)
     v.pan(30, -20, WIDGET, IMAGE)

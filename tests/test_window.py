@@ -496,3 +496,61 @@ def test_a_small_figure_on_a_big_sheet_is_shown_large_and_the_view_zooms_and_pan
     assert canvas.viewport.zoom == 1.0
     QTest.keyClick(window, Qt.Key.Key_F)
     assert canvas.viewport.zoom > 2
+
+
+def test_panning_is_safe_whatever_else_the_mouse_and_keyboard_do(window: Any, qtbot: Any) -> None:
+    """A click during a pan edits nothing; a pan whose release went elsewhere ends on the next move; two fingers
+    on a touchpad pan; rigging again keeps a view the user chose; Ctrl+= zooms in."""
+    c, canvas = window.controller, window.canvas
+    window.set_tool("draw")
+    strokes, revision = len(c.doc.strokes), c.doc.revision
+    canvas.zoom_in()
+    centre = QPoint(canvas.width() // 2, canvas.height() // 2)
+    QTest.mousePress(canvas, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, centre)
+    QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
+    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
+    assert len(c.doc.strokes) == strokes and c.doc.revision == revision  # no dot drawn mid-pan
+    assert canvas._grab is None  # nor a stroke half-started, to follow the pointer once the pan ends
+
+    from PySide6.QtGui import QMouseEvent
+
+    view, spot = canvas.viewport.centre, QPointF(centre + QPoint(50, 50))
+    for _ in range(2):  # the middle release went elsewhere: hovering (no button) must not drag the drawing along
+        canvas.mouseMoveEvent(QMouseEvent(QMouseEvent.Type.MouseMove, spot, canvas.mapToGlobal(spot),
+                                          Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
+                                          Qt.KeyboardModifier.NoModifier))
+        assert canvas.viewport.centre == view
+    QTest.mouseRelease(canvas, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, centre)
+
+    from PySide6.QtGui import QWheelEvent
+
+    under = canvas.to_image(QPointF(centre))
+    swipe = QWheelEvent(QPointF(centre), canvas.mapToGlobal(QPointF(centre)), QPoint(-30, 15), QPoint(-30, 15),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.ScrollUpdate, False)
+    zoom = canvas.viewport.zoom
+    canvas.wheelEvent(swipe)  # two fingers on a touchpad: a pan, not a zoom
+    moved = canvas.to_widget(*under)
+    assert (moved.x() - centre.x(), moved.y() - centre.y()) == pytest.approx((-30, 15))
+    assert canvas.viewport.zoom == zoom
+
+    zoom = canvas.viewport.zoom
+    QTest.keyClick(window, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    assert canvas.viewport.zoom == pytest.approx(zoom * 1.25)
+    window.set_tool("joints")
+    c.rig()
+    wait_until(qtbot, lambda: "rig" not in c.jobs.running, 30)
+    assert canvas.viewport.zoom == pytest.approx(zoom * 1.25)  # rigging again leaves the user's view alone
+
+
+def test_confirming_unsure_joints_marks_the_window_unsaved(window: Any) -> None:
+    from studio.commands import RigState, SetRig
+
+    c = window.controller
+    plain = RigState.of(c.doc)
+    c.undo.run(SetRig(plain, RigState(plain.box, plain.mask, plain.skeleton, plain.detected, frozenset({"neck"}))))
+    c.doc.mark_saved()
+    c.undo.setClean()
+    window._update_title()
+    assert not window.isWindowModified()
+    window.joint_check.confirm.click()
+    assert window.isWindowModified()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen, QWheelEvent
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (QColor, QImage, QMouseEvent, QNativeGestureEvent, QPainter, QPainterPath, QPaintEvent, QPen,
+                           QWheelEvent)
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from studio.document import Document
@@ -52,8 +53,8 @@ def _side(name: str) -> str:
 class RigCanvas(QWidget):
     """Draw, or fix the box, the mask and the joints over one canvas. ``tool`` picks what a drag does.
 
-    The wheel zooms about the pointer and a middle-button drag pans; zoom_in/zoom_out/fit/zoom_to_figure back
-    the View menu."""
+    A mouse wheel zooms about the pointer and a middle-button drag pans a zoomed view; on a touchpad, two fingers
+    pan and a pinch (or Ctrl with two fingers) zooms. zoom_in/zoom_out/fit/zoom_to_figure back the View menu."""
 
     hovered_joint = Signal(str)
 
@@ -88,6 +89,9 @@ class RigCanvas(QWidget):
         self.doc = doc
         doc.changed.connect(self._on_changed)
         self._image = self._mask_image = None
+        self._pan_from = self._grab = None  # a gesture on the old document ends with it
+        self._live_box = self._live_mask = self._live_joints = None
+        self._stroke = []
         self.viewport.fit()
         self.update()
 
@@ -127,13 +131,14 @@ class RigCanvas(QWidget):
         self.update()
 
     def zoom_to_figure(self, only_if_small: bool = False) -> None:
-        """Zoom so the figure's box fills the canvas (with ``only_if_small``, only where it covers little of
-        the drawing: a small figure photographed on a big sheet)."""
+        """Zoom so the figure's box fills the canvas. With ``only_if_small`` (after a rig), only while the view is
+        fitted and the box covers little of the drawing: a small figure photographed on a big sheet."""
         box = self.doc.box
         if box is None:
             return
         w, h = self.doc.size
-        if only_if_small and (box[2] - box[0]) * (box[3] - box[1]) >= SMALL_FIGURE * w * h:
+        small = (box[2] - box[0]) * (box[3] - box[1]) < SMALL_FIGURE * w * h
+        if only_if_small and (not small or self.viewport.zoom != 1.0):
             return
         self.viewport.frame(box, *self._sizes())
         self.update()
@@ -143,10 +148,20 @@ class RigCanvas(QWidget):
         self.update()
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt's name)
-        notches = event.angleDelta().y() / 120
-        if notches:
+        pixels = event.pixelDelta()  # only touchpads (and other smooth scrollers) report it
+        if not pixels.isNull() and not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.viewport.pan(pixels.x(), pixels.y(), *self._sizes())
+            self.update()
+        elif notches := event.angleDelta().y() / 120:
             self._zoom(ZOOM_STEP ** notches, event.position())
         event.accept()
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.NativeGesture and isinstance(event, QNativeGestureEvent):
+            if event.gestureType() == Qt.NativeGestureType.ZoomNativeGesture:  # a pinch (macOS, Wayland)
+                self._zoom(1.0 + event.value(), event.position())
+                return True
+        return super().event(event)
 
     def to_image(self, point: QPointF) -> tuple[float, float]:
         scale, ox, oy = self._view()
@@ -266,7 +281,9 @@ class RigCanvas(QWidget):
 
     # ------------------------------------------------------------------ gestures
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() == Qt.MouseButton.MiddleButton:  # pan, whatever the tool
+        if self._pan_from is not None:
+            return  # other buttons do nothing while panning
+        if event.button() == Qt.MouseButton.MiddleButton and self._grab is None:  # pan, whatever the tool
             self._pan_from = event.position()
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
             return
@@ -298,6 +315,8 @@ class RigCanvas(QWidget):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         point = event.position()
         self._pointer = point
+        if self._pan_from is not None and not event.buttons() & Qt.MouseButton.MiddleButton:
+            self._end_pan()  # its release went elsewhere
         if self._pan_from is not None:
             delta = point - self._pan_from
             self._pan_from = point
@@ -335,9 +354,9 @@ class RigCanvas(QWidget):
         self.update()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() == Qt.MouseButton.MiddleButton:
-            self._pan_from = None
-            self.set_tool(self.tool)  # the tool's own cursor again
+        if self._pan_from is not None:
+            if event.button() == Qt.MouseButton.MiddleButton:
+                self._end_pan()
             return
         grab, self._grab = self._grab, None
         if grab is None:
@@ -359,6 +378,10 @@ class RigCanvas(QWidget):
             if not np.array_equal(joints, self.doc.skeleton.joints):
                 self.edits.set_joints(self.doc.skeleton.joints.copy(), joints, int(grab[1]))  # type: ignore[call-overload]
         self.update()
+
+    def _end_pan(self) -> None:
+        self._pan_from = None
+        self.set_tool(self.tool)  # the tool's own cursor again
 
     def leaveEvent(self, event: object) -> None:  # noqa: N802
         self._pointer = None

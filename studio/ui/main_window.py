@@ -36,6 +36,7 @@ class MainWindow(FileActions):
         self.options = ToolOptions(self.canvas)
         self.banner = Banner()
         self.joint_check = JointCheck(c.doc)
+        self.joint_check.confirm.clicked.connect(self._update_title)  # confirming is a change to save
         self.preview = PreviewPanel()
         self.plot = ClipPlot()
         self.library = MotionLibrary()
@@ -145,10 +146,11 @@ class MainWindow(FileActions):
         settings = self._action("Se&ttings…", self.open_settings, K.Preferences)
         about = self._action("&About Drawing Studio", lambda: show_about(self))
         zoom_in = self._action("Zoom &in", self.canvas.zoom_in, K.ZoomIn, "Zoom in (or turn the wheel over the canvas)")
+        zoom_in.setShortcuts([QKeySequence(K.ZoomIn), QKeySequence("Ctrl+=")])  # Ctrl+= is Ctrl++ unshifted
         zoom_out = self._action("Zoom &out", self.canvas.zoom_out, K.ZoomOut)
-        fit = self._action("&Fit drawing", self.canvas.fit, "Ctrl+0", "Show the whole drawing")
-        figure = self._action("Zoom to fi&gure", self.canvas.zoom_to_figure, "F",
-                              "Zoom to the figure's box (a middle-button drag pans)")
+        fit = self._action("Fit &drawing", self.canvas.fit, "Ctrl+0", "Show the whole drawing")
+        figure = self._action("Zoom to &figure", lambda: self.canvas.zoom_to_figure(), "F",
+                              "Zoom to the figure's box (drag with the middle button, or two fingers on a touchpad, to pan)")
         self.tool_group = QActionGroup(self)
         tools = []
         for tool, (text, key) in TOOL_KEYS.items():
@@ -198,6 +200,8 @@ class MainWindow(FileActions):
         doc = self.controller.doc
         self.canvas.set_document(doc)
         self.joint_check.set_document(doc)
+        if doc.rigged and not doc.strokes:  # an opened photo or project: show a small figure large
+            self.canvas.zoom_to_figure(only_if_small=True)
         self._sync_preview_controls()
         self.export_panel.sync_from_document()
         self.banner.hide()

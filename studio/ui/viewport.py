@@ -47,7 +47,9 @@ class Viewport:
                                point[1] - (anchor[1] - widget[1] / 2) / new_scale), image)
 
     def pan(self, dx: float, dy: float, widget: Size, image: Size) -> None:
-        """Move the drawing by (dx, dy) widget px, as a hand dragging it would."""
+        """Move the drawing by (dx, dy) widget px, as a hand dragging it would (a fitted view stays put)."""
+        if self.zoom == 1.0:
+            return
         scale, _, _ = self.transform(widget, image)
         cx, cy = self.centre if self.centre is not None else (image[0] / 2, image[1] / 2)
         self.centre = _inside((cx - dx / scale, cy - dy / scale), image)
