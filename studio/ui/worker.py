@@ -6,7 +6,7 @@ import threading
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
 
 class JobCancelled(Exception):
@@ -50,11 +50,12 @@ class _Runnable(QRunnable):
             result = self.fn(job)
         except self.cancel_types:
             job.cancelled.emit()
-        except Exception as exc:  # shown to the user as one line; the traceback goes to stderr for bug reports
+        except Exception as exc:  # shown to the user as one line; a bug's traceback goes to stderr for reports
             if job.is_cancelled():
                 job.cancelled.emit()
             else:
-                traceback.print_exc()
+                if not is_expected(exc):
+                    traceback.print_exc()
                 job.failed.emit(_one_line(exc))
         else:
             if job.is_cancelled():
@@ -63,6 +64,12 @@ class _Runnable(QRunnable):
                 job.finished.emit(result)
         finally:
             job.done.set()
+
+
+def is_expected(exc: BaseException) -> bool:
+    """The studio's own errors (BoxError, BackendError, BvhError…) say what went wrong and what to do: the user
+    reads that line, and a traceback would only bury it. Anything else is a bug worth a traceback."""
+    return type(exc).__module__.split(".")[0] == "studio"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -88,8 +95,18 @@ class Jobs(QObject):
         self.running[name] = job
         for signal in (job.finished, job.failed, job.cancelled):
             signal.connect(lambda *_, j=job: self._forget(j))
-        self.pool.start(_Runnable(job, fn, cancel_types))
+        runnable = _Runnable(job, fn, cancel_types)
+        # Started from the event loop, not here: the caller connects to the job's signals after start() returns,
+        # and a job that fails at once would otherwise emit before anyone listens (the window would wait forever).
+        QTimer.singleShot(0, self, lambda: self._launch(runnable))
         return job
+
+    def _launch(self, runnable: _Runnable) -> None:
+        if runnable.job.is_cancelled():  # cancelled (or replaced) before it began
+            runnable.job.cancelled.emit()
+            runnable.job.done.set()
+        else:
+            self.pool.start(runnable)
 
     def _forget(self, job: Job) -> None:
         if self.running.get(job.name) is job:

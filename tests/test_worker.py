@@ -1,0 +1,51 @@
+"""Background jobs: results and one-line failures reach the UI thread; only bugs leave a traceback on stderr."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytest.importorskip("PySide6")
+from studio.pipeline.box import BoxError  # noqa: E402
+from studio.ui.worker import Jobs  # noqa: E402
+
+
+def run(qtbot: Any, fn: Any) -> tuple[list[Any], list[str]]:
+    jobs, results, failures = Jobs(), [], []
+    job = jobs.start("test", fn)
+    job.finished.connect(results.append)
+    job.failed.connect(failures.append)
+    qtbot.waitUntil(lambda: bool(results or failures), timeout=2000)
+    return results, failures
+
+
+def test_a_result_arrives(qtbot: Any) -> None:
+    assert run(qtbot, lambda job: 42) == ([42], [])
+
+
+def test_the_studios_own_errors_are_one_line_and_no_traceback(qtbot: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    def fail(job: Any) -> None:
+        raise BoxError("no figure found: is the drawing on plain paper?\nsecond line")
+
+    assert run(qtbot, fail) == ([], ["no figure found: is the drawing on plain paper?"])
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_bug_leaves_its_traceback_for_the_report(qtbot: Any, capfd: pytest.CaptureFixture[str]) -> None:
+    def fail(job: Any) -> None:
+        return {}["missing"]  # type: ignore[no-any-return]
+
+    assert run(qtbot, fail) == ([], ["'missing'"])
+    err = capfd.readouterr().err
+    assert "Traceback" in err and "KeyError" in err
+
+
+def test_a_job_that_ends_at_once_is_still_heard(qtbot: Any) -> None:
+    """Callers connect to a job after start() returns: a job that fails instantly must not emit before that."""
+    def fail(job: Any) -> None:
+        raise BoxError("no figure found")  # no traceback to print: it emits at once
+
+    for _ in range(40):
+        assert run(qtbot, lambda job: 42) == ([42], [])
+        assert run(qtbot, fail) == ([], ["no figure found"])
