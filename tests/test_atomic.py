@@ -68,3 +68,23 @@ def test_folder_may_replace_a_file_or_nothing(tmp_path: Path) -> None:
             (temp / "f").write_bytes(b"y")
         assert (tmp_path / name / "f").read_bytes() == b"y"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "was_a_file"]
+
+
+def test_results_get_ordinary_permissions_not_a_temp_files(tmp_path: Path) -> None:
+    """Temp files are owner-only; what is published has the umask's mode, or keeps the mode of what it replaces."""
+    import stat
+
+    from studio.pipeline.atomic import UMASK
+
+    fresh = tmp_path / "fresh.gif"
+    with atomic_write_path(fresh) as temp:
+        temp.write_bytes(b"GIF89a")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~UMASK
+    folder = tmp_path / "character"
+    with atomic_write_dir(folder) as temp_dir:
+        (temp_dir / "char_cfg.yaml").write_text("height: 1\n")
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~UMASK
+    fresh.chmod(0o640)  # the user's own choice survives a re-export
+    with atomic_write_path(fresh) as temp:
+        temp.write_bytes(b"GIF89a again")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o640

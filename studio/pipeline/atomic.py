@@ -2,7 +2,8 @@
 
 A reader never sees a half-written file: the temp file or folder lives next to the target (same
 file system, so the final ``os.replace`` is a rename), its name starts with a dot and ends in
-``.tmp``, and it is fsynced before the rename. On any exception (``ExportCancelled`` included) the
+``.tmp``, and it is fsynced before the rename. The result gets the permissions a plain ``open`` would give
+(the umask's, or those of the file it replaces), not the owner-only ones of a temp file. On any exception (``ExportCancelled`` included) the
 temp is removed and an existing target is left untouched.
 
 Folders cannot be renamed over a non-empty folder, so ``atomic_write_dir`` swaps: the old folder
@@ -26,6 +27,25 @@ class ExportCancelled(Exception):
 
 class AtomicWriteError(OSError):
     """The finished temp file or folder could not be moved into place."""
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the only portable way to read it is to set it; done once, at import
+    os.umask(mask)
+    return mask
+
+
+UMASK = _read_umask()
+
+
+def _publish_mode(temp: Path, target: Path, base: int) -> None:
+    """Give ``temp`` the mode ``target`` has, or else the one a new file or folder would get (temp files
+    and folders are created owner-only: a web server could not serve the GIF)."""
+    try:
+        mode = target.stat().st_mode & 0o7777 if target.exists() else base & ~UMASK
+        os.chmod(temp, mode)
+    except OSError:
+        pass  # a file system without modes: nothing to match
 
 
 def _temp_prefix(target: Path) -> str:
@@ -76,6 +96,7 @@ class PendingFile:
             raise AtomicWriteError(f"{self.target}: this pending file was already committed or discarded")
         try:
             fsync_path(self.temp)
+            _publish_mode(self.temp, self.target, 0o666)
             os.replace(self.temp, self.target)
         except OSError as err:
             self.discard()
@@ -122,6 +143,7 @@ def atomic_write_dir(target: str | os.PathLike[str], fsync: bool = True) -> Iter
             for path in temp.rglob("*"):
                 if path.is_file() and not path.is_symlink():
                     fsync_path(path)
+        _publish_mode(temp, target, 0o777)
         _replace_dir(temp, target)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)

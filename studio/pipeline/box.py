@@ -12,7 +12,7 @@ TIGHT_CONTACT = 0.15  # strokes meeting the border along less than this share of
 TIGHT_TOUCHES = 6  # ... in at most this many places (hands, feet, hair) still count: rules and edges do not
 FRAME_EDGE_SHARE = 0.9  # a group with this share of its ink along its own box's edges is a frame round the figure
 FRAME_BAND = 0.06  # ... the edges' band, as a share of the box's shorter side
-FRAME_SIDE_COVER = 0.5  # ... and runs along at least this share of each side, in the band's outer half
+FRAME_SIDE_COVER = 0.5  # ... and runs along at least this share of three of its sides, in the band's outer half
 HANDLES = ("left", "top", "right", "bottom", "top_left", "top_right", "bottom_left", "bottom_right")
 
 
@@ -38,8 +38,8 @@ def find_figure_box(rgb: np.ndarray, margin: float = 0.03) -> Detection:
     largest group counts even so when it meets the border in at most ``TIGHT_TOUCHES`` places, along less than
     ``TIGHT_CONTACT`` of its length (the ruled lines of a notebook touch it in many places, a paper edge along a
     long stretch). A frame is never the figure: a sheet's edge against a lighter table, or a border the child drew,
-    has nearly all its ink along the edges of its own box and runs along all four, where a figure's limbs only
-    reach them here and there.
+    has nearly all its ink along the edges of its own box and runs along three or four of them, where a figure's
+    limbs only reach them here and there.
     The score is the share of the image the figure's strokes cover, for information only.
     """
     h, w = rgb.shape[:2]
@@ -72,9 +72,9 @@ def find_figure_box(rgb: np.ndarray, margin: float = 0.03) -> Detection:
 
 def _is_frame(labels: np.ndarray, stats: np.ndarray, i: int) -> bool:
     """Whether group i is a rectangle's outline, not a figure: nearly all its ink lies in a band along the edges of
-    its own bounding box, and it runs along most of each of the four sides, in the band's outer half. (A body
-    drawn as a box is set in from its bounding box by its arms and legs, which reach the sides only here and
-    there.)"""
+    its own bounding box, and it runs along most of three or four of its sides, in the band's outer half (a
+    faint sheet edge may break on one side). A body drawn as a box is set in from its bounding box by its arms
+    and legs, which reach the sides only here and there."""
     x, y, bw, bh, area = (int(v) for v in stats[i])
     band = max(3, int(FRAME_BAND * min(bw, bh)))
     if bw <= 2 * band or bh <= 2 * band:
@@ -84,7 +84,7 @@ def _is_frame(labels: np.ndarray, stats: np.ndarray, i: int) -> bool:
         return False
     rim = max(2, band // 2)
     sides = (own[:rim].any(axis=0), own[-rim:].any(axis=0), own[:, :rim].any(axis=1), own[:, -rim:].any(axis=1))
-    return min(float(side.mean()) for side in sides) >= FRAME_SIDE_COVER
+    return sum(float(side.mean()) >= FRAME_SIDE_COVER for side in sides) >= 3
 
 
 def clamp_box(box: Box, width: int, height: int, min_side: float = MIN_SIDE) -> Box:

@@ -35,6 +35,12 @@ class LoadedImage:
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):  # 16-bit (scanners) or float greyscale
+        grey = np.asarray(image, dtype=np.float64)
+        top = float(grey.max()) if grey.size else 0.0
+        full = 1.0 if image.mode == "F" and top <= 1.0 else 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
+        grey = np.clip(grey * (255.0 / full), 0, 255).round().astype(np.uint8)  # Pillow would clip to white
+        return np.repeat(grey[:, :, None], 3, axis=2)
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
