@@ -151,12 +151,36 @@ def joint_overlay(annotation: Annotation) -> np.ndarray:
     return picture
 
 
+OVERLAY = "joint_overlay.png"
+
+
+class OutputFolderError(ValueError):
+    """The character folder cannot be written where asked without destroying something."""
+
+
+def check_output_folder(image_path: str | Path, folder: str | Path, force: bool = False) -> None:
+    """Refuse, before any work, to write a character folder over the input image, over a file, or (unless
+    ``force``) over a character that is already there: its char_cfg.yaml may hold a rig fixed by hand."""
+    from studio.pipeline.character import BOUNDING_BOX, CHAR_CFG, IMAGE, MASK, TEXTURE
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputFolderError(f"{folder} is a file: give a folder for the character")
+    written = {(folder / name).resolve() for name in (CHAR_CFG, TEXTURE, MASK, BOUNDING_BOX, IMAGE, OVERLAY)}
+    if Path(image_path).resolve() in written:
+        raise OutputFolderError(f"{image_path} is one of the files annotate writes in {folder}: choose another "
+                                "output folder (-o), or the drawing would be overwritten")
+    if not force and (folder / CHAR_CFG).exists():
+        raise OutputFolderError(f"{folder} already holds a character ({CHAR_CFG}, perhaps fixed by hand): "
+                                "pass --force to replace it, or choose another folder")
+
+
 def write_annotation(annotation: Annotation, folder: str | Path) -> Path:
     """The AD character folder: char_cfg.yaml, texture.png, mask.png, bounding_box.yaml, image.png and
     joint_overlay.png."""
     folder = Path(folder)
     write_character(annotation.character, folder, image=annotation.image.rgb)
     ok, data = cv2.imencode(".png", cv2.cvtColor(joint_overlay(annotation), cv2.COLOR_RGB2BGR))
-    with atomic_write_path(folder / "joint_overlay.png") as tmp:
+    with atomic_write_path(folder / OVERLAY) as tmp:
         tmp.write_bytes(data.tobytes())
     return folder

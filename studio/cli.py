@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("--endpoint", help="TorchServe base URL, e.g. http://127.0.0.1:8080")
     annotate.add_argument("--checkpoint", help="pose checkpoint (.pth or AD's .mar) for --backend torch")
     annotate.add_argument("--box", type=_box, help="L,T,R,B in working-image px instead of detection")
+    annotate.add_argument("--force", action="store_true", help="replace a character already in the output folder")
     annotate.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     pose = sub.add_parser("pose", help="print the 17 COCO keypoints [[x, y, score], ...] of a drawing")
@@ -182,8 +183,9 @@ def _cmd_motions(args: argparse.Namespace) -> int:
 
 
 def _cmd_annotate(args: argparse.Namespace) -> int:
-    from studio.annotate import annotate, make_backend, write_annotation
+    from studio.annotate import annotate, check_output_folder, make_backend, write_annotation
 
+    check_output_folder(args.image, args.output, args.force)
     backend = make_backend(args.backend, args.endpoint, args.checkpoint)
     result = annotate(args.image, backend, args.box,
                       progress=(lambda stage: print(f"  {stage}…", file=sys.stderr)) if sys.stderr.isatty() else None)

@@ -115,3 +115,26 @@ def test_low_confidence_joints_are_reported(tmp_path: Path) -> None:
     result = annotate(drawing_file(tmp_path), Unsure())
     assert any("low confidence" in n and "left hand" in n for n in result.notes)
     assert result.unsure == ("left_hand",)
+
+
+def test_annotate_never_overwrites_the_drawing_or_a_character_without_force(tmp_path: Path) -> None:
+    """AD's folders keep the drawing as image.png: annotating it into its own folder would replace the photo
+    with the working copy, and the hand-fixed char_cfg.yaml with a fresh guess."""
+    folder = tmp_path / "char"
+    folder.mkdir()
+    photo = folder / "image.png"
+    photo.write_bytes(drawing_file(tmp_path).read_bytes())
+    (folder / "char_cfg.yaml").write_text("fixed: by hand\n")
+    before = photo.read_bytes()
+    result = run_cli("annotate", str(photo), "-o", str(folder), "--force")
+    assert result.returncode == 1 and "would be overwritten" in result.stderr and "Traceback" not in result.stderr
+    elsewhere = drawing_file(tmp_path)
+    result = run_cli("annotate", str(elsewhere), "-o", str(folder))
+    assert result.returncode == 1 and "--force" in result.stderr
+    assert photo.read_bytes() == before and (folder / "char_cfg.yaml").read_text() == "fixed: by hand\n"
+    result = run_cli("annotate", str(elsewhere), "-o", str(folder), "--force")
+    assert result.returncode == 0, result.stderr
+    assert photo.read_bytes() != before and "skeleton" in (folder / "char_cfg.yaml").read_text()
+    (tmp_path / "afile").write_text("x")
+    result = run_cli("annotate", str(elsewhere), "-o", str(tmp_path / "afile"))
+    assert result.returncode == 1 and "is a file" in result.stderr
