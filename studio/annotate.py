@@ -14,7 +14,8 @@ from studio.pipeline.box import clamp_box, crop
 from studio.pipeline.character import Character, write_character
 from studio.pipeline.intake import LoadedImage, read_image
 from studio.pipeline.manual_pose import ManualBackend, snap_inside
-from studio.pipeline.pose import AD_SKELETON, UNSURE_SCORE, BackendError, Box, PoseBackend, coco_to_ad
+from studio.pipeline.pose import (AD_SKELETON, UNSURE_SCORE, BackendError, Box, PoseBackend, check_keypoints,
+                                  coco_to_ad)
 from studio.pipeline.segment import segment_figure
 
 Progress = Callable[[str], None]
@@ -115,6 +116,7 @@ def annotate_image(image: LoadedImage, backend: PoseBackend, box: Box | None = N
     mask = segment_figure(cut)
     say(f"placing the skeleton ({backend.name})")
     result = backend.pose(image.rgb, box)
+    check_keypoints(result.keypoints, box, backend.name)
     notes.extend(result.notes)
     names, parents, locs = coco_to_ad(result.keypoints)
     local = locs - np.array(box[:2])

@@ -201,6 +201,7 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 def _cmd_pose(args: argparse.Namespace) -> int:
     from studio.annotate import make_backend
     from studio.pipeline.intake import read_image
+    from studio.pipeline.pose import check_keypoints
 
     backend = make_backend(args.backend, args.endpoint, args.checkpoint)
     image = read_image(args.image)
@@ -215,6 +216,7 @@ def _cmd_pose(args: argparse.Namespace) -> int:
     else:
         box = _box(args.box)
     result = backend.pose(image.rgb, box)
+    check_keypoints(result.keypoints, box, backend.name)
     points = result.keypoints.copy()
     points[:, :2] = image.to_original(points[:, :2])  # report in the original image's pixels
     print(json.dumps([[round(float(x), 2), round(float(y), 2), round(float(s), 4)] for x, y, s in points]))

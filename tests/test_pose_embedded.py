@@ -43,18 +43,68 @@ def test_weights_round_trip_and_predict_in_image_pixels(tmp_path: Path) -> None:
     assert (a[:, :2] >= center - size / 2 - cell - 1e-9).all() and (a[:, :2] <= center + size / 2).all()
 
 
-def test_missing_corrupt_and_foreign_weights_give_clear_errors(tmp_path: Path) -> None:
-    with pytest.raises(BackendError, match="weights are missing .*training/train.py"):
+def test_missing_corrupt_and_foreign_weights_give_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import studio.pipeline.pose_embedded as embedded
+
+    with pytest.raises(BackendError, match="no weights file at .*none.pt"):  # a typo, not a missing download
         load_network(tmp_path / "none.pt")
+    monkeypatch.setattr(embedded, "WEIGHTS", tmp_path / "shipped.pt")
+    with pytest.raises(BackendError, match="weights are missing .*training/train.py"):
+        load_network()
     bad = tmp_path / "bad.pt"
-    bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(BackendError, match="cannot load the embedded pose weights"):
-        load_network(bad)
+    for content in (b"not a checkpoint", b""):
+        bad.write_bytes(content)
+        with pytest.raises(BackendError, match="bad.pt: it is not a torch weights file, or it is damaged$"):
+            load_network(bad)
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "drawing-studio-pose-v1", "run": print}, evil)  # a pickled callable
+    with pytest.raises(BackendError, match="holds Python objects, which the studio never unpickles") as caught:
+        load_network(evil)
+    assert "weights_only=False" not in str(caught.value)  # never the advice to load it unsafely
     foreign = tmp_path / "foreign.pt"
     torch.save({"state_dict": {}}, foreign)
     with pytest.raises(BackendError, match="not a Drawing Studio pose model"):
         load_network(foreign)
+    net = build_network()
+    for width, match in (("wide", "width 'wide' is not a whole number"), (10**6, "width 1000000 is not")):
+        odd = tmp_path / "odd.pt"
+        torch.save({"format": "drawing-studio-pose-v1", "width": width, "state_dict": net.state_dict()}, odd)
+        with pytest.raises(BackendError, match=match):
+            load_network(odd)
+    partial = tmp_path / "partial.pt"
+    state = dict(net.state_dict())
+    state.pop(next(iter(state)))
+    torch.save({"format": "drawing-studio-pose-v1", "state_dict": state}, partial)
+    with pytest.raises(BackendError, match="does not fit the embedded network: Missing key"):
+        load_network(partial)
     assert not available(tmp_path / "none.pt")
+
+
+def test_broken_weights_fail_the_rig_instead_of_passing_a_collapsed_skeleton(tmp_path: Path) -> None:
+    """Zeroed weights put every joint on one spot with score 0 (which is never 'unsure'); NaN weights give NaN.
+    Both used to come out as a 16-joint character and exit 0."""
+    import subprocess
+    import sys
+
+    import cv2
+
+    picture = np.full((400, 300, 3), 240, np.uint8)
+    cv2.circle(picture, (150, 90), 40, (30, 30, 30), 4)
+    cv2.line(picture, (150, 130), (150, 300), (30, 30, 30), 6)
+    drawing = tmp_path / "drawing.png"
+    cv2.imwrite(str(drawing), picture)
+    for fill, match in ((0.0, "put every joint on the same spot"), (float("nan"), "invalid numbers")):
+        net = build_network()
+        with torch.no_grad():
+            for p in net.parameters():
+                p.fill_(fill)
+        weights = tmp_path / "broken.pt"
+        save_weights(net, weights)
+        for command in (["annotate", str(drawing), "-o", str(tmp_path / "out")], ["pose", str(drawing), "--json"]):
+            result = subprocess.run([sys.executable, "-m", "studio.cli", *command, "--backend", "embedded",
+                                     "--checkpoint", str(weights)], capture_output=True, text=True, timeout=120)
+            assert result.returncode == 1 and match in result.stderr and "Traceback" not in result.stderr
+            assert "NaN" not in result.stdout and not (tmp_path / "out").exists()
 
 
 def test_auto_picks_embedded_only_when_its_weights_exist() -> None:

@@ -73,6 +73,21 @@ class PoseBackend(Protocol):
         ...
 
 
+def check_keypoints(keypoints: np.ndarray, box: Box, backend: str) -> None:
+    """Raise BackendError for output no skeleton can come from: NaN or infinite numbers, or every keypoint on
+    one spot (broken or untrained weights give both, and a rig from them would pass for a real one)."""
+    kp = np.asarray(keypoints, float)
+    if kp.shape != (17, 3):
+        raise BackendError(f"the {backend} backend returned {kp.shape[0] if kp.ndim else 0} keypoints, not 17")
+    if not np.isfinite(kp).all():
+        raise BackendError(f"the {backend} pose model returned invalid numbers (NaN or infinity): its weights "
+                           "are broken; use other weights or another backend")
+    size = max(box[2] - box[0], box[3] - box[1], 1.0)
+    if np.ptp(kp[:, :2], axis=0).max() < 0.02 * size:
+        raise BackendError(f"the {backend} pose model put every joint on the same spot: its weights look "
+                           "untrained or broken; use other weights or another backend")
+
+
 def coco_to_ad(keypoints: np.ndarray) -> tuple[tuple[str, ...], tuple[str | None, ...], np.ndarray]:
     """AD's 16-joint skeleton from 17 COCO keypoints (..., 17, ≥2): names, parent names, (..., 16, 2)."""
     kp = np.asarray(keypoints, float)[..., :2]

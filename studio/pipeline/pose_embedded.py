@@ -14,6 +14,7 @@ Weights live in ``studio/resources/pose_embedded.pt`` as a plain state dict with
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -86,22 +87,41 @@ def save_weights(network: Any, path: Path, meta: dict[str, Any] | None = None) -
 def load_network(path: str | Path | None = None, device: str = "cpu") -> Any:
     """The trained network in eval mode, from ``path`` (default: the shipped weights)."""
     torch = _torch()
-    path = Path(path) if path is not None else WEIGHTS
+    given = path is not None
+    path = WEIGHTS if path is None else Path(path)
     if not path.is_file():
+        if given:
+            raise BackendError(f"no weights file at {path}" + (" (it is a folder)" if path.is_dir() else ""))
         raise BackendError(f"the embedded pose model's weights are missing ({path}); train them with "
                            "training/train.py, or pick another backend (manual, torchserve, torch, mm)")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a corrupt file, or one that needs unsafe globals
-        raise BackendError(f"cannot load the embedded pose weights {path.name}: {exc}") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    except pickle.UnpicklingError as exc:
+        reason = ("it holds Python objects, which the studio never unpickles: save a plain state dict"
+                  if "Unsupported global" in str(exc) else "it is not a torch weights file, or it is damaged")
+        raise BackendError(f"cannot load the embedded pose weights {path.name}: {reason}") from None
+    except Exception:  # truncated, empty, or not a torch file at all
+        raise BackendError(f"cannot load the embedded pose weights {path.name}: it is not a torch weights file, "
+                           "or it is damaged") from None
+    width = data.get("width", WIDTH) if isinstance(data, dict) else None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("state_dict"), dict):
         raise BackendError(f"{path.name} is not a Drawing Studio pose model ({FORMAT})")
-    network = build_network(int(data.get("width", WIDTH)))
+    if not isinstance(width, int) or not 4 <= width <= 256:
+        raise BackendError(f"{path.name} is damaged: its network width {width!r:.20} is not a whole number of "
+                           "channels between 4 and 256")
+    network = build_network(width)
     try:
         network.load_state_dict(data["state_dict"])
     except (KeyError, RuntimeError) as exc:
-        raise BackendError(f"{path.name} does not fit the embedded network: {str(exc).splitlines()[0]}") from None
+        raise BackendError(f"{path.name} does not fit the embedded network: {_state_dict_problem(str(exc))}") from None
     return network.to(device).eval()
+
+
+def _state_dict_problem(message: str) -> str:
+    """torch's load_state_dict error, which starts with a bare header line, as one line that says what is wrong."""
+    lines = [line.strip() for line in message.splitlines()[1:] if line.strip()]
+    text = "; ".join(lines) if lines else message.strip()
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def predict(network: Any, image_rgb: np.ndarray, box: Box, flip: bool = True, limbs: bool = True) -> np.ndarray:
