@@ -112,6 +112,7 @@ def test_a_corrupt_image_shows_an_inline_error(window: Any, tmp_path: Path) -> N
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     assert not window.load(bad)
     assert window.banner.isVisible() and "broken.png" in window.banner.label.text()
+    assert window.banner.label.text().count("broken.png") == 1  # named once, not "broken.png: …/broken.png: …"
     assert window.controller.doc.rigged  # the sample is still there: nothing lost
 
 
@@ -120,7 +121,8 @@ def test_a_blank_page_says_no_figure_found(window: Any, qtbot: Any, tmp_path: Pa
     Image.new("RGB", (300, 300), "white").save(blank)
     window.load(blank)
     wait_until(qtbot, lambda: window.banner.isVisible(), 20)
-    assert "no figure found" in window.banner.label.text()
+    assert window.banner.label.text().startswith("No figure found")  # a sentence, capitalised
+    assert window.statusBar().currentMessage() == ""  # not "Finding the figure…" under the error
 
 
 def test_one_click_gif_export_has_the_preview_frames(window: Any, qtbot: Any, tmp_path: Path) -> None:
@@ -432,7 +434,7 @@ def test_where_no_figure_is_found_a_dragged_box_rigs_inside_it(window: Any, qtbo
     c, canvas = window.controller, window.canvas
     window.load(path)
     wait_until(qtbot, lambda: window.banner.isVisible(), 20)
-    assert "no figure found" in window.banner.label.text() and "Box tool" in window.banner.label.text()
+    assert "No figure found" in window.banner.label.text() and "Box tool" in window.banner.label.text()
     assert not c.doc.rigged
     window.set_tool("box")
     QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
 
 class Banner(QWidget):
@@ -19,15 +19,15 @@ class Banner(QWidget):
         close.setFixedWidth(24)
         close.setToolTip("Dismiss")
         close.clicked.connect(self.hide)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 4, 8, 4)
-        layout.addWidget(self.label)
-        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
+        layout = QHBoxLayout(self)  # the × beside the text, at its top right, not on a line of its own
+        layout.setContentsMargins(8, 4, 4, 4)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.setStyleSheet("Banner { background: #fde8e6; border: 1px solid #e0a09a; border-radius: 4px }"
                            "QLabel { color: #7a1b12 }")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
         self.hide()
 
     def show_message(self, text: str) -> None:
-        self.label.setText(text)
+        self.label.setText(text[:1].upper() + text[1:])  # messages from the core start lower case, like a CLI's
         self.show()

@@ -37,7 +37,10 @@ class FileActions(QMainWindow):
         try:
             doc = open_path(path)
         except (OpenError, ValueError, OSError) as exc:
-            self.banner.show_message(f"Cannot open {Path(path).name}: {exc}")
+            reason = str(exc)
+            for prefix in (f"{path}: ", f"{Path(path).name}: "):  # most errors start with the path already
+                reason = reason.removeprefix(prefix)
+            self.banner.show_message(f"Cannot open {Path(path).name}: {reason}")
             return False
         self.project_path = Path(path) if Path(path).suffix.lower() == PROJECT_SUFFIX else None
         self._replace(doc)

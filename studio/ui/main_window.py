@@ -213,6 +213,7 @@ class MainWindow(FileActions):
 
     def _failed(self, text: str) -> None:
         self.rig_cancel.hide()
+        self.statusBar().clearMessage()  # not "Finding the figure…" under the error that ended it
         self.banner.show_message(text)
 
     def _status(self, text: str) -> None:
