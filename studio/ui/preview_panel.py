@@ -135,7 +135,7 @@ class PreviewPanel(QWidget):
         if animation is None:
             self.timer.stop()
             self.view.image = None
-            self.view.message = message or "No preview"
+            self.view.message = message[:1].upper() + message[1:] if message else "No preview"
             self.view.update()
             return
         self.scrub.blockSignals(True)
