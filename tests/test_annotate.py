@@ -138,3 +138,10 @@ def test_annotate_never_overwrites_the_drawing_or_a_character_without_force(tmp_
     (tmp_path / "afile").write_text("x")
     result = run_cli("annotate", str(elsewhere), "-o", str(tmp_path / "afile"))
     assert result.returncode == 1 and "is a file" in result.stderr
+
+
+def test_file_system_errors_read_as_sentences_not_errno(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    result = run_cli("annotate", str(drawing_file(tmp_path)), "-o", str(tmp_path / "afile" / "inside"))
+    assert result.returncode == 1 and "Errno" not in result.stderr and "Traceback" not in result.stderr
+    assert "afile" in result.stderr and "not a directory" in result.stderr
