@@ -125,12 +125,18 @@ def annotate_image(image: LoadedImage, backend: PoseBackend, box: Box | None = N
     local = np.round(local)
     low = [name for name, score in zip(names, _joint_scores(result.keypoints)) if 0 < score < UNSURE_SCORE]
     if low:
-        notes.append(f"low confidence: check {', '.join(n.replace('_', ' ') for n in low)}")
+        notes.append(f"low confidence: check {', '.join(n.replace('_', ' ') for n in joints_to_name(low))}")
     index = {n: i for i, n in enumerate(names)}
     texture = np.dstack([cut, mask])
     character = Character(names, tuple(-1 if p is None else index[p] for p in parents), local, texture, mask,
                           tuple(int(v) for v in box), image.source)  # type: ignore[arg-type]
     return Annotation(image, box, character, result.keypoints, notes, tuple(low))
+
+
+def joints_to_name(names: list[str] | tuple[str, ...]) -> list[str]:
+    """The joints as a person reads them: AD's root sits on its hip (both the hips' midpoint), so listing both
+    would name one spot twice."""
+    return [n for n in names if not (n == "root" and "hip" in names)]
 
 
 def _joint_scores(keypoints: np.ndarray) -> list[float]:

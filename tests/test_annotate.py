@@ -145,3 +145,17 @@ def test_file_system_errors_read_as_sentences_not_errno(tmp_path: Path) -> None:
     result = run_cli("annotate", str(drawing_file(tmp_path)), "-o", str(tmp_path / "afile" / "inside"))
     assert result.returncode == 1 and "Errno" not in result.stderr and "Traceback" not in result.stderr
     assert "afile" in result.stderr and "not a directory" in result.stderr
+
+
+def test_an_unsure_hip_is_named_once_not_as_root_and_hip(tmp_path: Path) -> None:
+    class UnsureHips(ManualBackend):
+        def pose(self, image_rgb, box):  # type: ignore[no-untyped-def]
+            result = super().pose(image_rgb, box)
+            keypoints = result.keypoints.copy()
+            keypoints[:, 2] = 0.9
+            keypoints[11, 2] = 0.1  # left hip: AD's root, hip and left_hip are all built from it
+            return type(result)(keypoints)
+
+    result = annotate(drawing_file(tmp_path), UnsureHips())
+    assert set(result.unsure) == {"root", "hip", "left_hip"}  # all three are ringed in the editor
+    assert "low confidence: check hip, left hip" in result.notes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
+from studio.annotate import joints_to_name
 from studio.document import Document
 
 
@@ -46,7 +47,7 @@ class JointCheck(QWidget):
 
     def refresh(self) -> None:
         skeleton = self.doc.skeleton
-        unsure = [] if skeleton is None else [skeleton.names[i] for i in self.doc.unsure_joints()]
+        unsure = [] if skeleton is None else joints_to_name([skeleton.names[i] for i in self.doc.unsure_joints()])
         if unsure:
             them = "them" if len(unsure) > 1 else "it"
             self.label.setText(f"The automatic rig is unsure of the {_listed(unsure)} (ringed in amber): drag {them} "
