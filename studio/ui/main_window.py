@@ -150,7 +150,7 @@ class MainWindow(FileActions):
         zoom_out = self._action("Zoom &out", self.canvas.zoom_out, K.ZoomOut)
         fit = self._action("Fit &drawing", self.canvas.fit, "Ctrl+0", "Show the whole drawing")
         figure = self._action("Zoom to &figure", lambda: self.canvas.zoom_to_figure(), "F",
-                              "Zoom to the figure's box (drag with the middle button, or two fingers on a touchpad, to pan)")
+                              "Zoom to the figure's box (pan with the middle button, or two fingers on a touchpad)")
         self.tool_group = QActionGroup(self)
         tools = []
         for tool, (text, key) in TOOL_KEYS.items():
