@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from studio.pipeline.atomic import atomic_write_path
-from studio.pipeline.box import clamp_box, crop
+from studio.pipeline.box import box_overlaps, clamp_box, crop
 from studio.pipeline.character import Character, write_character
 from studio.pipeline.intake import LoadedImage, read_image
 from studio.pipeline.manual_pose import ManualBackend, snap_inside
@@ -89,6 +89,10 @@ class AnnotateCancelled(Exception):
     """The caller's cancel flag was set between two stages."""
 
 
+def _fmt(box: Box) -> str:
+    return ",".join(f"{v:g}" for v in box)
+
+
 def annotate_image(image: LoadedImage, backend: PoseBackend, box: Box | None = None,
                    progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> Annotation:
     """The rig pipeline on an image already read: box (detected unless given), mask, joints. ``cancel`` is
@@ -110,6 +114,8 @@ def annotate_image(image: LoadedImage, backend: PoseBackend, box: Box | None = N
         if len(detections) > 1:
             notes.append(f"{len(detections)} figures detected: using the most confident one")
         box = detections[0].box
+    elif not box_overlaps(box, w, h):
+        raise ValueError(f"the box {_fmt(box)} lies outside the {w}×{h} px image (the size the studio works at)")
     box = tuple(float(round(v)) for v in clamp_box(box, w, h))  # type: ignore[assignment]
     say("cutting out the figure")
     cut = crop(image.rgb, box)

@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     pose.add_argument("--backend", choices=backends, default="auto")
     pose.add_argument("--endpoint")
     pose.add_argument("--checkpoint")
-    pose.add_argument("--box", default=None, help="'full' (the whole image, as AD's handler does) or L,T,R,B")
+    pose.add_argument("--box", default=None, help="'full' (the whole image, as AD's handler does) or L,T,R,B in the image's px")
     pose.add_argument("--json", action="store_true", help="print JSON (the default output format)")
     pose.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
@@ -200,6 +200,7 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
 
 def _cmd_pose(args: argparse.Namespace) -> int:
     from studio.annotate import make_backend
+    from studio.pipeline.box import box_overlaps
     from studio.pipeline.intake import read_image
     from studio.pipeline.pose import check_keypoints
 
@@ -213,8 +214,13 @@ def _cmd_pose(args: argparse.Namespace) -> int:
         box = detections[0].box
     elif args.box == "full":
         box = (0.0, 0.0, float(w), float(h))
-    else:
-        box = _box(args.box)
+    else:  # in the original image's px, like the keypoints printed below
+        given = _box(args.box)
+        width, height = image.original_size
+        if not box_overlaps(given, width, height):
+            raise ValueError(f"the box {args.box} lies outside the {width}×{height} px image")
+        left, top, right, bottom = (v * image.scale for v in given)
+        box = (left, top, right, bottom)
     result = backend.pose(image.rgb, box)
     check_keypoints(result.keypoints, box, backend.name)
     points = result.keypoints.copy()

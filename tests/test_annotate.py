@@ -79,6 +79,26 @@ def test_pose_prints_17_keypoints_in_original_pixels(tmp_path: Path) -> None:
     assert 0 <= points[0][0] <= 300 and 0 <= points[16][1] <= 400
 
 
+def test_pose_box_is_in_original_pixels_like_its_output(tmp_path: Path) -> None:
+    photo = tmp_path / "big.png"  # 2400 px wide: the studio works on it at 1000 px
+    cv2.imwrite(str(photo), np.full((1800, 2400, 3), 255, np.uint8))
+    result = run_cli("pose", str(photo), "--backend", "manual", "--box", "1200,300,1800,1500", "--json")
+    points = np.array(json.loads(result.stdout))
+    assert result.returncode == 0, result.stderr
+    assert points[:, 0].min() >= 1200 - 1 and points[:, 0].max() <= 1800 + 1
+    assert points[:, 1].min() >= 300 - 1 and points[:, 1].max() <= 1500 + 1
+    assert np.ptp(points[:, 1]) > 0.6 * 1200  # the skeleton spans the box, not half of it
+
+
+@pytest.mark.parametrize("command", ["pose", "annotate"])
+def test_a_box_outside_the_image_is_refused(tmp_path: Path, command: str) -> None:
+    extra = ["-o", str(tmp_path / "out")] if command == "annotate" else []
+    result = run_cli(command, str(drawing_file(tmp_path)), "--backend", "manual", "--box", "500,10,600,90", *extra)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "the box 500,10,600,90 lies outside the 300×400 px image" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("args, match", [
     (["annotate", "{notimage}", "-o", "{out}"], "not an image"),
     (["annotate", "{blank}", "-o", "{out}"], "no figure found"),

@@ -87,6 +87,12 @@ def _is_frame(labels: np.ndarray, stats: np.ndarray, i: int) -> bool:
     return sum(float(side.mean()) >= FRAME_SIDE_COVER for side in sides) >= 3
 
 
+def box_overlaps(box: Box, width: int, height: int) -> bool:
+    """Whether the box (L, T, R, B) covers any of a width × height image."""
+    return min(box[0], box[2]) < width and min(box[1], box[3]) < height and max(box[0], box[2]) > 0 \
+        and max(box[1], box[3]) > 0
+
+
 def clamp_box(box: Box, width: int, height: int, min_side: float = MIN_SIDE) -> Box:
     """The box ordered, inside the image, and at least ``min_side`` px each way (when the image allows)."""
     left, right = sorted((float(box[0]), float(box[2])))
