@@ -51,6 +51,17 @@ def test_opens_on_the_sample_rigged_and_animating(window: Any, qtbot: Any) -> No
     assert window.plot is not None and window.library.current() == window.controller.doc.preview.motion
 
 
+def test_with_nothing_to_play_the_transport_is_off_and_comes_back(window: Any, qtbot: Any) -> None:
+    preview = window.preview
+    assert preview.play.isEnabled() and preview.scrub.isEnabled() and preview.playing
+    window.controller.preview_failed.emit("the motion needs a rigged drawing")
+    assert not preview.play.isEnabled() and not preview.scrub.isEnabled() and preview.time_label.text() == "–"
+    assert preview.view.message == "The motion needs a rigged drawing" and not preview.timer.isActive()
+    window.controller.request_preview()
+    wait_until(qtbot, lambda: preview.animation is not None and preview.play.isEnabled(), 30)
+    assert preview.scrub.isEnabled() and preview.playing and preview.timer.isActive()
+
+
 def test_joint_drag_previews_live_and_is_one_undoable_command(window: Any, qtbot: Any) -> None:
     c, canvas = window.controller, window.canvas
     window.set_tool("joints")

@@ -126,17 +126,22 @@ class PreviewPanel(QWidget):
         layout.addLayout(transport)
         layout.addLayout(controls)
         layout.addWidget(self.estimate)
+        for w in (self.play, self.scrub):  # until there is an animation
+            w.setEnabled(False)
 
     # ------------------------------------------------------------------ state
     def set_animation(self, animation: Animation | None, message: str = "") -> None:
         """Show ``animation`` (None: show ``message`` instead), keeping the playhead's place in the clip."""
         fraction = self.frame / max(1, self.animation.n_frames) if self.animation is not None else 0.0
         self.animation = animation
+        for w in (self.play, self.scrub):  # nothing to play or scrub; playing or paused is kept for the next one
+            w.setEnabled(animation is not None)
         if animation is None:
             self.timer.stop()
             self.view.image = None
             self.view.message = message[:1].upper() + message[1:] if message else "No preview"
             self.view.update()
+            self.time_label.setText("–")
             return
         self.scrub.blockSignals(True)
         self.scrub.setRange(0, animation.n_frames - 1)
