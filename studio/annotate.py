@@ -9,7 +9,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from studio.pipeline.atomic import atomic_write_path
+from studio.pipeline.atomic import atomic_write_dir, atomic_write_path
 from studio.pipeline.box import box_overlaps, clamp_box, crop
 from studio.pipeline.character import Character, write_character
 from studio.pipeline.intake import LoadedImage, read_image
@@ -180,6 +180,9 @@ def check_output_folder(image_path: str | Path, folder: str | Path, force: bool 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise OutputFolderError(f"{folder} is a file: give a folder for the character")
+    above = next((p for p in folder.absolute().parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise OutputFolderError(f"{above} is a file, not a directory: choose another output folder (-o)")
     written = {(folder / name).resolve() for name in (CHAR_CFG, TEXTURE, MASK, BOUNDING_BOX, IMAGE, OVERLAY)}
     if Path(image_path).resolve() in written:
         raise OutputFolderError(f"{image_path} is one of the files annotate writes in {folder}: choose another "
@@ -191,10 +194,20 @@ def check_output_folder(image_path: str | Path, folder: str | Path, force: bool 
 
 def write_annotation(annotation: Annotation, folder: str | Path) -> Path:
     """The AD character folder: char_cfg.yaml, texture.png, mask.png, bounding_box.yaml, image.png and
-    joint_overlay.png."""
+    joint_overlay.png. A new folder appears whole or not at all; into a folder that already holds files (a
+    character replaced with --force) each file is replaced atomically, and other files are left alone."""
     folder = Path(folder)
+    if folder.is_dir() and any(folder.iterdir()):
+        _write_files(annotation, folder)
+    else:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write_dir(folder) as staging:
+            _write_files(annotation, staging)
+    return folder
+
+
+def _write_files(annotation: Annotation, folder: Path) -> None:
     write_character(annotation.character, folder, image=annotation.image.rgb)
     ok, data = cv2.imencode(".png", cv2.cvtColor(joint_overlay(annotation), cv2.COLOR_RGB2BGR))
     with atomic_write_path(folder / OVERLAY) as tmp:
         tmp.write_bytes(data.tobytes())
-    return folder

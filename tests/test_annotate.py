@@ -68,6 +68,27 @@ def test_annotate_writes_a_renderable_ad_folder(tmp_path: Path) -> None:
     assert main(["render", str(folder), "-m", "wave", "-n", "6", "-s", "96", "-o", str(tmp_path / "w.gif")]) == 0
 
 
+def test_a_late_write_failure_leaves_no_half_character(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import studio.annotate as annotate_module
+
+    result = annotate(drawing_file(tmp_path), ManualBackend())
+    folder = write_annotation(result, tmp_path / "kept")  # a character already there, with the user's notes
+    (folder / "notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def disk_full(_: object) -> None:  # the overlay is written last: a full disk by then
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(annotate_module, "joint_overlay", disk_full)
+    with pytest.raises(OSError):
+        write_annotation(result, tmp_path / "new" / "char")
+    assert (tmp_path / "new").is_dir() and list((tmp_path / "new").iterdir()) == []  # no half folder, no temp
+    with pytest.raises(OSError):
+        write_annotation(result, folder)  # --force over a character: what was there stays readable
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.startswith(".")}.keys() == before.keys()
+    assert (folder / "notes.txt").read_text() == "mine" and len(read_character(folder).names) == 16
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "studio.cli", *args], capture_output=True, text=True, timeout=120)
 
