@@ -34,13 +34,15 @@ _SKIN = np.array([.98, .78, .62])
 
 @dataclass(frozen=True)
 class Figure:
-    """A generated drawing: make_figure's arrays, its style, and the figure's own ink (size, size) bool."""
+    """A generated drawing: make_figure's arrays, its style, the figure's own ink (size, size) bool, and the
+    paper it is on (plain, ruled or squared)."""
 
     image: np.ndarray
     keypoints: np.ndarray
     box: np.ndarray
     style: str
     ink: np.ndarray
+    paper: str
 
 
 def _dir(angle: float, side: float) -> np.ndarray:
@@ -330,7 +332,7 @@ def generate(rng: np.random.Generator, size: int = 256) -> Figure:
     pts = np.concatenate([kp] + [op[1] for op in sk.ops])
     _doodles(rng, sk, kp, float(np.ptp(pts, axis=0).max()))
     h, s = place_on_photo(rng, pts, size)
-    img = paper(rng, sk, h, s, pts, size)
+    img, page = paper(rng, sk, h, s, pts, size)
     grain = cv2.blur(rng.random((size, size), dtype=np.float32), (2, 2)) ** 2 * 1.5
     ink = np.zeros((size, size), bool)
     for mask, (colour, opacity, g, figure) in zip(sk.render(h, size), sk.pens):
@@ -344,7 +346,7 @@ def generate(rng: np.random.Generator, size: int = 256) -> Figure:
     m = max(2.0, .03 * max(w, hh))
     box = np.array([max(0, x - m), max(0, y - m), min(size, x + w + m), min(size, y + hh + m)], np.float32)
     keypoints = np.c_[np.clip(apply_homography(h, kp), 0, size - 1), vis].astype(np.float32)
-    return Figure(photograph(rng, img), keypoints, box, style, ink)
+    return Figure(photograph(rng, img), keypoints, box, style, ink, page)
 
 
 def make_figure(rng: np.random.Generator, size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

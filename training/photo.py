@@ -26,8 +26,13 @@ def place_on_photo(rng: np.random.Generator, pts: np.ndarray, size: int) -> tupl
     return np.array([[1, 0, t[0]], [0, 1, t[1]], [0, 0, 1]]) @ m, s
 
 
-def paper(rng: np.random.Generator, sk: Sketch, h: np.ndarray, s: float, pts: np.ndarray, size: int) -> np.ndarray:
-    """The page on a table as the photo sees it, (size, size, 3) float32 0..1; ruled or squared lines go into sk."""
+PAPERS = ("plain", "ruled", "squared")
+
+
+def paper(rng: np.random.Generator, sk: Sketch, h: np.ndarray, s: float, pts: np.ndarray,
+          size: int) -> tuple[np.ndarray, str]:
+    """The page on a table as the photo sees it, (size, size, 3) float32 0..1, and its kind (PAPERS); ruled or
+    squared lines go into sk."""
     lo, hi = pts.min(0), pts.max(0)
     view = apply_homography(np.linalg.inv(h), np.array([(0, 0), (size, 0), (size, size), (0, size)], float))
     a, b = view.min(0) - 9 / s, view.max(0) + 9 / s
@@ -47,7 +52,7 @@ def paper(rng: np.random.Generator, sk: Sketch, h: np.ndarray, s: float, pts: np
             sk.ops.append(("line", np.array([(a[0], y), (b[0], y)]), pen, 1.0, None))
         for x in np.arange(a[0] + rng.uniform(0, step), b[0], step) if kind == 2 else ():
             sk.ops.append(("line", np.array([(x, a[1]), (x, b[1])]), pen, 1.0, None))
-    return img
+    return img, PAPERS[kind]
 
 
 def photograph(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:

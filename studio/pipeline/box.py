@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from studio.pipeline.page_rules import erase_rules
 from studio.pipeline.pose import Box, Detection
 
 MIN_SIDE = 8.0
@@ -21,25 +22,26 @@ class BoxError(ValueError):
 
 
 def _ink(rgb: np.ndarray) -> np.ndarray:
-    """(H, W) uint8 0/255: dark or coloured strokes against the local paper brightness."""
+    """(H, W) uint8 0/255: dark or coloured strokes against the local paper brightness, a page's rules taken out."""
     grey = np.min(rgb, axis=2)
     h, w = grey.shape
     block = max(15, (max(h, w) // 8) | 1)
-    ink = cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY_INV, block, 12)
+    ink = erase_rules(cv2.adaptiveThreshold(grey, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY_INV,
+                                            block, 12))
     return cv2.morphologyEx(ink, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8), iterations=3)
 
 
 def find_figure_box(rgb: np.ndarray, margin: float = 0.03) -> Detection:
     """The box around the drawn figure in an (H, W, 3) uint8 photo or scan of a paper drawing.
 
-    The largest connected group of strokes that does not touch the image border (paper edges and
-    shadows do) is the figure; nearby strokes (eyes, buttons, a detached hand) join it; a small margin
-    is added. A drawing cropped tight touches the border only where a hand, a foot or the hair reaches it: the
-    largest group counts even so when it meets the border in at most ``TIGHT_TOUCHES`` places, along less than
-    ``TIGHT_CONTACT`` of its length (the ruled lines of a notebook touch it in many places, a paper edge along a
-    long stretch). A frame is never the figure: a sheet's edge against a lighter table, or a border the child drew,
-    has nearly all its ink along the edges of its own box and runs along three or four of them, where a figure's
-    limbs only reach them here and there.
+    A ruled or squared page's lines are taken out first (page_rules.py). The largest connected group of strokes that
+    does not touch the image border (paper edges and shadows do) is the figure; nearby strokes (eyes, buttons, a
+    detached hand) join it; a small margin is added. A drawing cropped tight touches the border only where a hand, a
+    foot or the hair reaches it: the largest group counts even so when it meets the border in at most
+    ``TIGHT_TOUCHES`` places, along less than ``TIGHT_CONTACT`` of its length (the ruled lines of a notebook touch
+    it in many places, a paper edge along a long stretch). A frame is never the figure: a sheet's edge against a
+    lighter table, or a border the child drew, has nearly all its ink along the edges of its own box and runs along
+    three or four of them, where a figure's limbs only reach them here and there.
     The score is the share of the image the figure's strokes cover, for information only.
     """
     h, w = rgb.shape[:2]
