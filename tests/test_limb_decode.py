@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from studio.pipeline.limb_decode import RIVAL, decode_limbs, peaks
+from studio.pipeline.limb_decode import LEGS, RIVAL, decode_limbs, peaks
 from studio.pipeline.pose import UNSURE_SCORE
 from studio.pipeline.pose_decode import decode_heatmaps
 
@@ -66,3 +67,23 @@ def test_the_parent_is_settled_before_its_child() -> None:
     coords, _, ambiguous = decode_limbs(heatmaps)
     assert coords[8].round().tolist() == [6, 10] and coords[10].round().tolist() == [3, 11]
     assert ambiguous == [8, 10]
+
+
+@pytest.mark.parametrize("pair", [(11, 12), (15, 16)])
+def test_legs_mirrored_against_the_arms_are_flagged_where_they_are(pair: tuple[int, int]) -> None:
+    """The left shoulder is on the image's right (x 15 against 9): a left hip or foot on the image's left means
+    the network read the legs mirrored (a six-armed bug): all six leg joints are asked about, none moved."""
+    heatmaps = figure_heatmaps()
+    left, right = pair
+    heatmaps[[left, right]] = heatmaps[[right, left]]
+    coords, scores, ambiguous = decode_limbs(heatmaps)
+    np.testing.assert_array_equal(coords, decode_heatmaps(heatmaps)[0])
+    assert sorted(ambiguous) == [11, 12, 13, 14, 15, 16]
+    assert all(0 < scores[j] < UNSURE_SCORE for j in LEGS) and all(scores[j] > UNSURE_SCORE for j in range(11))
+
+
+def test_legs_together_are_no_mirror() -> None:
+    heatmaps = figure_heatmaps()
+    heatmaps[15], heatmaps[16] = blob(12.2, 29, 0.8), blob(12.5, 29, 0.8)  # feet side by side, a hair crossed
+    _, scores, ambiguous = decode_limbs(heatmaps)
+    assert ambiguous == [] and all(scores > UNSURE_SCORE)

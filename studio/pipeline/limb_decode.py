@@ -5,7 +5,9 @@ corner at the same height, say), and a plain argmax picks whichever is a hair st
 heatmap is searched for local maxima; when a second peak is at least ``RIVAL`` times as strong as the best, the
 joint is *ambiguous*: the peak nearest the joint it hangs from (elbow for a hand, shoulder for an elbow) wins,
 and its score is capped below ``UNSURE_SCORE`` so the user is asked to check it. Parents are settled first
-(shoulders and hips by argmax, then elbows and knees, then hands and feet).
+(shoulders and hips by argmax, then elbows and knees, then hands and feet). A figure drawn facing us has its
+left arm and its left leg on the same side: where the shoulders and the hips disagree, the legs are scored
+unsure too (a six-armed bug, say, whose legs the network read mirrored).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from studio.pipeline.pose_decode import decode_heatmaps, quarter_shift
 # COCO limb joint → the joint it hangs from, parents before children.
 LIMB_PARENT = ((7, 5), (8, 6), (13, 11), (14, 12), (9, 7), (10, 8), (15, 13), (16, 14))
 RIVAL = 0.8  # a second peak at least this share of the best one makes the joint ambiguous
+LEGS = (11, 12, 13, 14, 15, 16)  # COCO hips, knees and ankles
+SIDE_MARGIN = 0.5  # shoulders or hips closer than this many heatmap px across do not say which side is which
 
 
 def peaks(heatmap: np.ndarray, floor: float) -> np.ndarray:
@@ -51,4 +55,18 @@ def decode_limbs(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int
         coords[joint] = quarter_shift(heatmaps[joint], int(nearest[0]), int(nearest[1]))
         scores[joint] = min(float(nearest[2]), 0.5 * UNSURE_SCORE)
         ambiguous.append(joint)
+    if mirrored_legs(coords):
+        for joint in LEGS:
+            scores[joint] = min(float(scores[joint]), 0.5 * UNSURE_SCORE)
+        ambiguous += [j for j in LEGS if j not in ambiguous]
     return coords, scores, ambiguous
+
+
+def mirrored_legs(coords: np.ndarray) -> bool:
+    """Whether the left hip, knee or foot is on the other side of its right twin from where the left shoulder
+    is of the right shoulder (COCO coords (17, 2), x across), both pairs clearly apart."""
+    shoulders = coords[5, 0] - coords[6, 0]
+    if abs(shoulders) <= SIDE_MARGIN:
+        return False
+    legs = coords[[11, 13, 15], 0] - coords[[12, 14, 16], 0]
+    return bool(np.any((legs * shoulders < 0) & (np.abs(legs) > SIDE_MARGIN)))
