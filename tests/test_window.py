@@ -62,6 +62,11 @@ def test_with_nothing_to_play_the_transport_is_off_and_comes_back(window: Any, q
     assert preview.scrub.isEnabled() and preview.playing and preview.timer.isActive()
 
 
+def test_rig_notes_read_as_sentences_in_the_status_bar(window: Any) -> None:
+    window.controller.rig_finished.emit(["low confidence: check hip, left knee", "2 figures detected."])
+    assert window.statusBar().currentMessage() == "Rigged. Low confidence: check hip, left knee. 2 figures detected."
+
+
 def test_joint_drag_previews_live_and_is_one_undoable_command(window: Any, qtbot: Any) -> None:
     c, canvas = window.controller, window.canvas
     window.set_tool("joints")

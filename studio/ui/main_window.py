@@ -248,7 +248,8 @@ class MainWindow(FileActions):
     def _rig_finished(self, notes: list[str]) -> None:
         self.rig_cancel.hide()
         self.banner.hide()
-        self.statusBar().showMessage("Rigged. " + " ".join(notes), 8000)
+        sentences = [n[:1].upper() + n[1:] + ("" if n.endswith(".") else ".") for n in notes]  # the CLI's notes
+        self.statusBar().showMessage(" ".join(["Rigged."] + sentences), 8000)
         if not self.controller.doc.strokes:  # a photo or scan, not a page being drawn: show a small figure large
             self.canvas.zoom_to_figure(only_if_small=True)
 
