@@ -20,10 +20,20 @@ from studio.ui.app import create_app, wait_for_preview  # noqa: E402
 
 
 def settle(window: object, seconds: float = 0.3) -> None:
+    """Wait for the preview and the export estimate of the settings last set, then ``seconds`` more in which
+    nothing new was estimated (a new estimate starts one event-loop turn after its preview)."""
     wait_for_preview(window)
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
+    preview, controller = window.preview, window.controller  # type: ignore[attr-defined]
+    deadline = time.perf_counter() + 20
+    quiet_since = time.perf_counter()
+    last = preview.estimate.text()
+    while time.perf_counter() < deadline:
         QApplication.processEvents()
+        if preview.estimate.text() != last:
+            last, quiet_since = preview.estimate.text(), time.perf_counter()
+        shown = preview.animation is not None and f" {preview.animation.n_frames} frames at" in last
+        if shown and not controller.busy and time.perf_counter() - quiet_since >= seconds:
+            return
         time.sleep(0.01)
 
 

@@ -62,6 +62,20 @@ def test_with_nothing_to_play_the_transport_is_off_and_comes_back(window: Any, q
     assert preview.scrub.isEnabled() and preview.playing and preview.timer.isActive()
 
 
+def test_the_export_estimate_never_shows_the_last_animations_frames(window: Any, qtbot: Any) -> None:
+    estimate = window.preview.estimate
+    wait_until(qtbot, lambda: "frames at" in estimate.text())
+    before = estimate.text()
+    seen: list[str] = []
+    window.controller.estimate_ready.connect(seen.append)
+    window.controller.set_frames(24)
+    wait_until(qtbot, lambda: window.preview.animation.n_frames == 24 and "24 frames at" in estimate.text())
+    assert "24 frames" not in before and seen[0] == "Estimating the export…"
+    assert all("24 frames at" in text for text in seen[1:])
+    window.controller.preview_failed.emit("the motion needs a rigged drawing")
+    assert estimate.text() == ""
+
+
 def test_rig_notes_read_as_sentences_in_the_status_bar(window: Any) -> None:
     window.controller.rig_finished.emit(["low confidence: check hip, left knee", "2 figures detected."])
     assert window.statusBar().currentMessage() == "Rigged. Low confidence: check hip, left knee. 2 figures detected."

@@ -262,6 +262,7 @@ class StudioController(QObject):
 
         background = self.doc.export.background
         kind = self.doc.export.kind
+        self.estimate_ready.emit("Estimating the export…")  # not the last animation's frames beside this one's
         job = self.estimate_jobs.start("estimate",
                                        lambda job: estimate_gif(animation, background, cancel=job.is_cancelled))
 

@@ -210,6 +210,7 @@ class MainWindow(FileActions):
     # Controller signals go to methods, so Qt drops the connections when the window is destroyed.
     def _preview_failed(self, text: str) -> None:
         self.preview.set_animation(None, text)
+        self.preview.estimate.clear()  # nothing to export
         self.plot.set_animation(None)  # no curves of a motion that is not playing
 
     def _failed(self, text: str) -> None:
