@@ -194,10 +194,10 @@ def check_output_folder(image_path: str | Path, folder: str | Path, force: bool 
 
 def write_annotation(annotation: Annotation, folder: str | Path) -> Path:
     """The AD character folder: char_cfg.yaml, texture.png, mask.png, bounding_box.yaml, image.png and
-    joint_overlay.png. A new folder appears whole or not at all; into a folder that already holds files (a
-    character replaced with --force) each file is replaced atomically, and other files are left alone."""
+    joint_overlay.png. A new folder appears whole or not at all; into a folder that is already there (a character
+    replaced with --force, or the current folder) each file is replaced atomically, and other files are left alone."""
     folder = Path(folder)
-    if folder.is_dir() and any(folder.iterdir()):
+    if folder.exists():
         _write_files(annotation, folder)
     else:
         folder.parent.mkdir(parents=True, exist_ok=True)

@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     pose.add_argument("--backend", choices=backends, default="auto")
     pose.add_argument("--endpoint")
     pose.add_argument("--checkpoint")
-    pose.add_argument("--box", default=None, help="'full' (the whole image, as AD's handler does) or L,T,R,B in the image's px")
+    pose.add_argument("--box", default=None,
+                      help="'full' (the whole image, as AD's handler does) or L,T,R,B in the image's px")
     pose.add_argument("--json", action="store_true", help="print JSON (the default output format)")
     pose.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 

@@ -89,6 +89,15 @@ def test_a_late_write_failure_leaves_no_half_character(tmp_path: Path, monkeypat
     assert (folder / "notes.txt").read_text() == "mine" and len(read_character(folder).names) == 16
 
 
+def test_annotate_into_the_current_empty_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    here = tmp_path / "char"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    folder = write_annotation(annotate(drawing_file(tmp_path), ManualBackend()), ".")
+    assert folder == Path(".") and here.is_dir() and len(read_character(here).names) == 16
+    assert sorted(p.name for p in here.iterdir() if p.name.startswith(".")) == []  # no staging left behind
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "studio.cli", *args], capture_output=True, text=True, timeout=120)
 
