@@ -170,18 +170,24 @@ class _Body:
             sk.line(np.array([(s * rng.uniform(2, 5), chin - 1), (s * rng.uniform(2, 5), y0 + 2)]), self.ink, self.w)
         kind = rng.choice(4, p=(.35, .25, .25, .15))  # box, oval, dress, shirt and trousers
         wt = rng.uniform(9, 18) if kind == 2 else rng.uniform(14, 28)
+        top = False
         if kind == 1:
             t = np.linspace(0, np.pi, 14)
             ys, ws = y0 + length / 2 * (1 - np.cos(t)), rng.uniform(15, 30) * np.sin(t)
         elif kind == 2:
             length *= rng.uniform(1.05, 1.35)
-            ys = np.array([y0, y0 + length * rng.uniform(0, .45), y0 + length])
-            ws = np.array([wt, wt * rng.uniform(.8, 1.1), rng.uniform(28, 48)])
+            top = rng.random() < .4  # a top and a skirt: a shirt-wide bodice down to a low waist
+            wt = rng.uniform(14, 28) if top else wt
+            ys = np.array([y0, y0 + length * (rng.uniform(.45, .7) if top else rng.uniform(0, .45)), y0 + length])
+            ws = np.array([wt, wt * rng.uniform(.8, 1.1), max(rng.uniform(28, 48), wt * 1.2)])
         else:
             ys, ws = np.array([y0, y0 + length]), np.array([wt, wt * rng.uniform(.75, 1.2)])
         self.poly = poly = np.concatenate([np.c_[ws, ys], np.c_[-ws[::-1], ys[::-1]]])
         if self.fill is not None:
             self.colour(poly, self.fill)
+            if top and rng.random() < .6:  # a skirt of another colour
+                skirt = np.c_[[ws[1], ws[2], -ws[2], -ws[1]], [ys[1], ys[2], ys[2], ys[1]]]
+                self.colour(skirt, self.sk.pen(BRIGHT[rng.integers(len(BRIGHT))], rng.uniform(.6, .95), .5))
         if kind == 3 and (self.fill is None or rng.random() < .5):  # coloured trousers
             self.pants = sk.pen(DARK[rng.integers(len(DARK))], rng.uniform(.6, .9), .5)
             sk.fill(np.c_[poly[:, 0], np.maximum(poly[:, 1], y0 + length * rng.uniform(.65, .85))], self.pants)
@@ -195,8 +201,10 @@ class _Body:
         y_h = y0 + length * (rng.uniform(.5, .65) if kind == 2 else rng.uniform(.88, .97))
         if kind == 2:  # the legs join a third of the way down the skirt, below any waist seam
             y_h = max(y_h, ys[1] + (ys[2] - ys[1]) * rng.uniform(.2, .4))
-            if ys[1] - y0 > .15 * length and rng.random() < .6:
+            if ys[1] - y0 > .15 * length and (top or rng.random() < .6):
                 self.waist_seam(ys[1], ws[1])
+            if rng.random() < .25:
+                self.pleats(ys[1:], ws[1:])
         x_h = np.interp(y_h, ys, ws) * rng.uniform(.3 if kind == 2 else .4, .65)
         if kind == 1:  # just inside the oval's bottom
             x_h = ws.max() * rng.uniform(.3, .55)
@@ -210,6 +218,14 @@ class _Body:
         for dy in (0.0, rng.uniform(3, 6)) if rng.random() < .3 else (0.0,):
             w = half_width * rng.uniform(.9, 1.0)
             self.sk.line(np.array([(-w, y + dy + rng.normal(0, 1)), (w, y + dy + rng.normal(0, 1))]), self.ink, self.w)
+
+    def pleats(self, ys: np.ndarray, ws: np.ndarray) -> None:
+        """Two to five folds down a skirt from its waist (ys[0], half width ws[0]) towards its hem (ys[1], ws[1])."""
+        rng = self.rng
+        for u in np.linspace(-.7, .7, rng.integers(2, 6)) + rng.normal(0, .05):
+            y_top, y_end = ys[0] + rng.uniform(0, .3) * (ys[1] - ys[0]), ys[1] - rng.uniform(0, .15) * (ys[1] - ys[0])
+            x = [u * np.interp(y, ys, ws) for y in (y_top, y_end)]
+            self.sk.line(np.array([(x[0], y_top), (x[1], y_end)]), self.ink, self.w)
 
     def limb(self, pts: np.ndarray, end_cap: bool, leg: bool) -> None:
         """An arm or leg along pts (n, 2): a line, a thick crayon line, or a tube (filled and/or outlined)."""

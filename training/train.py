@@ -207,10 +207,14 @@ def write_model_card(path: Path, meta: dict[str, Any], real: str = "") -> None:
         "", "## Data",
         f"- {meta.get('train', '?')} procedurally generated children's drawings (training/figures.py, seed "
         f"{meta.get('seed', '?')}): stick, outlined, filled and tadpole figures in crayon, marker and pencil, big "
-        "heads and tiny limbs, dresses (some with a waist seam or belt) and trousers, on paper with light "
-        "gradients, shadows, perspective, blur and JPEG noise; boxes jittered like a detector's.",
+        "heads and tiny limbs, dresses (some with a waist seam or belt, some a top down to a low waist and a skirt, "
+        "sometimes pleated) and trousers, on paper with light gradients, shadows, perspective, blur and JPEG noise; "
+        "boxes jittered like a detector's.",
         "- Hips under a dress are labelled half to two thirds of the way down the dress and at least a fifth of the "
         "way from its waist to its hem, never on a waist seam (AD's convention, as in the hand-corrected char2).",
+        "- The tops with skirts (a waist 45-70% of the way down the dress; before, dresses' waists were in the top "
+        "45%) were added when the previous weights put char2's hips on its low waist seam: char2 informed that "
+        "change, so its figures below are not a blind test.",
         "- No real drawing is used for training; the real drawings in ../shared/data are for evaluation only.",
         "", "## Architecture",
         "- Input: the box padded 1.25× to 3:4, warped to 96×128 RGB (ImageNet mean/std).",
@@ -219,14 +223,16 @@ def write_model_card(path: Path, meta: dict[str, Any], real: str = "") -> None:
         "- Decoding (studio/pipeline/pose_embedded.py): flip test (the crop and its mirror image in one batch, "
         "the mirrored heatmaps moved back 0.75 px, the exact mirror at stride 4, and averaged), then limb-aware "
         "peaks (studio/pipeline/limb_decode.py): where an elbow, hand, knee or foot has a second peak at least 0.8 as strong, the one nearest its parent joint wins and the joint is "
-        "scored unsure (below 0.3), so the studio asks the user to check it. Peaks get mmpose's quarter-pixel "
+        "scored unsure (below 0.3), so the studio asks the user to check it; where the hips, knees or feet are "
+        "mirrored against the shoulders (a figure facing us has its left arm and leg on one side), all six leg "
+        "joints are scored unsure. Peaks get mmpose's quarter-pixel "
         "shift; the peak value is the score. `training/evaluate.py --ablation` measures each choice.",
         "", "## Training",
         f"- Adam, cosine learning rate from 2e-3 over {meta.get('epochs', '?')} epochs, batch 32, Gaussian targets "
         f"(sigma 1 heatmap px), MSE, left/right flips and exposure jitter; these weights are from epoch "
         f"{meta.get('epoch', '?')}.",
         f"- Reproduce: `.venv/bin/python training/train.py --train {meta.get('train', '?')} --epochs "
-        f"{meta.get('epochs', '?')} --seed {meta.get('seed', '?')}` (2 min to generate the data, then about 11 min "
+        f"{meta.get('epochs', '?')} --seed {meta.get('seed', '?')}` (2 min to generate the data, then about 5 min "
         "per epoch of 24,000 figures on 2 idle CPU cores; `--minutes M` stops cleanly and the next run resumes "
         "from .train/checkpoint.pt).",
         "", "## Metrics",
