@@ -1,9 +1,9 @@
 """Atomic exports: write to a temp sibling, rename over the target on success, leave nothing on failure or cancel.
 
-A reader never sees a half-written file: the temp file or folder lives next to the target (same
-file system, so the final ``os.replace`` is a rename), its name starts with a dot and ends in
-``.tmp``, and it is fsynced before the rename. The result gets the permissions a plain ``open`` would give
-(the umask's, or those of the file it replaces), not the owner-only ones of a temp file. On any exception (``ExportCancelled`` included) the
+A reader never sees a half-written file: the temp file or folder lives next to the target (same file system,
+so the final ``os.replace`` is a rename), its name starts with a dot and ends in ``.tmp``, and it is fsynced
+before the rename. The result gets the permissions a plain ``open`` would give (the umask's, or those of the
+file it replaces), not the owner-only ones of a temp file. On any exception (``ExportCancelled`` included) the
 temp is removed and an existing target is left untouched.
 
 Folders cannot be renamed over a non-empty folder, so ``atomic_write_dir`` swaps: the old folder

@@ -24,7 +24,7 @@ def erase_rules(ink: np.ndarray) -> np.ndarray:
     ink on both sides of the erased line (a rule alone has none)."""
     h, w = ink.shape
     thickness = max(3, min(h, w) // 250)
-    rules = _rules(ink)
+    rules = _rules(ink, thickness)
     if not rules:
         return ink
     erased = np.zeros_like(ink)
@@ -44,7 +44,7 @@ def erase_rules(ink: np.ndarray) -> np.ndarray:
     return out
 
 
-def _rules(ink: np.ndarray) -> list[Line]:
+def _rules(ink: np.ndarray, thickness: int) -> list[Line]:
     """A ruled or squared page's lines, each as two points beyond the image on either side: long straight
     runs of ink, at least ``RULE_FAMILY`` of them side by side within ``RULE_SPREAD`` degrees, each with ink along
     ``RULE_COVER`` of its way across the image (a sheet's edges or a drawn frame are a few lines at different
@@ -57,7 +57,6 @@ def _rules(ink: np.ndarray) -> list[Line]:
         return []
     seg = found.reshape(-1, 4).astype(np.float64)
     degrees = np.round(np.degrees(np.arctan2(seg[:, 3] - seg[:, 1], seg[:, 2] - seg[:, 0]))).astype(int) % 180
-    thickness = max(3, min(h, w) // 250)
     family = np.zeros(len(seg), bool)
     for d in np.unique(degrees):
         near = np.minimum((degrees - d) % 180, (d - degrees) % 180) <= RULE_SPREAD  # wrapping at 180°

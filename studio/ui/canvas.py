@@ -15,16 +15,15 @@ from studio.pipeline.box import HANDLES, MIN_SIDE, clamp_box, move_box, resize_b
 from studio.pipeline.pose import Box
 from studio.pipeline.segment import paint
 from studio.pipeline.strokes import Stroke
+from studio.ui.canvas_overlays import paint_box, paint_skeleton
 from studio.ui.images import qimage_from_mask, qimage_from_rgb
 from studio.ui.viewport import Viewport
 
 TOOLS = ("draw", "erase", "box", "mask", "joints")
 HANDLE_PX = 7.0  # half-size of a box handle, screen px
-UNSURE_COLOUR = QColor(245, 160, 0)  # rings round the joints the automatic rig was unsure of
 JOINT_PICK_PX = 14.0  # how near the pointer must be to grab a joint, screen px
 ZOOM_STEP = 1.25  # per wheel notch or Zoom in/out
 SMALL_FIGURE = 0.25  # a rig whose box covers less of the drawing than this is zoomed to
-SIDE_COLOURS = {"left": QColor(40, 110, 230), "right": QColor(225, 60, 50), "": QColor(30, 160, 80)}
 
 
 class CanvasEdits(Protocol):
@@ -44,10 +43,6 @@ class CanvasEdits(Protocol):
 def _centred(x: float, y: float) -> tuple[float, float]:
     """Canvas image coordinates (pixel i spans [i, i+1)) → pixel-centre coordinates (pixel i is at i)."""
     return x - 0.5, y - 0.5
-
-
-def _side(name: str) -> str:
-    return "left" if name.startswith("left") else "right" if name.startswith("right") else ""
 
 
 class RigCanvas(QWidget):
@@ -216,40 +211,18 @@ class RigCanvas(QWidget):
 
     def _paint_box(self, painter: QPainter) -> None:
         box = self._live_box or self.doc.box
-        if box is None or self.tool in ("draw", "erase"):
-            return
-        a, b = self.to_widget(box[0], box[1]), self.to_widget(box[2], box[3])
-        active = self.tool == "box"
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.setPen(QPen(QColor(255, 150, 0) if active else QColor(120, 120, 120), 2 if active else 1,
-                            Qt.PenStyle.DashLine))
-        painter.drawRect(QRectF(a, b))
-        if active:
-            painter.setPen(QPen(QColor(120, 70, 0), 1))
-            painter.setBrush(QColor(255, 190, 60))
-            for point in self._handle_points(box).values():
-                painter.drawRect(QRectF(point.x() - HANDLE_PX, point.y() - HANDLE_PX, 2 * HANDLE_PX, 2 * HANDLE_PX))
+        if box is not None and self.tool not in ("draw", "erase"):
+            active = self.tool == "box"
+            paint_box(painter, self.to_widget(box[0], box[1]), self.to_widget(box[2], box[3]),
+                      list(self._handle_points(box).values()) if active else [], HANDLE_PX)
 
     def _paint_skeleton(self, painter: QPainter) -> None:
         skeleton = self.doc.skeleton
         if skeleton is None or self.tool in ("draw", "erase"):
             return
         joints = self._live_joints if self._live_joints is not None else skeleton.joints
-        active = self.tool == "joints"
-        for j, p in enumerate(skeleton.parents):
-            if p >= 0:
-                colour = SIDE_COLOURS[_side(skeleton.names[j])]
-                painter.setPen(QPen(colour, 3 if active else 2))
-                painter.drawLine(self.to_widget(*joints[p]), self.to_widget(*joints[j]))
-        radius = 6.0 if active else 3.5
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        for i in self.doc.unsure_joints():  # the rig's guesses nobody has checked: an amber ring each
-            painter.setPen(QPen(UNSURE_COLOUR, 2.5, Qt.PenStyle.DashLine))
-            painter.drawEllipse(self.to_widget(*joints[i]), radius + 6, radius + 6)
-        for name, (x, y) in zip(skeleton.names, joints):
-            painter.setPen(QPen(QColor(255, 255, 255), 1.5))
-            painter.setBrush(SIDE_COLOURS[_side(name)])
-            painter.drawEllipse(self.to_widget(x, y), radius, radius)
+        paint_skeleton(painter, skeleton.names, skeleton.parents, [self.to_widget(x, y) for x, y in joints],
+                       self.doc.unsure_joints(), self.tool == "joints")
 
     # ------------------------------------------------------------------ hit tests
     def _handle_points(self, box: Box) -> dict[str, QPointF]:
