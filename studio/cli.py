@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import signal
 import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from studio import __version__
 from studio.progress import TerminalProgress
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 IMPORTANT_NOTES = ("outside", "does not fit", "dropped", "resampled", "skipped")
 
 
@@ -35,6 +38,8 @@ def _box(text: str) -> tuple[float, float, float, float]:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"box must be L,T,R,B numbers, not {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"box must be L,T,R,B finite numbers, not {text!r}")
     if len(values) != 4 or values[2] <= values[0] or values[3] <= values[1]:
         raise argparse.ArgumentTypeError(f"box must be L,T,R,B with R > L and B > T, not {text!r}")
     return values  # type: ignore[return-value]
@@ -71,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="'ad': AnimatedDrawings' framing, kept in frame (default); 'fit': fill the canvas")
     render.add_argument("--dump-rig", metavar="FILE.json", help="also write the per-frame rig (ad_ref_v1 format)")
     render.add_argument("--output", "-o", required=True, help="OUT.gif, OUT.mp4, or a folder for PNG frames")
+    render.add_argument("--force", action="store_true", help="replace an output even when it is read-only")
     render.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     backends = ("auto", "embedded", "manual", "torchserve", "torch", "mm")
@@ -83,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     annotate.add_argument("--endpoint", help="TorchServe base URL, e.g. http://127.0.0.1:8080")
     annotate.add_argument("--checkpoint", help="pose checkpoint (.pth or AD's .mar) for --backend torch")
     annotate.add_argument("--box", type=_box, help="L,T,R,B in working-image px instead of detection")
-    annotate.add_argument("--force", action="store_true", help="replace a character already in the output folder")
+    annotate.add_argument("--force", action="store_true",
+                          help="replace a character already in the output folder, even read-only files")
     annotate.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     pose = sub.add_parser("pose", help="print the 17 COCO keypoints [[x, y, score], ...] of a drawing")
@@ -216,7 +223,10 @@ def _cmd_pose(args: argparse.Namespace) -> int:
     elif args.box == "full":
         box = (0.0, 0.0, float(w), float(h))
     else:  # in the original image's px, like the keypoints printed below
-        given = _box(args.box)
+        try:
+            given = _box(args.box)
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"--box: {exc}") from None
         width, height = image.original_size
         if not box_overlaps(given, width, height):
             raise ValueError(f"the box {args.box} lies outside the {width}×{height} px image")
@@ -302,21 +312,52 @@ def _cmd_share(args: argparse.Namespace) -> int:
 COMMANDS = {"render": _cmd_render, "annotate": _cmd_annotate, "pose": _cmd_pose, "doctor": _cmd_doctor, "demo": _cmd_demo, "motions": _cmd_motions, "sample": _cmd_sample, "share": _cmd_share}
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a container stopping, ``kill``): unwinds like Ctrl-C, so atomic writes remove their temps."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Within this block, SIGTERM raises Terminated in the main thread (where Python runs signal handlers)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (an embedding program): leave its handling alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    from studio.pipeline.atomic import ReadOnlyTargetError, overwrite_read_only
+
     try:
-        return COMMANDS[args.command](args)
+        with _sigterm_as_interrupt(), (overwrite_read_only() if getattr(args, "force", False)
+                                       else contextlib.nullcontext()):
+            return COMMANDS[args.command](args)
+    except Terminated:
+        print("\nstudio: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("\nstudio: cancelled", file=sys.stderr)
         return EXIT_CANCELLED
     except Exception as exc:  # noqa: BLE001 - the CLI's contract: one clear line, never a traceback
         if args.verbose:
             traceback.print_exc()
-        print(f"studio: error: {_describe(exc)}", file=sys.stderr)
+        hint = ("; pass --force to replace it" if isinstance(exc, ReadOnlyTargetError) and "force" in args
+                else "")
+        print(f"studio: error: {_describe(exc)}{hint}", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from studio.motion_source import MotionSource, load_motion
 from studio.pipeline import camera as cameras
-from studio.pipeline.atomic import ExportCancelled, atomic_write_path
+from studio.pipeline.atomic import ExportCancelled, atomic_write_path, check_replaceable
 from studio.pipeline.character import Character, read_character
 from studio.pipeline.clip import resample_clip, retime_clip, slice_clip
 from studio.pipeline.gif import GifWriter, gif_frame_delays, gif_safe_frame_count
@@ -115,11 +115,13 @@ def output_kind(path: Path) -> str:
 
 def check_output(path: Path, kind: str, protected: tuple[Path, ...] = ()) -> None:
     """Refuse, before any work, an output that cannot be written or whose replacement would lose data:
-    a missing parent folder, a folder where a file goes, and for PNG frames any existing file or any
-    folder holding something other than frame PNGs (the input character folder included)."""
+    a missing parent folder, a folder where a file goes, a read-only file or folder (ReadOnlyTargetError,
+    unless forced with ``atomic.overwrite_read_only``), and for PNG frames any existing file or any folder
+    holding something other than frame PNGs (the input character folder included)."""
     parent = path.parent
     if not parent.is_dir():
         raise RenderError(f"{parent}: the output folder does not exist")
+    check_replaceable(path)
     if kind in ("gif", "mp4") and path.is_dir():
         raise RenderError(f"{path}: is a folder; give a file name ending in .{kind}")
     if kind == "png" and path.exists():
@@ -183,6 +185,7 @@ class Animation:
         motion = normalise_motion(clip, config)
         self.pose: Pose2D = retarget(character, motion, source.retarget_config)
         self.notes.extend(self.pose.notes)
+        _check_finite(self.pose.joints)
         self.order = DrawOrder(rig, source.retarget_config.bodypart_groups)
         self.timings["retarget"] = time.perf_counter() - started
 
@@ -205,6 +208,30 @@ class Animation:
             base = cameras.ad_camera(self.width, self.height, max(character.width, character.height),
                                      character.rest[root], source.retarget_config.char_starting_location)
             self.camera = cameras.keep_in_frame(base, lo, hi)
+        self._check_on_canvas()
+
+    def _check_on_canvas(self) -> None:
+        """Refuse a clip that would export blank frames: a camera that is not finite, a character drawn under
+        a pixel (a far-off frame shrank the framing), or one never on the canvas; note frames it is off."""
+        size = max(self.character.width, self.character.height)
+        drawn = abs(self.camera.scale) * size
+        if not (np.isfinite(self.camera.scale) and np.isfinite(self.camera.offset).all()):
+            raise RenderError("the character's place on the canvas is not a finite number: check the retarget "
+                              "config's char_starting_location and the clip's root positions")
+        if drawn < 2.0:
+            far = np.abs(self.pose.joints - self.pose.joints[:1]).max(axis=(1, 2))
+            k = int(np.argmax(far))
+            raise RenderError(f"the character would be drawn {drawn:.2g} px tall: frame {k} moves it {far[k]:.3g} px "
+                              "from where it starts, and the framing keeps every frame in view; check the clip's "
+                              "root positions")
+        shown = cameras.frames_on_canvas(self.camera, self.pose.joints, size / 2.0)
+        if not shown.any():
+            raise RenderError(f"the character is outside the {self.width}×{self.height} canvas in every frame: "
+                              "check the retarget config's char_starting_location")
+        if not shown.all():
+            hidden = np.flatnonzero(~shown)
+            self.notes.append(f"the character is outside the canvas in {hidden.size} of {shown.size} frames "
+                              f"(first: frame {int(hidden[0])})")
 
     @property
     def n_frames(self) -> int:
@@ -264,6 +291,15 @@ class Animation:
                                         self.width, self.height)
         rgba = unpremultiply(sample_rgba(self._premultiplied, map_x, map_y))
         return composite(rgba, background) if background is not None else rgba
+
+
+def _check_finite(joints: np.ndarray) -> None:
+    """Refuse retargeted joints that are not finite numbers (an inf or NaN in the clip), naming the first frame."""
+    bad = ~np.isfinite(joints).all(axis=(1, 2))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise RenderError(f"frame {k}: the character's joints are not finite numbers after retargeting: check the "
+                          "clip's values in that frame and the retarget config's numbers")
 
 
 def premultiply(rgba: np.ndarray) -> np.ndarray:

@@ -9,16 +9,31 @@ temp is removed and an existing target is left untouched.
 Folders cannot be renamed over a non-empty folder, so ``atomic_write_dir`` swaps: the old folder
 is renamed aside, the new one renamed into place, then the old one deleted; if the second rename
 fails the old folder is put back. Between the two renames (microseconds) the target is absent.
+
+A read-only target (no write permission for us, say ``chmod 444``) is refused with ReadOnlyTargetError, as a
+text editor refuses it, unless the caller forces it inside ``overwrite_read_only()``.
+
+Temp names carry the writer's pid (``.out.gif.<pid>.<random>.tmp``). A process killed mid-write (SIGKILL, a
+power cut) cannot remove its temp, so the first write of each process into a folder sweeps the temps and
+set-aside folders of this naming whose writer is gone: its pid is not running, or is running but started after
+the temp was last written (the pid was reused). Temps named before pids were part of the name
+(``.out.gif.<random>.tmp``) are swept once they are a day old.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import stat
 import tempfile
+import time
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
+
+from studio.pipeline.processes import pid_alive, process_started
 
 
 class ExportCancelled(Exception):
@@ -27,6 +42,43 @@ class ExportCancelled(Exception):
 
 class AtomicWriteError(OSError):
     """The finished temp file or folder could not be moved into place."""
+
+
+class ReadOnlyTargetError(PermissionError):
+    """The target exists and is read-only; it was left unchanged (``overwrite_read_only()`` forces it)."""
+
+
+_FORCE_READ_ONLY: ContextVar[bool] = ContextVar("overwrite_read_only", default=False)
+
+
+@contextlib.contextmanager
+def overwrite_read_only() -> Iterator[None]:
+    """Within this block (this thread or task), atomic writes replace read-only targets (``--force``)."""
+    token = _FORCE_READ_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _FORCE_READ_ONLY.reset(token)
+
+
+def is_read_only(path: Path) -> bool:
+    """Whether ``path`` exists and we may not write it: no write bit for its owner when it is ours, no write bit
+    at all, or no write access (root may write anything, but a ``chmod 444`` file still reads as read-only)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    if hasattr(os, "geteuid") and info.st_uid == os.geteuid() and not info.st_mode & stat.S_IWUSR:
+        return True
+    return not info.st_mode & 0o222 or not os.access(path, os.W_OK)
+
+
+def check_replaceable(target: str | os.PathLike[str]) -> None:
+    """Raise ReadOnlyTargetError when ``target`` is read-only and the caller did not force it."""
+    path = Path(target)
+    if not _FORCE_READ_ONLY.get() and is_read_only(path):
+        kind = "folder" if path.is_dir() else "file"
+        raise ReadOnlyTargetError(f"{path}: the {kind} is read-only, so it was left unchanged")
 
 
 def _read_umask() -> int:
@@ -49,7 +101,60 @@ def _publish_mode(temp: Path, target: Path, base: int) -> None:
 
 
 def _temp_prefix(target: Path) -> str:
-    return f".{target.name}."
+    return f".{target.name}.{os.getpid()}."
+
+
+_TEMP_NAME = re.compile(r"\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.(?:tmp|old)")
+LEGACY_TEMP_AGE = 24 * 3600.0  # s: a temp without a pid in its name is taken for abandoned after a day
+LEGACY_SUFFIXES = (".gif", ".mp4", ".m4v", ".png", ".studio", ".yaml", ".json", ".bvh")
+_SWEPT: set[Path] = set()  # folders this process has swept already
+
+
+def _stale(entry: os.DirEntry[str], now: float) -> bool:
+    match = _TEMP_NAME.fullmatch(entry.name)
+    if match is None:
+        return False
+    try:
+        written = entry.stat(follow_symlinks=False).st_mtime
+    except OSError:
+        return False
+    if match.group("pid") is None:  # only for the kinds of file this project writes: the naming is common
+        return Path(match.group("name")).suffix.lower() in LEGACY_SUFFIXES and now - written > LEGACY_TEMP_AGE
+    pid = int(match.group("pid"))
+    if pid == os.getpid():
+        return False  # ours: a writer of this process may be using it
+    if not pid_alive(pid):
+        return True
+    started = process_started(pid)
+    return started is not None and started > written + 1.0  # the pid was reused after the temp was written
+
+
+def sweep_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temps and set-aside folders of this module's naming in ``folder`` whose writer is gone
+    (see the module docstring); once per folder per process. Returns what was removed. Never raises."""
+    folder = Path(folder)
+    key = folder.absolute()
+    if key in _SWEPT:
+        return []
+    _SWEPT.add(key)
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(".") or not _stale(entry, now):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:
+            continue  # not ours to remove after all (permissions), or gone meanwhile
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -85,6 +190,8 @@ class PendingFile:
         self.target = Path(target)
         if self.target.is_dir():
             raise IsADirectoryError(f"{self.target}: is a folder, cannot write a file there")
+        check_replaceable(self.target)
+        sweep_stale_temps(self.target.parent)
         fd, name = tempfile.mkstemp(prefix=_temp_prefix(self.target), suffix=".tmp", dir=self.target.parent)
         os.close(fd)
         self.temp = Path(name)
@@ -136,6 +243,8 @@ def atomic_write_dir(target: str | os.PathLike[str], fsync: bool = True) -> Iter
     removed and ``target`` is left as it was.
     """
     target = Path(target)
+    check_replaceable(target)
+    sweep_stale_temps(target.parent)
     temp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
     try:
         yield temp

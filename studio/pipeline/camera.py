@@ -70,3 +70,17 @@ def fit_camera(width: int, height: int, lo: np.ndarray, hi: np.ndarray, margin: 
     scale = float(np.min(room / extent))
     centre = (np.asarray(lo, float) + np.asarray(hi, float)) / 2.0
     return Camera(scale, np.array([width / 2.0, height / 2.0]) - scale * centre, width, height)
+
+
+def frames_on_canvas(camera: Camera, joints: np.ndarray, reach: float) -> np.ndarray:
+    """(n,) bool: whether anything of frame k can show on the canvas.
+
+    joints: (n, j, 2) texture px per frame; reach: texture px the drawing extends beyond its joints (half its
+    size is safe). A frame whose canvas position is not finite (an overflowing camera) does not show.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        canvas = camera.apply(np.asarray(joints, float))
+        pad = abs(camera.scale) * reach
+        lo, hi = canvas.min(axis=1) - pad, canvas.max(axis=1) + pad
+        inside = (hi[:, 0] >= 0) & (lo[:, 0] <= camera.width) & (hi[:, 1] >= 0) & (lo[:, 1] <= camera.height)
+    return inside & np.isfinite(canvas).all(axis=(1, 2))
