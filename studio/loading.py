@@ -1,7 +1,9 @@
-"""What a path opens as in the studio: an image, an AD character folder or a project, as a Document."""
+"""What a path opens as in the studio (an image, an AD character folder or a project, as a Document), and how a
+failure to read or write one reads to the user (``describe_error``)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -12,6 +14,7 @@ from studio.pipeline.character import IMAGE, read_character
 from studio.pipeline.intake import decode_image, read_image
 
 PROJECT_SUFFIX = ".studio"
+MESSAGE_LIMIT = 240  # characters of an error the user reads: a sentence, never a whole document quoted back
 
 
 class OpenError(ValueError):
@@ -49,3 +52,44 @@ def document_from_image(rgb: np.ndarray, source: str = "") -> Document:
 def document_from_bytes(data: bytes, source: str = "<clipboard>") -> Document:
     """A new drawing from encoded image bytes (a paste or a drop)."""
     return document_from_image(decode_image(data, source).rgb, source)
+
+
+def describe_error(exc: BaseException, about: str | os.PathLike[str] | None = None) -> str:
+    """One short line saying why reading or writing a file failed, for a banner or a CLI error.
+
+    An OSError reads as its strerror in lower case, after the file it names ("x.png: permission denied", never
+    "[Errno 13] …"); the name is left out when it is ``about`` (or a temp file beside it), which the caller names
+    itself. A RecursionError or MemoryError says the file is nested too deeply or too large; the studio's own errors
+    and ValueErrors read as their message; anything else is unexpected and names its type. Only the first line is
+    kept, cut to MESSAGE_LIMIT characters.
+    """
+    if isinstance(exc, OSError) and exc.strerror and type(exc).__module__ == "builtins":
+        reason = exc.strerror[:1].lower() + exc.strerror[1:]
+        where = os.fsdecode(exc.filename) if isinstance(exc.filename, (str, bytes, os.PathLike)) else ""
+        if where and about is not None and _same_file(Path(where).name, Path(os.fsdecode(about)).name):
+            where = ""
+        text = f"{where}: {reason}" if where else reason
+    elif isinstance(exc, RecursionError):
+        text = "nested too deeply to read"
+    elif isinstance(exc, MemoryError):
+        text = "too large to open (there was not enough memory)"
+    else:
+        lines = str(exc)[:4 * MESSAGE_LIMIT].strip().splitlines()  # a message may quote megabytes
+        message = lines[0] if lines else ""
+        known = is_expected(exc) or isinstance(exc, ValueError)
+        text = message if known and message else f"unexpected {type(exc).__name__}" + (f": {message}" if message
+                                                                                         else "")
+    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT - 1].rstrip() + "…"
+
+
+def is_expected(exc: BaseException) -> bool:
+    """Whether ``exc`` is a problem with the input or the machine, which its message (describe_error) explains: the
+    studio's own errors (BoxError, BackendError, BvhError…), OSErrors, and a file nested too deeply or too large to
+    read. Anything else is a bug: the user still reads one line, and its traceback goes to stderr for a report."""
+    return (type(exc).__module__.split(".")[0] == "studio"
+            or isinstance(exc, (OSError, RecursionError, MemoryError)))
+
+
+def _same_file(name: str, about: str) -> bool:
+    """Whether ``name`` is ``about`` or the temp sibling (``.x.studio.<pid>.<random>.tmp``) a save writes first."""
+    return name == about or (name.startswith(f".{about}.") and name.endswith(".tmp"))

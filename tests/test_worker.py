@@ -36,9 +36,24 @@ def test_a_bug_leaves_its_traceback_for_the_report(qtbot: Any, capfd: pytest.Cap
     def fail(job: Any) -> None:
         return {}["missing"]  # type: ignore[no-any-return]
 
-    assert run(qtbot, fail) == ([], ["'missing'"])
+    assert run(qtbot, fail) == ([], ["unexpected KeyError: 'missing'"])  # the user is told it was not expected
     err = capfd.readouterr().err
     assert "Traceback" in err and "KeyError" in err
+
+
+@pytest.mark.parametrize("error, message", [
+    (PermissionError(13, "Permission denied", "/out/walk.gif"), "/out/walk.gif: permission denied"),
+    (RecursionError("maximum recursion depth exceeded"), "nested too deeply to read"),
+    (MemoryError(), "too large to open (there was not enough memory)"),
+])
+def test_a_hostile_file_or_a_full_machine_reads_as_a_sentence(qtbot: Any, capfd: pytest.CaptureFixture[str],
+                                                             error: BaseException, message: str) -> None:
+    """Not "[Errno 13] Permission denied: '…'", "maximum recursion depth exceeded" or an empty line."""
+    def fail(job: Any) -> None:
+        raise error
+
+    assert run(qtbot, fail) == ([], [message])
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_a_job_that_ends_at_once_is_still_heard(qtbot: Any) -> None:

@@ -8,6 +8,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
+from studio.loading import describe_error, is_expected
+
 
 class JobCancelled(Exception):
     """Raised inside a job when its cancel flag is set (jobs may also raise their own cancellation)."""
@@ -51,12 +53,13 @@ class _Runnable(QRunnable):
         except self.cancel_types:
             job.cancelled.emit()
         except Exception as exc:  # shown to the user as one line; a bug's traceback goes to stderr for reports
+            # (Exception includes RecursionError and MemoryError: a hostile file never kills the thread silently)
             if job.is_cancelled():
                 job.cancelled.emit()
             else:
                 if not is_expected(exc):
                     traceback.print_exc()
-                job.failed.emit(_one_line(exc))
+                job.failed.emit(describe_error(exc))
         else:
             if job.is_cancelled():
                 job.cancelled.emit()
@@ -64,17 +67,6 @@ class _Runnable(QRunnable):
                 job.finished.emit(result)
         finally:
             job.done.set()
-
-
-def is_expected(exc: BaseException) -> bool:
-    """The studio's own errors (BoxError, BackendError, BvhError…) say what went wrong and what to do: the user
-    reads that line, and a traceback would only bury it. Anything else is a bug worth a traceback."""
-    return type(exc).__module__.split(".")[0] == "studio"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 class Jobs(QObject):
