@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -207,6 +208,26 @@ def test_unsupported_up_axis_is_named() -> None:
         infer_motion_config(lying)
 
 
+@pytest.mark.parametrize(("joint", "axis"), [("LeftUpLeg", 0), ("Head", 1)])
+def test_an_absurd_offset_is_named_not_read_as_an_up_axis(joint: str, axis: int) -> None:
+    """A Bvh built in code (parse_bvh refuses the file): before, LeftUpLeg X 1e300 gave 'is -x up' and Head Y
+    1e300 passed as '+y'."""
+    upright = make_bvh(FAIR1)
+    offsets = upright.offsets.copy()
+    offsets[upright.index(joint), axis] = 1e300
+    with pytest.raises(MappingError, match=rf"^BVH skeleton 'fair1': {joint} OFFSET {'XYZ'[axis]} 1e\+300 is not a "
+                                           r"usable number: values must be finite and within ±1,000,000$"):
+        infer_motion_config(dataclasses.replace(upright, offsets=offsets))
+
+
+def test_a_non_finite_motion_value_is_named() -> None:
+    upright = make_bvh(FAIR1)
+    motion = upright.motion.copy()
+    motion[1, 4] = np.nan
+    with pytest.raises(MappingError, match=r"frame 1: Hips Xrotation nan is not a usable number"):
+        infer_motion_config(upright.with_motion(motion))
+
+
 def test_missing_joints_are_listed_with_names_tried() -> None:
     left_arm = ("L.clavicle", "L.upper_arm", "L.forearm", "L.hand", "L.hand_end")
     no_left_arm = make_bvh({k: v for k, v in FAIR1.items() if k not in left_arm})
@@ -225,6 +246,15 @@ def test_unrecognised_bvh_lists_what_it_has() -> None:
     with pytest.raises(MappingError, match=r"BVH skeleton 'unknown': cannot find hips \(tried Hips, .*"
                                            r"found joints: j0, j1, j2, j3"):
         infer_motion_config(odd)
+
+
+def test_a_long_joint_list_is_cut_short_in_the_message() -> None:
+    odd = make_bvh({"hips": "j0", "spine": "j1", "L.upleg": "j2", "R.upleg": "j3"},
+                   extra=tuple((f"x{k}", "j1", (0.0, 1.0, 0.0)) for k in range(60)))
+    with pytest.raises(MappingError) as err:
+        infer_motion_config(odd)
+    message = str(err.value)
+    assert message.endswith("found joints: j0, j1, " + ", ".join(f"x{k}" for k in range(38)) + " and 24 more")
 
 
 def test_character_without_known_joints_is_an_error() -> None:

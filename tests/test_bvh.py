@@ -279,7 +279,7 @@ def test_frame_with_too_many_values() -> None:
 @pytest.mark.parametrize("bad", ["nan", "NaN", "inf", "-inf", "Infinity"])
 def test_non_finite_values_in_a_frame(bad: str) -> None:
     text = skeleton(frames=[ZEROS, f"0 0 0 0 {bad} 0 0 0 0 0 0 0"])
-    raises_at(text, line_of(text, bad), "frame 1.*(NaN|infinity)")
+    raises_at(text, line_of(text, bad), "frame 1: Hips Xrotation -?(nan|inf) is not a usable number")
 
 
 def test_non_number_in_a_frame() -> None:

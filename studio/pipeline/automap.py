@@ -9,7 +9,7 @@ from typing import cast
 
 import numpy as np
 
-from studio.pipeline.bvh import Bvh, world_positions
+from studio.pipeline.bvh import USABLE, Bvh, unusable_value, world_positions
 from studio.pipeline.config import BodypartGroup, MotionConfig, ProjectionGroup, RetargetConfig, RootOffset
 from studio.pipeline.joint_names import (LEG_PARTS, LOWER_CHAIN, SIDES, UPPER_CHAIN, BvhTree, NameParts, char_part,
                                          family_name, find_roles, namespace_of, parse_char_name, role_examples,
@@ -17,6 +17,7 @@ from studio.pipeline.joint_names import (LEG_PARTS, LOWER_CHAIN, SIDES, UPPER_CH
 
 # AD's fair1 clips: thigh + shin = 21.68 BVH units at scale 0.025, so a normalised leg is 0.542 long.
 LEG_LENGTH = 0.5419
+_LISTED_JOINTS = 40  # joints a "found joints" message lists; a 1000-joint file names the first 40 and a count
 
 
 class MappingError(ValueError):
@@ -56,8 +57,10 @@ def _require(family: SkeletonFamily, bvh: Bvh, keys: Sequence[str]) -> None:
     if not missing:
         return
     found = [n for j, n in enumerate(bvh.names) if j not in bvh.end_sites]
+    shown = ", ".join(found[:_LISTED_JOINTS]) + (f" and {len(found) - _LISTED_JOINTS} more"
+                                                 if len(found) > _LISTED_JOINTS else "")
     what = "; ".join(f"cannot find {role_label(k)} (tried {', '.join(role_examples(k))})" for k in missing)
-    raise MappingError(f"BVH skeleton {family.name!r}: {what}; found joints: {', '.join(found)}")
+    raise MappingError(f"BVH skeleton {family.name!r}: {what}; found joints: {shown}")
 
 
 def _up_axis(bvh: Bvh, family: SkeletonFamily, world: np.ndarray) -> tuple[str, str]:
@@ -97,6 +100,8 @@ def _motion_parts(bvh: Bvh, filepath: str, family: SkeletonFamily) -> tuple[Moti
     _require(family, bvh, ["hips", "left_upleg", "right_upleg", "left_foot"])
     if not any(k in family.roles for k in ("head", "neck", "chest")):
         _require(family, bvh, ["head"])
+    if bad := unusable_value(bvh):  # parse_bvh refuses these; a Bvh built in code would read as "-x up"
+        raise MappingError(f"BVH skeleton {family.name!r}: {bad} is not a usable number: {USABLE}")
     world = world_positions(bvh)
     up, up_note = _up_axis(bvh, family, world)
     roles, first = family.roles, world[0]

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from studio.pipeline.bvh import ROTATION_CHANNELS, Bvh
+from studio.pipeline.bvh import MAX_FRAME_TIME, MIN_FRAME_TIME, ROTATION_CHANNELS, USABLE, Bvh, unusable_value
 
 # Quaternions closer than this (half-angle under ~4.5e-5 rad) are blended by normalised lerp: slerp's
 # sin(θ) weights lose precision there, and the two agree to ~1e-14.
@@ -28,19 +28,27 @@ def slice_clip(bvh: Bvh, start: int | None = 0, end: int | None = None) -> Bvh:
 
 
 def retime_clip(bvh: Bvh, frame_time: float) -> Bvh:
-    """The same frames played at ``frame_time`` seconds per frame (a motion config's override)."""
-    if not (math.isfinite(frame_time) and frame_time > 0):
-        raise ValueError(f"frame_time must be a positive number of seconds, got {frame_time!r}")
+    """The same frames played at ``frame_time`` seconds per frame (a motion config's override), within the bounds a
+    BVH file's Frame Time has."""
+    if not MIN_FRAME_TIME <= frame_time <= MAX_FRAME_TIME:
+        raise ValueError(f"frame_time must be a positive number of seconds from {MIN_FRAME_TIME:g} to "
+                         f"{MAX_FRAME_TIME:g}, got {frame_time!r}")
     return bvh.with_motion(bvh.motion.copy(), float(frame_time))
 
 
 def scale_clip(bvh: Bvh, factor: float) -> Bvh:
-    """``bvh`` with OFFSETs and position channels multiplied by ``factor`` (world positions scale by it)."""
+    """``bvh`` with OFFSETs and position channels multiplied by ``factor`` (world positions scale by it).
+
+    Raises ValueError when a scaled value leaves the bounds parse_bvh holds files to.
+    """
     if not (math.isfinite(factor) and factor > 0):
         raise ValueError(f"scale factor must be a positive number, got {factor!r}")
     motion = bvh.motion.copy()
     motion[:, _position_columns(bvh)] *= factor
-    return dataclasses.replace(bvh, offsets=bvh.offsets * float(factor), motion=motion)
+    scaled = dataclasses.replace(bvh, offsets=bvh.offsets * float(factor), motion=motion)
+    if bad := unusable_value(scaled):
+        raise ValueError(f"scale factor {factor:g} makes {bad}, which is not a usable number: {USABLE}")
+    return scaled
 
 
 def resample_clip(bvh: Bvh, n_frames: int) -> Bvh:
