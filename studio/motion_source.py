@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,24 +51,56 @@ def _fits(config: RetargetConfig, character: Character) -> bool:
 
 
 def _resolve_bvh_path(config: MotionConfig, config_path: Path, notes: list[str]) -> Path:
-    """AD configs point into AD's tree (``examples/bvh/fair1/dab.bvh``): try it as given, beside the
-    config, then a BVH named ``<name>`` or ``*_<name>`` beside the config or in a ``bvh/`` folder next
-    to it or one level up (a note says which file was picked)."""
+    """The clip an AD motion config's ``filepath`` names, as an absolute path so that errors name the file read.
+
+    The filepath must name a ``.bvh`` file: anything else (``../../../etc/passwd``) is refused before anything is
+    opened. A relative path is tried beside the config, then from the current folder (AD's own configs point into
+    AD's tree, ``examples/bvh/fair1/dab.bvh``, from the folder AD runs in), then a BVH named ``<name>`` or
+    ``*_<name>`` beside the config or in a ``bvh/`` folder next to it or up to two levels up (a note says which
+    file was picked).
+    """
+    beside = _beside(config, config_path)
+    try:
+        found = _find_bvh(config, config_path, beside, notes)
+    except OSError as error:  # a name too long for the file system, say
+        raise MotionSourceError(f"{config_path}: its filepath {_quote(config.filepath)} cannot be looked up "
+                                f"({error.strerror}); pass the clip with --bvh FILE.bvh") from None
+    if found is None:
+        raise MotionSourceError(f"{config_path}: its filepath {_quote(config.filepath)} does not exist (not at "
+                                f"{_quote(str(beside))}); pass the clip with --bvh FILE.bvh")
+    return found
+
+
+def _beside(config: MotionConfig, config_path: Path) -> Path:
+    """The config's filepath taken from the config's folder, absolute; MotionSourceError unless it names a .bvh file."""
+    beside = Path(os.path.abspath(config_path.parent / config.filepath))
+    if beside.suffix.lower() != ".bvh":
+        raise MotionSourceError(f"{config_path}: its filepath {_quote(config.filepath)} (resolved to "
+                                f"{_quote(str(beside))}) is not a .bvh file; pass the clip with --bvh FILE.bvh")
+    return beside
+
+
+def _find_bvh(config: MotionConfig, config_path: Path, beside: Path, notes: list[str]) -> Path | None:
+    """The first of _resolve_bvh_path's candidates that is a file, absolute; None when none is."""
     raw = Path(config.filepath)
-    for candidate in (raw, config_path.parent / raw, config_path.parent / raw.name):
+    for candidate in (beside, raw, config_path.parent / raw.name):
         if candidate.is_file():
-            return candidate
+            return Path(os.path.abspath(candidate))
     folders = [config_path.parent, config_path.parent / "bvh", config_path.parent.parent / "bvh",
                config_path.parent.parent.parent / "bvh"]
     for folder in folders:
         if folder.is_dir():
-            found = sorted(p for p in folder.glob(f"*{raw.name}")
+            found = sorted(p for p in folder.glob("*" + glob.escape(raw.name))
                            if p.name == raw.name or p.name.endswith("_" + raw.name))
             if found:
                 notes.append(f"{config_path.name}: filepath {config.filepath} not found; using {found[0]}")
-                return found[0]
-    raise MotionSourceError(f"{config_path}: its filepath {config.filepath!r} does not exist; pass the clip with "
-                            "--bvh FILE.bvh")
+                return Path(os.path.abspath(found[0]))
+    return None
+
+
+def _quote(text: str, limit: int = 120) -> str:
+    """``text`` quoted for a message, its middle cut out past ``limit`` characters (a path's ends matter most)."""
+    return repr(text if len(text) <= limit else text[:limit // 2] + "…" + text[-limit // 2:])
 
 
 def load_motion(spec: str, character: Character, retarget_path: str | Path | None = None,
@@ -85,7 +118,7 @@ def load_motion(spec: str, character: Character, retarget_path: str | Path | Non
         folder = motions_dir()
         config_path = folder / f"{spec}{MOTION_SUFFIX}"
         motion_config = read_motion_config(config_path)
-        bvh = read_bvh(Path(bvh_path) if bvh_path else folder / motion_config.filepath)
+        bvh = read_bvh(Path(bvh_path) if bvh_path else _beside(motion_config, config_path))
         if retarget_path is None and (folder / BUNDLED_RETARGET).is_file():
             retarget_config = read_retarget_config(folder / BUNDLED_RETARGET)
         label = spec

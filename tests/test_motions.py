@@ -1,8 +1,11 @@
-"""The bundled motion clips: they parse, loop, fit their configs, and regenerate byte for byte."""
+"""The bundled motion clips (they parse, loop, fit their configs, and regenerate byte for byte), and where a motion
+config's filepath may point."""
 
 from __future__ import annotations
 
 import importlib.util
+import re
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -10,9 +13,12 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from studio.pipeline.bvh import format_bvh, parse_bvh, read_bvh, world_positions
+from studio import motion_source
+from studio.motion_source import MotionSourceError, load_motion
+from studio.pipeline.bvh import BvhError, format_bvh, parse_bvh, read_bvh, world_positions
 from studio.pipeline.config import read_motion_config, read_retarget_config
 from studio.pipeline.motion import normalise_motion
+from studio.sample import sample_character
 
 MOTIONS = Path(__file__).resolve().parents[1] / "motions"
 CLIPS = sorted(p.name[: -len(".motion.yaml")] for p in MOTIONS.glob("*.motion.yaml"))
@@ -89,3 +95,50 @@ def test_author_regenerates_identical_files(tmp_path: Path) -> None:
     assert sorted(p.name for p in written) == committed
     for path in written:
         assert path.read_bytes() == (MOTIONS / path.name).read_bytes(), f"{path.name} differs: run motions/author.py"
+
+
+# --- a motion config's filepath -------------------------------------------------------------------------------
+
+
+def _config(folder: Path, filepath: str) -> Path:
+    """An AD motion config in ``folder`` whose filepath is ``filepath`` (the rest copied from the walk clip's)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = (MOTIONS / "walk.motion.yaml").read_text().replace("filepath: walk.bvh", f"filepath: '{filepath}'")
+    assert f"filepath: '{filepath}'" in text
+    (folder / "m.motion.yaml").write_text(text)
+    return folder / "m.motion.yaml"
+
+
+def test_a_filepath_that_is_not_a_bvh_file_is_refused_unopened(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before, ``../../../secret.txt`` (like ``../../../etc/passwd``) was read, then called 'not a BVH file'."""
+    (tmp_path / "secret.txt").write_text("root:x:0:0\n")
+    config = _config(tmp_path / "a" / "b" / "c", "../../../secret.txt")
+    monkeypatch.setattr(motion_source, "read_bvh", lambda path: pytest.fail(f"{path} was opened"))
+    with pytest.raises(MotionSourceError) as info:
+        load_motion(str(config), sample_character())
+    assert str(info.value) == (f"{config}: its filepath '../../../secret.txt' (resolved to "
+                               f"{str(tmp_path / 'secret.txt')!r}) is not a .bvh file; pass the clip with --bvh "
+                               "FILE.bvh")
+
+
+def test_a_bvh_outside_the_config_folder_is_read_and_errors_name_its_resolved_path(tmp_path: Path) -> None:
+    """A user's config may point at their clip folder; a read error names the file, without '..' in it."""
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "bad.bvh").write_text("HIERARCHY\nROOT A\n{\n")
+    config = _config(tmp_path / "configs", "../clips/bad.bvh")
+    with pytest.raises(BvhError, match=f"^{re.escape(str(tmp_path / 'clips' / 'bad.bvh'))}, line 3: no MOTION section"):
+        load_motion(str(config), sample_character())
+    shutil.copy(MOTIONS / "walk.bvh", tmp_path / "clips" / "bad.bvh")
+    assert load_motion(str(config), sample_character()).bvh.n_frames == read_bvh(MOTIONS / "walk.bvh").n_frames
+
+
+@pytest.mark.parametrize(("filepath", "words"), [
+    ("a" * 5000 + ".bvh", r"its filepath 'a{60}…a{56}\.bvh' cannot be looked up \(File name too long\)"),
+    ("**.bvh", r"its filepath '\*\*\.bvh' does not exist \(not at '.*\*\*\.bvh'\)"),
+])
+def test_an_odd_bvh_filepath_is_a_sentence(tmp_path: Path, filepath: str, words: str) -> None:
+    """Before: OSError quoting the 5000-character name; ValueError 'Invalid pattern' from a glob."""
+    config = _config(tmp_path, filepath)
+    with pytest.raises(MotionSourceError, match=f"^{re.escape(str(config))}: {words}; pass the clip with --bvh"):
+        load_motion(str(config), sample_character())
