@@ -15,7 +15,7 @@ from studio.document import Document, DocumentError, Skeleton
 from studio.pipeline.intake import LoadedImage
 from studio.pipeline.pose import Box
 from studio.pipeline.strokes import Stroke
-from studio.recovery import Autosaver
+from studio.recovery import Autosaver, AutosaveSchedule
 from studio.preview import PreviewCancelled, PreviewEngine, PreviewRequest
 from studio.render import Animation
 from studio.settings import AppSettings
@@ -23,7 +23,7 @@ from studio.ui.undo import UndoStack
 from studio.ui.worker import Job, Jobs
 
 AUTO_RIG_DELAY_MS = 450  # after the last stroke, while the rig has not been fixed by hand
-AUTOSAVE_DELAY_MS = 3000  # after the last change, unsaved work is written to the recovery file
+AUTOSAVE_RETRY_MS = 500  # an autosave due while the last one is still writing tries again this much later
 
 
 class StudioController(QObject):
@@ -62,15 +62,19 @@ class StudioController(QObject):
         self._rig_timer = QTimer(self, singleShot=True, interval=AUTO_RIG_DELAY_MS)
         self._rig_timer.timeout.connect(lambda: self.rig(use_box=False, automatic=True))
         self.autosaver: Autosaver | None = None
+        self.autosave_schedule = AutosaveSchedule()  # when unsaved work is due in the recovery file
         self.project_path: str | None = None
-        self._autosave_timer = QTimer(self, singleShot=True, interval=AUTOSAVE_DELAY_MS)
+        self._autosave_timer = QTimer(self, singleShot=True)  # started for the schedule's next due time
         self._autosave_timer.timeout.connect(self.autosave)
         self.undo.cleanChanged.connect(self._clean_changed)
         doc.changed.connect(self._on_changed)
 
     # ------------------------------------------------------------------ autosave
-    def enable_autosave(self, autosaver: Autosaver) -> None:
+    def enable_autosave(self, autosaver: Autosaver, schedule: AutosaveSchedule | None = None) -> None:
+        """Write unsaved work to ``autosaver`` when ``schedule`` (default: AutosaveSchedule()) says it is due."""
         self.autosaver = autosaver
+        if schedule is not None:
+            self.autosave_schedule = schedule
 
     def forget_changes(self) -> None:
         """Treat the current state as saved (after a save, or when the user chose to discard)."""
@@ -85,10 +89,12 @@ class StudioController(QObject):
         """Write the unsaved work to the recovery file, off the UI thread (a snapshot of the document)."""
         autosaver = self.autosaver
         if autosaver is None or not self.has_unsaved():
+            self.autosave_schedule.started()  # nothing to write
             return
         if "autosave" in self.jobs.running:  # one writer at a time: try again shortly
-            self._autosave_timer.start()
+            self._autosave_timer.start(AUTOSAVE_RETRY_MS)
             return
+        self.autosave_schedule.started()
         snapshot, project = self.doc.snapshot(), self.project_path
         job = self.jobs.start("autosave", lambda job: autosaver.save(snapshot, project))
         job.failed.connect(self._autosave_failed)
@@ -115,8 +121,8 @@ class StudioController(QObject):
         self.schedule_preview()
 
     def _on_changed(self, aspect: str) -> None:
-        if self.autosaver is not None:
-            self._autosave_timer.start()
+        if self.autosaver is not None:  # (re)started for the due time: the first change's deadline still holds
+            self._autosave_timer.start(round(1000 * self.autosave_schedule.changed()))
         if aspect in ("motion", "export"):
             self.preview_settings_changed.emit()
         if aspect in ("drawing", "box", "mask", "joints", "motion"):
@@ -272,6 +278,8 @@ class StudioController(QObject):
                                      f"{animation.width}×{animation.height}")
 
         job.finished.connect(show)
+        # Say, a background image that cannot be read: the reason, not "Estimating the export…" for ever.
+        job.failed.connect(lambda message: self.estimate_ready.emit(f"No export estimate: {message}"))
 
     def _build_failed(self, message: str) -> None:
         self.preview_failed.emit(message)
