@@ -419,10 +419,93 @@ def test_recovery_offers_each_autosave_in_turn(tmp_path: Path, monkeypatch: pyte
         asked: list[str] = []
         assert offer_recovery(w, ask=lambda when, what: asked.append(what) or what == "cat.png")
         assert asked == ["dog.png", "cat.png"] and w.controller.doc.source == "cat.png"
-        assert list(folder.glob("*.studio")) == []
+        assert [p.name for p in folder.glob("*.studio")] == [f"autosave-{os.getpid()}.studio"]  # cat.png, now ours
     finally:
         w.controller.forget_changes()
         w.close()
+
+
+def test_recovered_work_survives_a_second_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Accepting a recovery removed its autosave, and nothing was written until the next edit: a crash in between
+    lost the work for good. Now it is this process's autosave at once, so a kill -9 leaves it to recover again."""
+    import json
+    import os
+
+    from studio.project import open_project, save_project
+    from studio.recovery import Autosaver
+    from studio.ui.app import offer_recovery, sample_document
+
+    folder = tmp_path / "recovery"
+    folder.mkdir()
+    monkeypatch.setenv("STUDIO_RECOVERY_DIR", str(folder))
+    doc = sample_document()
+    doc.source = "cat.png"
+    doc.set_preview(frames=17)
+    old = save_project(doc, folder / "autosave-999993.studio", mark_saved=False)
+    old.with_suffix(".json").write_text(json.dumps({"pid": 999_993, "time": time.time(), "source": "cat.png"}))
+    _, w = create_app(settings=AppSettings())
+    try:
+        autosaver = Autosaver()
+        w.controller.enable_autosave(autosaver)  # as run() does, before offering
+        assert offer_recovery(w, ask=lambda when, what: True)
+        assert not old.exists() and autosaver.path == folder / f"autosave-{os.getpid()}.studio"
+        second = open_project(autosaver.path)  # what the start after a second crash would recover
+        assert second.source == "cat.png" and second.preview.frames == 17
+        assert json.loads(autosaver.sidecar.read_text())["source"] == "cat.png"
+    finally:
+        w.controller.forget_changes()
+        w.close()
+
+
+EDITING_STUDIO = """
+import time
+from PySide6.QtWidgets import QApplication
+from studio.pipeline.strokes import Stroke
+from studio.recovery import Autosaver, AutosaveSchedule
+from studio.settings import AppSettings
+from studio.ui.app import create_app
+_, w = create_app(settings=AppSettings(), offscreen=True)
+c = w.controller
+w.new_drawing()
+c.rig_fixed_by_hand = True  # no automatic rig between the strokes: this is about saving them
+c.enable_autosave(Autosaver(), AutosaveSchedule(quiet_s=0.5, max_wait_s=1.0))
+k, due = 0, time.monotonic()
+while True:  # a stroke every 0.3 s, for ever: never the 0.5 s pause a debounce alone would wait for
+    if time.monotonic() >= due:
+        k, due = k + 1, due + 0.3
+        c.add_stroke(Stroke(((10.0 * k, 10.0), (10.0 * k, 200.0)), (0, 0, 0), 6.0))
+    QApplication.processEvents()
+    time.sleep(0.01)
+"""
+
+
+def test_steady_editing_is_autosaved_and_survives_kill_9(tmp_path: Path) -> None:
+    """A stroke a second for 30 s, then kill -9, lost all 30: each stroke put the autosave off again. With a
+    maximum wait (1 s here) the autosave comes while the editing goes on, and the next start finds the strokes."""
+    import os
+    import signal
+
+    from studio.recovery import find_recoverable
+
+    folder = tmp_path / "recovery"
+    with open(tmp_path / "stderr.txt", "w") as err:
+        child = subprocess.Popen([sys.executable, "-c", EDITING_STUDIO], stdout=subprocess.DEVNULL, stderr=err,
+                                 env={**os.environ, "STUDIO_RECOVERY_DIR": str(folder),
+                                      "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    try:
+        autosave = folder / f"autosave-{child.pid}.studio"
+        deadline = time.monotonic() + 60  # a bound on the wait, not a speed test: it comes ~1 s after a stroke
+        while not autosave.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert child.poll() is None, (tmp_path / "stderr.txt").read_text()[-2000:]
+        assert autosave.exists(), "no autosave while the editing went on"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait(30)
+    [found] = find_recoverable(folder)
+    strokes = found.open().strokes
+    assert strokes and [s.points[0][0] for s in strokes] == [10.0 * (k + 1) for k in range(len(strokes))]
 
 
 def test_unsure_joints_are_ringed_and_listed_until_fixed_or_confirmed(window: Any, qtbot: Any) -> None:

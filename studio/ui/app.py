@@ -7,10 +7,11 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from studio.document import Document
-from studio.recovery import Autosaver
+from studio.loading import describe_error
+from studio.recovery import Autosaver, find_recoverable
 from studio.settings import AppSettings
 
 
@@ -97,34 +98,46 @@ def screenshot(out: Path, path: str | None) -> int:
 
 def offer_recovery(window: object, ask: Callable[[str, str], bool] | None = None) -> bool:
     """After a crash (or kill -9): offer the autosaves dead processes left, newest first, until one is
-    recovered (True). Declined ones are removed, so each question comes once; later ones wait."""
-    from studio.recovery import find_recoverable
+    recovered (True). Declined ones are removed, so each question comes once; later ones wait.
 
-    found = find_recoverable()
+    Recovered work becomes this process's autosave (the window's autosaver; one is enabled if it has none) before
+    the dead process's file is removed, so a second crash before the user saves still leaves it to recover."""
+    w: Any = window  # a MainWindow (imported lazily: this module starts without Qt)
+    controller = w.controller
+    if controller.autosaver is None:
+        controller.enable_autosave(Autosaver())
+    autosaver: Autosaver = controller.autosaver
+    found = find_recoverable(autosaver.recovery_dir)
     if not found:
         return False
-    w = window
     if ask is None:
         from studio.ui.dialogs import ask_recover
 
         def ask(when: str, what: str) -> bool:
-            return ask_recover(w, when, what)  # type: ignore[arg-type]
+            return ask_recover(w, when, what)
 
     for item in found:  # newest first; one recovered at a time, the rest wait for the next start
         when = time.strftime("%d %b %Y %H:%M", time.localtime(item.time))
         if item.error:
-            w.banner.show_message(f"An autosave from {when} could not be read ({item.error}); it was removed.")  # type: ignore[attr-defined]
+            w.banner.show_message(f"An autosave from {when} could not be read ({item.error}); it was removed.")
             item.discard()
             continue
-        if ask(when, item.what):
-            doc = item.open()
-            w.controller.replace_document(doc)  # type: ignore[attr-defined]
-            w.project_path = Path(item.project) if item.project else None  # type: ignore[attr-defined]
-            w.controller.undo.resetClean()  # type: ignore[attr-defined]
-            w._update_title()  # type: ignore[attr-defined]
-            item.discard()
-            return True
-        item.discard()  # the user said no: do not ask again
+        if not ask(when, item.what):
+            item.discard()  # the user said no: do not ask again
+            continue
+        doc = w.open_guarded(f"the autosave from {when}", item.open, item.path)
+        if doc is None:
+            return False  # it stays, offered again at the next start; the banner says why
+        controller.replace_document(doc)
+        w.project_path = Path(item.project) if item.project else None
+        controller.undo.resetClean()
+        w._update_title()
+        try:
+            autosaver.adopt(item, controller.doc.snapshot())
+        except Exception as exc:  # noqa: BLE001 - the work is in the window; its old autosave stays until saved
+            w.banner.show_message(f"The recovered work could not be autosaved again ({describe_error(exc)}): save "
+                                  "it soon. Until then its old autosave is kept.")
+        return True
     return False
 
 
@@ -145,8 +158,8 @@ def run(argv: Sequence[str]) -> int:
               "OUT.png [FILE]' for a picture of it, or the command-line tools: 'studio --help-cli'.", file=sys.stderr)
         return 1
     app, window = create_app(args.file)
-    offer_recovery(window)
     window.controller.enable_autosave(Autosaver())  # type: ignore[attr-defined]
+    offer_recovery(window)  # after: recovered work is autosaved again at once
     window.restore_geometry()  # type: ignore[attr-defined]
     window.show()  # type: ignore[attr-defined]
     return int(app.exec())  # type: ignore[attr-defined]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from studio.document import Document
-from studio.loading import PROJECT_SUFFIX, OpenError, open_path
+from studio.loading import PROJECT_SUFFIX, describe_error, is_expected, open_path
 from studio.ui.images import rgb_from_qimage
 
 if TYPE_CHECKING:
@@ -33,14 +35,20 @@ class FileActions(QMainWindow):
     def _update_title(self, *_: object) -> None:
         raise NotImplementedError
 
-    def load(self, path: str | Path) -> bool:
+    def open_guarded(self, name: str, read: Callable[[], Document],
+                     path: str | os.PathLike[str] | None = None) -> Document | None:
+        """The one way the window reads a document (open dialog, drop, paste, FILE on the command line, recovery):
+        ``read()``'s failure, whatever it is (RecursionError and MemoryError included), becomes the banner
+        "Cannot open NAME: why" and the window goes on with what it had. ``path``: the file, left out of the why."""
         try:
-            doc = open_path(path)
-        except (OpenError, ValueError, OSError) as exc:
-            reason = str(exc)
-            for prefix in (f"{path}: ", f"{Path(path).name}: "):  # most errors start with the path already
-                reason = reason.removeprefix(prefix)
-            self.banner.show_message(f"Cannot open {Path(path).name}: {reason}")
+            return read()
+        except Exception as exc:  # noqa: BLE001 - a file must never crash the window
+            self.banner.show_message(f"Cannot open {name}: {_reason(exc, path, name)}")
+            return None
+
+    def load(self, path: str | Path) -> bool:
+        doc = self.open_guarded(Path(path).name, lambda: open_path(path), path)
+        if doc is None:
             return False
         self.project_path = Path(path) if Path(path).suffix.lower() == PROJECT_SUFFIX else None
         self._replace(doc)
@@ -104,8 +112,11 @@ class FileActions(QMainWindow):
             if not image.isNull():
                 from studio.loading import document_from_image
 
-                self._replace(document_from_image(rgb_from_qimage(image), "pasted drawing"))
-                self.controller.rig()
+                doc = self.open_guarded("the pasted image", lambda: document_from_image(rgb_from_qimage(image),
+                                                                                        "pasted drawing"))
+                if doc is not None:
+                    self._replace(doc)
+                    self.controller.rig()
                 return
         if data.hasUrls() and data.urls()[0].isLocalFile():
             self.load(data.urls()[0].toLocalFile())
@@ -131,8 +142,9 @@ class FileActions(QMainWindow):
 
         try:
             save_project(self.controller.doc, path)
-        except (OSError, ValueError) as exc:
-            self.banner.show_message(f"Could not save {path.name}: {exc}. The previous file is unchanged.")
+        except Exception as exc:  # noqa: BLE001 - the work stays in the window, whatever went wrong
+            self.banner.show_message(f"Could not save {path.name}: {_reason(exc, path, path.name)}. "
+                                     "The previous file is unchanged.")
             return False
         self.project_path = path
         self.controller.forget_changes()
@@ -161,8 +173,18 @@ class FileActions(QMainWindow):
             return
         try:
             write_character(self.controller.doc.character(), Path(path), image=self.controller.doc.image)
-        except (OSError, ValueError) as exc:
-            self.banner.show_message(f"Could not write the character folder: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the work stays in the window, whatever went wrong
+            self.banner.show_message(f"Could not write the character folder: {_reason(exc)}")
             return
         self.statusBar().showMessage(f"Wrote the character folder {path}", 6000)
 
+
+def _reason(exc: Exception, path: str | os.PathLike[str] | None = None, name: str = "") -> str:
+    """Why, for a banner that names the file itself; a bug's traceback also goes to stderr for a report."""
+    if not is_expected(exc):
+        traceback.print_exception(exc)
+    reason = describe_error(exc, path)
+    for named in (os.fspath(path) if path is not None else "", name):  # most errors start with the path already
+        if named:
+            reason = reason.removeprefix(f"{named}: ")
+    return reason
