@@ -1,4 +1,5 @@
-"""The motion library: bundled and imported clips as stick-figure icons, with BVH import and drag-and-drop."""
+"""The motion library: bundled and imported clips as stick-figure icons, with BVH import (off the UI thread) and
+drag-and-drop."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton,
                                QVBoxLayout, QWidget)
 
+from studio.loading import describe_error
 from studio.motion_source import MOTION_SUFFIX, bundled_motions, motions_dir
 from studio.pipeline.automap import infer_motion_config_with_notes
 from studio.pipeline.bvh import Bvh, read_bvh
 from studio.pipeline.bvh_thumbnail import stick_figure
 from studio.pipeline.config import MotionConfig, read_motion_config
 from studio.ui.images import pixmap_from_rgba
+from studio.ui.worker import Jobs
 
 Checker = Callable[[str], "str | None"]
 THUMB = 80  # px of a stick-figure icon
+IMPORTING = "importing…"  # the label of a clip's card while its file is read
 SPEC = Qt.ItemDataRole.UserRole
 ERROR_STYLE = ("QLabel { background: #fdecec; color: #9f1c1c; border: 1px solid #f3b4b4; border-radius: 4px;"
                " padding: 6px 8px; }")
@@ -77,12 +81,16 @@ class MotionLibrary(QWidget):
     """
 
     motion_chosen = Signal(str)
+    imported = Signal(str)  # a clip's card is in the list (its spec), after a background import
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._checker: Checker | None = None
         self._chosen: str | None = None
         self._quiet = False
+        self.jobs = Jobs(max_threads=2)  # BVH imports: a long clip never freezes the window
+        self._wanted: str | None = None  # the clip to choose when its import is done (the last one asked for)
+        self._problems: list[str] = []  # this import's failures, shown together
         self.setAcceptDrops(True)
         self.setProperty("dropping", False)
         self.setStyleSheet(LIST_STYLE)
@@ -144,15 +152,14 @@ class MotionLibrary(QWidget):
         return [str(self.list.item(i).data(SPEC)) for i in range(self.list.count())]
 
     def select(self, spec: str | None) -> None:
-        """Highlight ``spec`` (adding an existing .bvh file that is not listed yet) without emitting."""
+        """Highlight ``spec`` without emitting; an existing .bvh file that is not listed yet is imported (in the
+        background: its card says "importing…" meanwhile)."""
         item = self._find(spec) if spec else None
         if item is None and spec and spec.lower().endswith(".bvh") and Path(spec).is_file():
             item = self._find(str(Path(spec).resolve()))
             if item is None:
-                try:
-                    item = self._add_file(Path(spec))
-                except (OSError, ValueError) as exc:
-                    self.show_error(f"Cannot show {Path(spec).name}: {exc}")
+                self._problems = []
+                item = self._start_import(Path(spec), "Cannot show")
         self._highlight(item)
         self._chosen = None if item is None else str(item.data(SPEC))
 
@@ -180,29 +187,74 @@ class MotionLibrary(QWidget):
         self.error_label.hide()
 
     def import_files(self, paths: Iterable[str | Path]) -> list[str]:
-        """Add .bvh files to the list (the dialog and drops use this) and choose the last one added.
+        """Add .bvh files to the list (the dialog and drops use this) and choose the last one once it is read.
 
-        Returns the specs added or already listed; files that do not parse are reported inline instead.
+        Returns at once with the specs listed or being imported: each new file is read off the UI thread, its card
+        saying "importing…" until then (``imported`` follows); files that do not parse are reported inline instead.
         """
         added: list[str] = []
-        problems: list[str] = []
+        self._problems = []
         for raw in paths:
             path = Path(raw)
             if path.suffix.lower() != ".bvh":
-                problems.append(f"{path.name}: not a .bvh file")
+                self._problems.append(f"{path.name}: not a .bvh file")
                 continue
-            try:
-                item = self._find(str(path.resolve())) or self._add_file(path)
-            except (OSError, ValueError) as exc:
-                problems.append(f"Cannot import {path.name}: {exc}")
-                continue
-            added.append(str(item.data(SPEC)))
-        if problems:
-            self.show_error("\n".join(problems))
-        if added:
-            self._highlight(self._find(added[-1]))
-            self._choose(added[-1], keep_error=bool(problems))
+            item = self._find(str(path.resolve())) or self._start_import(path, "Cannot import")
+            if item is not None:
+                added.append(str(item.data(SPEC)))
+        if self._problems:
+            self.show_error("\n".join(self._problems))
+        self._wanted = added[-1] if added else None
+        if added and self._find(added[-1]) is not None and not self._importing(added[-1]):
+            self._chosen_after_import(added[-1])
         return added
+
+    def _start_import(self, path: Path, failure: str) -> QListWidgetItem | None:
+        """A placeholder card for ``path``, whose real card is made in the background; None when it is refused."""
+        try:
+            path = path.resolve()
+        except (OSError, RuntimeError) as exc:
+            self._import_failed(f"{failure} {path.name}: {describe_error(exc)}", None)
+            return None
+        item = QListWidgetItem(f"{path.stem}\n{IMPORTING}")
+        item.setData(SPEC, str(path))
+        item.setToolTip(f"{path}\n{IMPORTING}")
+        item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        item.setFlags(Qt.ItemFlag.NoItemFlags)  # not chosen before it can play
+        self.list.addItem(item)
+        spec = str(path)
+        job = self.jobs.start(f"import {spec}", lambda job: _card(path, None))
+        job.finished.connect(lambda card, s=spec: self._imported(s, card))
+        job.failed.connect(lambda message, s=spec, n=path.name: self._import_failed(f"{failure} {n}: {message}", s))
+        return item
+
+    def _importing(self, spec: str) -> bool:
+        return f"import {spec}" in self.jobs.running
+
+    def _imported(self, spec: str, card: ClipCard) -> None:
+        item = self._find(spec)
+        if item is None:
+            return
+        path = Path(spec)
+        self._fill(item, path.stem, card, path)
+        item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+        self.imported.emit(spec)
+        if spec == self._wanted:
+            self._chosen_after_import(spec)
+        elif spec == self._chosen:
+            self._highlight(item)
+
+    def _import_failed(self, message: str, spec: str | None) -> None:
+        item = self._find(spec) if spec else None
+        if item is not None:
+            self.list.takeItem(self.list.row(item))
+        self._problems.append(message)
+        self.show_error("\n".join(self._problems))
+
+    def _chosen_after_import(self, spec: str) -> None:
+        self._wanted = None
+        self._highlight(self._find(spec))
+        self._choose(spec, keep_error=bool(self._problems))
 
     # --- building the list -----------------------------------------------------------------------------
     def _add_bundled(self) -> None:
@@ -211,25 +263,27 @@ class MotionLibrary(QWidget):
             try:
                 config = read_motion_config(folder / f"{name}{MOTION_SUFFIX}")
                 card = _card(folder / config.filepath, config)
-            except (OSError, ValueError) as exc:
-                self.show_error(f"Bundled motion {name} cannot be shown: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a damaged install is shown, never a crash
+                self.show_error(f"Bundled motion {name} cannot be shown: {describe_error(exc)}")
                 continue
             self._add_item(name, name, card, None)
 
-    def _add_file(self, path: Path) -> QListWidgetItem:
-        path = path.resolve()
-        return self._add_item(path.stem, str(path), _card(path, None), path)
-
     def _add_item(self, label: str, spec: str, card: ClipCard, path: Path | None) -> QListWidgetItem:
+        item = QListWidgetItem()
+        item.setData(SPEC, spec)
+        item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self._fill(item, label, card, path)
+        self.list.addItem(item)
+        return item
+
+    @staticmethod
+    def _fill(item: QListWidgetItem, label: str, card: ClipCard, path: Path | None) -> None:
         pixmap = pixmap_from_rgba(card.thumbnail)
         icon = QIcon(pixmap)
         icon.addPixmap(pixmap, QIcon.Mode.Selected)  # no selection tint over the figure
-        item = QListWidgetItem(icon, label)
-        item.setData(SPEC, spec)
+        item.setIcon(icon)
+        item.setText(label)
         item.setToolTip(_tooltip(label, card, path))
-        item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
-        self.list.addItem(item)
-        return item
 
     def _find(self, spec: str | None) -> QListWidgetItem | None:
         for i in range(self.list.count()):
