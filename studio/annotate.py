@@ -14,8 +14,8 @@ from studio.pipeline.box import box_overlaps, clamp_box, crop
 from studio.pipeline.character import Character, write_character
 from studio.pipeline.intake import LoadedImage, read_image
 from studio.pipeline.manual_pose import ManualBackend, snap_inside
-from studio.pipeline.pose import (AD_SKELETON, UNSURE_SCORE, BackendError, Box, PoseBackend, check_keypoints,
-                                  coco_to_ad)
+from studio.pipeline.pose import (AD_SKELETON, UNSURE_SCORE, BackendError, Box, PoseBackend, check_box,
+                                  check_keypoints, coco_to_ad)
 from studio.pipeline.segment import segment_figure
 
 Progress = Callable[[str], None]
@@ -114,7 +114,7 @@ def annotate_image(image: LoadedImage, backend: PoseBackend, box: Box | None = N
         if len(detections) > 1:
             notes.append(f"{len(detections)} figures detected: using the most confident one")
         box = detections[0].box
-    elif not box_overlaps(box, w, h):
+    elif not box_overlaps(check_box(box), w, h):
         raise ValueError(f"the box {_fmt(box)} lies outside the {w}×{h} px image (the size the studio works at)")
     box = tuple(float(round(v)) for v in clamp_box(box, w, h))  # type: ignore[assignment]
     say("cutting out the figure")

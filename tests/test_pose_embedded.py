@@ -142,3 +142,71 @@ def test_flip_test_mirrors_the_second_pass_back_and_swaps_left_and_right() -> No
     # FLIP_SHIFT = 0.75 px, so it spreads 0.75 / 0.25 over two px)
     assert both[9, 2] == pytest.approx(0.5) and both[10, 2] == pytest.approx(0.5 * FLIP_SHIFT)
     assert np.abs(both[10, :2] - both[9, :2]).max() < 1.5 * cell
+
+
+def _flipped_copy(folder: Path, offset: int = 1_000_000, length: int = 4096) -> Path:
+    """A copy of the shipped weights and their checksum file with ``length`` bytes inverted at ``offset``: it
+    still loads (torch does not check the data), and its keypoint scores run into the hundreds."""
+    from studio.pipeline.pose_embedded import WEIGHTS, checksum_file
+
+    data = bytearray(WEIGHTS.read_bytes())
+    data[offset:offset + length] = bytes(b ^ 0xFF for b in data[offset:offset + length])
+    damaged = folder / WEIGHTS.name
+    damaged.write_bytes(bytes(data))
+    checksum_file(damaged).write_bytes(checksum_file(WEIGHTS).read_bytes())
+    return damaged
+
+
+def test_damaged_shipped_weights_are_refused_by_their_checksum(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import studio.pipeline.pose_embedded as embedded
+
+    shipped = embedded.WEIGHTS
+    damaged = _flipped_copy(tmp_path)
+    monkeypatch.setattr(embedded, "WEIGHTS", damaged)
+    with pytest.raises(BackendError, match=r"^cannot load the embedded pose weights pose_embedded.pt: they are "
+                                           r"damaged \(their sha256 does not match pose_embedded.pt.sha256\)"):
+        load_network()
+    damaged.write_bytes(shipped.read_bytes())
+    load_network()  # the same check passes the shipped bytes
+    embedded.checksum_file(damaged).unlink()
+    with pytest.raises(BackendError, match="checksum file pose_embedded.pt.sha256 is missing"):
+        load_network()
+
+
+def test_save_weights_records_the_checksum_the_loader_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """training/train.py writes the shipped weights with save_weights: their checksum file must follow."""
+    import hashlib
+
+    import studio.pipeline.pose_embedded as embedded
+
+    path = tmp_path / "pose_embedded.pt"
+    save_weights(build_network(), path)
+    digest, name = embedded.checksum_file(path).read_text().split()
+    assert name == "pose_embedded.pt" and digest == hashlib.sha256(path.read_bytes()).hexdigest()
+    monkeypatch.setattr(embedded, "WEIGHTS", path)
+    load_network()
+
+
+def test_damaged_weights_given_as_a_checkpoint_are_caught_by_their_output(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """A --checkpoint is not checksummed (it is the user's own file), but its keypoints are still judged: flipped
+    bytes gave scores up to 324 and annotate wrote a character from them with exit 0."""
+    from studio.annotate import annotate
+    from studio.cli import main
+
+    import cv2
+
+    damaged = _flipped_copy(tmp_path)
+    picture = np.full((400, 300, 3), 240, np.uint8)
+    cv2.circle(picture, (150, 90), 40, (30, 30, 30), 4)
+    cv2.line(picture, (150, 130), (150, 300), (30, 30, 30), 6)
+    cv2.line(picture, (150, 180), (90, 240), (30, 30, 30), 6)
+    drawing = tmp_path / "drawing.png"
+    cv2.imwrite(str(drawing), picture)
+    backend = make_backend("embedded", checkpoint=str(damaged))
+    with pytest.raises(BackendError, match=r"the embedded pose model returned a keypoint score of \d+, outside 0\.\.1"):
+        annotate(drawing, backend)
+    out = tmp_path / "character"
+    assert main(["annotate", str(drawing), "-o", str(out), "--backend", "embedded", "--checkpoint", str(damaged)]) == 1
+    assert "outside 0..1" in capsys.readouterr().err and not out.exists()

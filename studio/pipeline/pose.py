@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
@@ -73,19 +74,74 @@ class PoseBackend(Protocol):
         ...
 
 
+SCORE_SLACK = 0.05  # heatmap models trained on unit Gaussian peaks (mmpose's, ours) overshoot [0, 1] a little
+# How far outside the box a keypoint may lie, as a share of the box's larger side: a top-down model sees the box
+# padded 1.25× to a 3:4 crop, which reaches at most 0.84 of it past a very flat box's edges (0.59 measured on
+# noise); a keypoint further out did not come from the crop, and broken weights or a wrong reply put it there.
+BOX_MARGIN = 1.0
+
+
+class InvalidBoxError(ValueError):
+    """A box no backend can pose: not four finite numbers, or no width or height (box.BoxError: none found)."""
+
+
+def check_box(box: Box) -> Box:
+    """``box`` as four floats; InvalidBoxError when they are not finite or the box has no width or height.
+
+    Every backend calls this before posing, so that a bad box is blamed on the box, not on the weights that
+    were fed it (an infinite box gives NaN keypoints, which read as broken weights)."""
+    try:
+        values = tuple(float(v) for v in box)
+    except (TypeError, ValueError):
+        raise InvalidBoxError(f"the box must be four numbers (left, top, right, bottom), got {_excerpt(box)}") from None
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise InvalidBoxError(f"the box must be four finite numbers (left, top, right, bottom), got {_excerpt(box)}")
+    left, top, right, bottom = values
+    if right <= left or bottom <= top:
+        raise InvalidBoxError(f"the box {_excerpt(box)} has no width or no height: right must be greater than left "
+                              "and bottom greater than top")
+    return values  # type: ignore[return-value]
+
+
 def check_keypoints(keypoints: np.ndarray, box: Box, backend: str) -> None:
-    """Raise BackendError for output no skeleton can come from: NaN or infinite numbers, or every keypoint on
-    one spot (broken or untrained weights give both, and a rig from them would pass for a real one)."""
-    kp = np.asarray(keypoints, float)
-    if kp.shape != (17, 3):
-        raise BackendError(f"the {backend} backend returned {kp.shape[0] if kp.ndim else 0} keypoints, not 17")
+    """Raise BackendError for output no skeleton can come from, whichever backend gave it: not 17 [x, y, score]
+    rows, NaN or infinite numbers, a score outside [0, 1] (beyond SCORE_SLACK), a keypoint further from the box
+    than BOX_MARGIN of its larger side, or every keypoint on one spot. Broken or untrained weights and a wrong
+    server reply give these, and a rig from them would pass for a real one. InvalidBoxError for a bad ``box``."""
+    box = check_box(box)
+    kp = np.asarray(keypoints)
+    if kp.dtype.kind not in "biuf" or kp.shape != (17, 3):
+        what = f"an array of {kp.dtype}" if kp.dtype.kind not in "biuf" else f"shape {kp.shape}"
+        raise BackendError(f"the {backend} backend returned {what}, not 17 keypoints [x, y, score]")
+    kp = kp.astype(float)
     if not np.isfinite(kp).all():
         raise BackendError(f"the {backend} pose model returned invalid numbers (NaN or infinity): its weights "
                            "are broken; use other weights or another backend")
+    scores = kp[:, 2]
+    if scores.min() < -SCORE_SLACK or scores.max() > 1 + SCORE_SLACK:
+        worst = float(scores[np.argmax(np.abs(scores - 0.5))])
+        raise BackendError(f"the {backend} pose model returned a keypoint score of {worst:.3g}, outside 0..1: "
+                           "its weights are damaged or it is not a pose model; use other weights or another backend")
     size = max(box[2] - box[0], box[3] - box[1], 1.0)
+    margin = BOX_MARGIN * size
+    outside = np.maximum.reduce([box[0] - kp[:, 0], kp[:, 0] - box[2], box[1] - kp[:, 1], kp[:, 1] - box[3]])
+    if outside.max() > margin:
+        j = int(np.argmax(outside))
+        raise BackendError(f"the {backend} pose model put the {COCO_KEYPOINTS[j].replace('_', ' ')} at "
+                           f"({kp[j, 0]:.4g}, {kp[j, 1]:.4g}), far outside the box {_excerpt(box)}: its weights are "
+                           "damaged or it is not a pose model; use other weights or another backend")
     if np.ptp(kp[:, :2], axis=0).max() < 0.02 * size:
         raise BackendError(f"the {backend} pose model put every joint on the same spot: its weights look "
                            "untrained or broken; use other weights or another backend")
+
+
+def _excerpt(box: object) -> str:
+    """A box as the user gave it, for a message: numbers rounded, anything else shortened."""
+    try:
+        text = ",".join(f"{float(v):g}" for v in box)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        text = repr(box)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def coco_to_ad(keypoints: np.ndarray) -> tuple[tuple[str, ...], tuple[str | None, ...], np.ndarray]:

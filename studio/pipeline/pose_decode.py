@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from studio.pipeline.pose import Box
+from studio.pipeline.pose import Box, check_box
 
 INPUT_WH = (192, 256)  # network input, width × height
 HEATMAP_WH = (48, 64)  # network output, width × height
@@ -20,11 +20,10 @@ def box_center_size(box: Box, input_wh: tuple[int, int] = INPUT_WH,
     """Crop centre (2,) and size (2,) in image px for a box (left, top, right, bottom).
 
     The box (w = right - left, h = bottom - top, as mmpose's xyxy→xywh) is widened or heightened about its
-    centre to the input's aspect ratio, then multiplied by ``padding``."""
-    left, top, right, bottom = (float(v) for v in box)
+    centre to the input's aspect ratio, then multiplied by ``padding``. InvalidBoxError (a ValueError) for a box
+    that is not finite or has no width or height."""
+    left, top, right, bottom = check_box(box)
     w, h = right - left, bottom - top
-    if w <= 0 or h <= 0:
-        raise ValueError(f"empty box {box}")
     aspect = input_wh[0] / input_wh[1]
     if w > aspect * h:
         h = w / aspect

@@ -9,19 +9,25 @@ quarter pixel towards the higher neighbour, mapped back to image px, with the pe
 Network (``build_network``): an encoder of four stride-2 stages (conv-BN-ReLU pairs) and a decoder of two
 upsampling stages with skip connections, then a 1×1 head: about 1.9 M parameters (7.5 MB as float32).
 Weights live in ``studio/resources/pose_embedded.pt`` as a plain state dict with a small header, loaded with
-``torch.load(weights_only=True)``.
+``torch.load(weights_only=True)``. Their sha256 is in ``pose_embedded.pt.sha256`` beside them (``sha256sum -c``
+reads it; save_weights writes it): a damaged copy of the shipped weights loads without complaint and gives
+scores in the hundreds, so it is refused when loaded (hashing the 7.7 MB costs a few ms). A weights file the
+user names (--checkpoint) is not checksummed; the outputs of every model are checked by pose.check_keypoints.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import pickle
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from studio.pipeline.atomic import atomic_write_path
 from studio.pipeline.box import find_figure_box
-from studio.pipeline.pose import BackendError, Box, Detection, PoseResult
+from studio.pipeline.pose import BackendError, Box, Detection, PoseResult, check_box
 from studio.pipeline.limb_decode import decode_limbs
 from studio.pipeline.pose_decode import (box_center_size, crop_input, decode_heatmaps, flip_back, heatmap_to_image,
                                          mirror_shift)
@@ -77,15 +83,45 @@ def build_network(width: int = WIDTH) -> Any:
 
 
 def save_weights(network: Any, path: Path, meta: dict[str, Any] | None = None) -> None:
-    """Write a state dict the loader accepts: tensors plus a header of plain values."""
+    """Write a state dict the loader accepts (tensors plus a header of plain values) and its sha256 beside it,
+    each file replaced whole."""
     torch = _torch()
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"format": FORMAT, "width": WIDTH, "meta": dict(meta or {}), "state_dict": state}, path)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, "width": WIDTH, "meta": dict(meta or {}), "state_dict": state}, buffer)
+    data = buffer.getvalue()
+    with atomic_write_path(path) as tmp:
+        tmp.write_bytes(data)
+    with atomic_write_path(checksum_file(path)) as tmp:
+        tmp.write_text(f"{hashlib.sha256(data).hexdigest()}  {path.name}\n", encoding="ascii")
+
+
+def checksum_file(weights: Path) -> Path:
+    """Where the sha256 of a weights file is recorded: ``<name>.sha256`` beside it, as sha256sum writes it."""
+    return weights.with_name(weights.name + ".sha256")
+
+
+def _verified(path: Path) -> bytes:
+    """The bytes of the shipped weights at ``path``, after checking them against their recorded sha256."""
+    record = checksum_file(path)
+    try:
+        expected = record.read_text(encoding="ascii").split()[0].lower()
+    except (OSError, UnicodeDecodeError, IndexError):
+        raise BackendError(f"cannot load the embedded pose weights {path.name}: their checksum file {record.name} "
+                           "is missing or unreadable, so they cannot be verified; reinstall the package") from None
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != expected:
+        raise BackendError(f"cannot load the embedded pose weights {path.name}: they are damaged (their sha256 "
+                           f"does not match {record.name}); reinstall the package, or restore the file with "
+                           "git checkout")
+    return data
 
 
 def load_network(path: str | Path | None = None, device: str = "cpu") -> Any:
-    """The trained network in eval mode, from ``path`` (default: the shipped weights)."""
+    """The trained network in eval mode, from ``path`` (default: the shipped weights, checked against their
+    sha256 first)."""
     torch = _torch()
     given = path is not None
     path = WEIGHTS if path is None else Path(path)
@@ -94,8 +130,9 @@ def load_network(path: str | Path | None = None, device: str = "cpu") -> Any:
             raise BackendError(f"no weights file at {path}" + (" (it is a folder)" if path.is_dir() else ""))
         raise BackendError(f"the embedded pose model's weights are missing ({path}); train them with "
                            "training/train.py, or pick another backend (manual, torchserve, torch, mm)")
+    source: Path | io.BytesIO = path if given else io.BytesIO(_verified(path))
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        data = torch.load(source, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         reason = ("it holds Python objects, which the studio never unpickles: save a plain state dict"
                   if "Unsupported global" in str(exc) else "it is not a torch weights file, or it is damaged")
@@ -168,7 +205,7 @@ class EmbeddedBackend:
         return [find_figure_box(image_rgb)]
 
     def pose(self, image_rgb: np.ndarray, box: Box) -> PoseResult:
-        keypoints = predict(self.network, image_rgb, box, self.flip, self.limbs)
+        keypoints = predict(self.network, image_rgb, check_box(box), self.flip, self.limbs)
         return PoseResult(keypoints)
 
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 
-from studio.pipeline.pose import BackendError, Box, Detection, PoseResult
+from studio.pipeline.pose import BackendError, Box, Detection, PoseResult, check_box
 
 MMCV_HINT = ("If /ping says Healthy but every prediction fails, the server's mmcv was most likely built without "
              "CUDA ops (its log says \"MMCV CUDA Compiler: not available\"): rebuild mmcv with FORCE_CUDA=1 and a "
@@ -87,6 +87,7 @@ class TorchServeBackend:
         offset is added back. With several skeletons the one with the highest mean score wins, noted in ``notes``.
         """
         img = _rgb(image_rgb)
+        box = check_box(box)
         h, w = img.shape[:2]
         x0, y0 = max(0, math.floor(box[0])), max(0, math.floor(box[1]))
         x1, y1 = min(w, math.ceil(box[2])), min(h, math.ceil(box[3]))
