@@ -44,9 +44,9 @@ def auto_backend_name(endpoint: str | None = None) -> str:
 
 
 def make_backend(name: str, endpoint: str | None = None, checkpoint: str | None = None,
-                 token: str | None = None) -> PoseBackend:
+                 token: str | None = None, deadline: float | None = None) -> PoseBackend:
     """The backend called ``name``: auto, embedded, manual, torchserve (needs endpoint), torch (needs
-    checkpoint) or mm."""
+    checkpoint) or mm. ``deadline``: seconds TorchServe has for each whole reply (default: torchserve.DEADLINE_S)."""
     if name == "auto":
         name = auto_backend_name(endpoint)
     if name == "manual":
@@ -58,9 +58,9 @@ def make_backend(name: str, endpoint: str | None = None, checkpoint: str | None 
     if name == "torchserve":
         if not endpoint:
             raise BackendError("the torchserve backend needs --endpoint URL (for example http://127.0.0.1:8080)")
-        from studio.pipeline.torchserve import TorchServeBackend
+        from studio.pipeline.torchserve import DEADLINE_S, TorchServeBackend
 
-        return TorchServeBackend(endpoint, token=token)
+        return TorchServeBackend(endpoint, token=token, deadline=DEADLINE_S if deadline is None else deadline)
     if name == "torch":
         if not checkpoint:
             raise BackendError("the torch backend needs --checkpoint PATH (.pth or AD's .mar)")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import importlib
 import importlib.metadata as metadata
 import json
 import platform
 import sys
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -16,6 +15,7 @@ import numpy as np
 
 OK, PROBLEM, UNKNOWN, INFO = "ok", "problem", "unknown", "info"
 DEFAULT_MODELS = ("drawn_humanoid_detector", "drawn_humanoid_pose_estimator")
+GET_DEADLINE_S = 5.0  # /ping and the management API answer at once when the server is well
 
 # Version caps of the two mm lines (DESIGN.md §3): AD's .mar files need the 1.x line.
 MM_CAPS = {
@@ -95,23 +95,25 @@ def check_embedded() -> list[Check]:
     """The built-in pose model: its weights load safely and it places 17 keypoints, with the time it takes."""
     import time
 
-    from studio.pipeline.pose import BackendError
+    from studio.pipeline.pose import BackendError, check_keypoints
     from studio.pipeline.pose_embedded import WEIGHTS, EmbeddedBackend
 
+    box = (50.0, 50.0, 250.0, 350.0)
     try:
         backend = EmbeddedBackend()
         image = np.full((400, 300, 3), 240, np.uint8)
-        backend.pose(image, (50.0, 50.0, 250.0, 350.0))  # warm-up
+        backend.pose(image, box)  # warm-up
         started = time.perf_counter()
-        result = backend.pose(image, (50.0, 50.0, 250.0, 350.0))
+        result = backend.pose(image, box)
         ms = 1000 * (time.perf_counter() - started)
+        check_keypoints(result.keypoints, box, backend.name)  # what annotate refuses, doctor does not pass
     except BackendError as exc:
         missing = "needs PyTorch" in str(exc)
         return [Check("embedded pose model", INFO if missing else PROBLEM, str(exc),
                       "" if missing else f"restore {WEIGHTS.name} (git checkout, or reinstall the package)")]
-    shape_ok = result.keypoints.shape == (17, 3)
-    return [Check("embedded pose model", OK if shape_ok else PROBLEM,
-                  f"{WEIGHTS.name} ({WEIGHTS.stat().st_size / 1e6:.1f} MB) loads safely; pose() {ms:.0f} ms on the CPU")]
+    return [Check("embedded pose model", OK,
+                  f"{WEIGHTS.name} ({WEIGHTS.stat().st_size / 1e6:.1f} MB) loads safely and matches its checksum; "
+                  f"pose() {ms:.0f} ms on the CPU")]
 
 
 def check_mmcv() -> list[Check]:
@@ -172,34 +174,61 @@ def check_build_tools() -> list[Check]:
     return checks
 
 
-def _get_json(url: str, token: str | None, timeout: float = 5.0) -> Any:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310 - user-given endpoint
-        return json.loads(reply.read().decode("utf-8"))
+class _Status(Exception):
+    """A reply with an HTTP status other than 2xx."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(f"HTTP {code}")
+        self.code = code
+
+
+def _get_json(url: str, token: str | None, deadline: float = GET_DEADLINE_S) -> Any:
+    """The JSON reply to a GET, through the backend's own request (its deadline and size cap). Raises _Status,
+    BackendError (no complete reply in time, or too large), OSError, HTTPException, or ValueError (not JSON)."""
+    from studio.pipeline.torchserve import exchange
+
+    status, body = exchange(url, headers={"Authorization": f"Bearer {token}"} if token else None,
+                            connect_timeout=deadline, deadline=deadline)
+    if not 200 <= status < 300:
+        raise _Status(status)
+    return json.loads(body.decode("utf-8"))
 
 
 def check_torchserve(endpoint: str, management: str | None = None, token: str | None = None,
-                     models: tuple[str, str] = DEFAULT_MODELS) -> list[Check]:
+                     models: tuple[str, str] = DEFAULT_MODELS, deadline: float | None = None) -> list[Check]:
+    """/ping, the workers of each model (with ``management``), and a detector and pose prediction validated as
+    annotate validates them. ``deadline``: seconds for each prediction's whole reply (default: the backend's);
+    /ping and the management API get at most GET_DEADLINE_S."""
+    from studio.pipeline.pose import BackendError
+
     base = endpoint.rstrip("/")
     checks = []
+    quick = GET_DEADLINE_S if deadline is None else min(GET_DEADLINE_S, deadline)
     try:
-        ping = _get_json(f"{base}/ping", token)
+        ping = _get_json(f"{base}/ping", token, quick)
         healthy = isinstance(ping, dict) and ping.get("status") == "Healthy"
-        checks.append(Check("torchserve ping", OK if healthy else PROBLEM, f"{base}/ping → {ping}",
+        checks.append(Check("torchserve ping", OK if healthy else PROBLEM, f"{base}/ping → {_excerpt(ping)}",
                             "" if healthy else "the server is up but not healthy: read its logs"))
-    except urllib.error.HTTPError as exc:
+    except _Status as exc:
         fix = ("token auth is on (TorchServe ≥ 0.11): pass --token KEY or start it with --disable-token-auth"
                if exc.code in (400, 401) else "check the URL and the server log")
         return [Check("torchserve ping", PROBLEM, f"{base}/ping → HTTP {exc.code}", fix)]
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        return [Check("torchserve ping", PROBLEM, f"cannot reach {base}: {getattr(exc, 'reason', exc)}",
+    except BackendError as exc:
+        return [Check("torchserve ping", PROBLEM, str(exc),
+                      "the server accepts connections but does not answer: read its log (logs/ts_log.log), and "
+                      "check that the URL is TorchServe's inference address (usually :8080)")]
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return [Check("torchserve ping", PROBLEM, f"{base}/ping does not answer with JSON",
+                      "check that the URL is TorchServe's inference address (usually :8080)")]
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return [Check("torchserve ping", PROBLEM, f"cannot reach {base}: {exc}",
                       "start TorchServe, or check the host and port (inference is usually :8080)")]
     if management:
         mgmt = management.rstrip("/")
         try:
-            for entry in _get_json(f"{mgmt}/models", token).get("models", []):
+            for entry in _get_json(f"{mgmt}/models", token, quick).get("models", []):
                 name = entry.get("modelName")
-                described = _get_json(f"{mgmt}/models/{name}", token)
+                described = _get_json(f"{mgmt}/models/{name}", token, quick)
                 workers = [w for d in described for w in d.get("workers", [])]
                 ready = [w for w in workers if w.get("status") == "READY"]
                 checks.append(Check(f"model {name}", OK if ready else PROBLEM,
@@ -208,16 +237,25 @@ def check_torchserve(endpoint: str, management: str | None = None, token: str | 
         except Exception as exc:  # noqa: BLE001
             checks.append(Check("torchserve models", UNKNOWN, f"management API at {mgmt} failed: {exc}",
                                 "the management API answers on its own port (usually :8081)"))
-    checks.extend(_prediction_probe(base, token, models))
+    checks.extend(_prediction_probe(base, token, models, deadline))
     return checks
 
 
-def _prediction_probe(base: str, token: str | None, models: tuple[str, str]) -> list[Check]:
-    from studio.pipeline.pose import BackendError
-    from studio.pipeline.torchserve import TorchServeBackend
+def _excerpt(value: Any, limit: int = 120) -> str:
+    """A reply for the report: its JSON text, on one line, cut short."""
+    text = " ".join(json.dumps(value).split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _prediction_probe(base: str, token: str | None, models: tuple[str, str],
+                      deadline: float | None = None) -> list[Check]:
+    """A detection and a pose on the built-in drawing; the keypoints pass only what annotate accepts."""
+    from studio.pipeline.pose import BackendError, check_keypoints
+    from studio.pipeline.torchserve import DEADLINE_S, TorchServeBackend
     from studio.sample import sample_image
 
-    backend = TorchServeBackend(base, detector_model=models[0], pose_model=models[1], token=token, retries=1)
+    backend = TorchServeBackend(base, detector_model=models[0], pose_model=models[1], token=token, retries=1,
+                                deadline=DEADLINE_S if deadline is None else deadline)
     drawing = sample_image()
     try:
         detections = backend.detect(drawing)
@@ -230,9 +268,10 @@ def _prediction_probe(base: str, token: str | None, models: tuple[str, str]) -> 
     box = detections[0].box if detections else (0.0, 0.0, float(w), float(h))
     try:
         result = backend.pose(drawing, box)
+        check_keypoints(result.keypoints, box, backend.name)
         checks.append(Check("prediction: pose", OK, f"17 keypoints in AD's shape{'; ' if result.notes else ''}"
                             f"{'; '.join(result.notes)}"))
-    except BackendError as exc:
+    except (BackendError, ValueError) as exc:
         checks.append(Check("prediction: pose", PROBLEM, str(exc).splitlines()[0], _fix_for(str(exc))))
     return checks
 
@@ -243,11 +282,14 @@ def _fix_for(message: str) -> str:
                 "rebuild mmcv-full with FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=<GPU> (packaging/mm/install.sh)")
     if "404" in message:
         return "register the model: torchserve --models NAME=FILE.mar (the .mar must be in the model store)"
+    if "weights" in message:  # pose.check_keypoints refused the reply, as annotate would
+        return ("the model answers, but not with a figure's keypoints: check that this name serves AD's pose model "
+                "and that its weights are intact")
     return "see the message above"
 
 
 def run_checks(endpoint: str | None = None, management: str | None = None, token: str | None = None,
-               models: tuple[str, str] = DEFAULT_MODELS) -> list[Check]:
+               models: tuple[str, str] = DEFAULT_MODELS, deadline: float | None = None) -> list[Check]:
     steps: list[Callable[[], list[Check]]] = [check_python, check_torch, check_embedded, check_mmcv,
                                               check_build_tools]
     checks: list[Check] = []
@@ -258,7 +300,7 @@ def run_checks(endpoint: str | None = None, management: str | None = None, token
             checks.append(Check(step.__name__.replace("check_", ""), UNKNOWN, f"could not check: {exc}"))
     if endpoint:
         try:
-            checks.extend(check_torchserve(endpoint, management, token, models))
+            checks.extend(check_torchserve(endpoint, management, token, models, deadline))
         except Exception as exc:  # noqa: BLE001
             checks.append(Check("torchserve", UNKNOWN, f"could not check: {exc}"))
     return checks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import importlib.util
 import socket
@@ -102,8 +103,60 @@ def test_the_built_in_pose_model_is_checked(tmp_path: Path, monkeypatch: pytest.
 
     (check,) = doctor.check_embedded()
     assert check.status == OK and "loads safely" in check.detail and " ms " in check.detail
+    flipped = tmp_path / "flipped" / "pose_embedded.pt"  # 4 KB inverted: torch loads it, scores run to hundreds
+    flipped.parent.mkdir()
+    data = bytearray(pose_embedded.WEIGHTS.read_bytes())
+    data[10**6:10**6 + 4096] = bytes(b ^ 0xFF for b in data[10**6:10**6 + 4096])
+    flipped.write_bytes(bytes(data))
+    pose_embedded.checksum_file(flipped).write_bytes(pose_embedded.checksum_file(pose_embedded.WEIGHTS).read_bytes())
+    monkeypatch.setattr(pose_embedded, "WEIGHTS", flipped)
+    (check,) = doctor.check_embedded()
+    assert check.status == PROBLEM and "damaged" in check.detail and "restore pose_embedded.pt" in check.fix
     broken = tmp_path / "pose_embedded.pt"
     broken.write_bytes(b"truncated download")
     monkeypatch.setattr(pose_embedded, "WEIGHTS", broken)
     (check,) = doctor.check_embedded()
     assert check.status == PROBLEM and "cannot load" in check.detail and "restore pose_embedded.pt" in check.fix
+
+
+@contextlib.contextmanager
+def _wild_server(keypoint: tuple[float, float, float]) -> Iterator[str]:
+    """A stand-in TorchServe: Healthy, a detector that finds one box, and a pose model whose first keypoint is
+    ``keypoint`` ([x, y, score] in the crop's px), the rest a plausible skeleton."""
+    import json
+
+    from torchserve_fixture import reply, stub_server
+
+    def respond(h: http.server.BaseHTTPRequestHandler) -> None:
+        if h.path == "/ping":
+            reply(h, 200, json.dumps({"status": "Healthy"}))
+        elif "detector" in h.path:
+            reply(h, 200, json.dumps([{"bbox": [20, 20, 220, 320], "score": 0.9}]))
+        else:
+            points = [[20.0 + 10 * (i % 5), 20.0 + 15 * i, 0.8] for i in range(17)]
+            points[0] = list(keypoint)
+            reply(h, 200, json.dumps([{"keypoints": points}]))
+
+    with stub_server(respond) as url:
+        yield url
+
+
+@pytest.mark.parametrize(("keypoint", "what"), [((1e9, 1e9, 0.9), "far outside the box"),
+                                                ((50.0, 30.0, 50.0), "keypoint score of 50")])
+def test_doctor_fails_replies_that_annotate_refuses(keypoint: tuple[float, float, float], what: str) -> None:
+    """doctor said "all well" on keypoints at 1e9 and scores of 50, which annotate then refused."""
+    from studio.annotate import annotate_image
+    from studio.pipeline.intake import LoadedImage
+    from studio.pipeline.pose import BackendError
+    from studio.pipeline.torchserve import TorchServeBackend
+    from studio.sample import sample_image
+
+    image = sample_image()
+    with _wild_server(keypoint) as url:
+        checks = {c.name: c for c in check_torchserve(url)}
+        with pytest.raises(BackendError, match=what):  # the same sentence as annotate's
+            annotate_image(LoadedImage(image, 1.0, (image.shape[1], image.shape[0])), TorchServeBackend(url))
+    assert checks["prediction: detector"].status == OK
+    pose = checks["prediction: pose"]
+    assert pose.status == PROBLEM and what in pose.detail and "AD's pose model" in pose.fix
+    assert exit_code(list(checks.values())) == 1

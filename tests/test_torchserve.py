@@ -42,7 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTorchServe
 
 
 def backend(server: LocalTorchServe, **kw: object) -> TorchServeBackend:
-    options: dict[str, object] = {"detector_model": "detector", "pose_model": "pose", "read_timeout": 20.0, **kw}
+    options: dict[str, object] = {"detector_model": "detector", "pose_model": "pose", "deadline": 20.0, **kw}
     return TorchServeBackend(server.inference_url, **options)  # type: ignore[arg-type]
 
 
@@ -175,8 +175,8 @@ def test_a_slow_server_times_out_without_retrying() -> None:
 
     with stub_server(respond) as url:
         t0 = time.monotonic()
-        with pytest.raises(BackendError, match=r"did not answer model 'pose' within 0.3 s"):
-            TorchServeBackend(url, pose_model="pose", read_timeout=0.3, retries=3).pose(drawing(), (0, 0, 50, 50))
+        with pytest.raises(BackendError, match=r"No complete reply from .*/predictions/pose within 0.3 s"):
+            TorchServeBackend(url, pose_model="pose", deadline=0.3, retries=3).pose(drawing(), (0, 0, 50, 50))
         assert time.monotonic() - t0 < 0.9
     assert len(calls) == 1
 
@@ -260,6 +260,25 @@ def test_doctor_explains_healthy_but_failing_predictions(server: LocalTorchServe
     failing = by_name["prediction: pose"]
     assert failing.status == PROBLEM and "FORCE_CUDA=1" in failing.fix
     assert exit_code(checks) == 1
+
+
+def test_doctor_and_annotate_refuse_a_reply_no_pose_model_gives(server: LocalTorchServe, tmp_path: Path) -> None:
+    """The handler's 'wild' variant: scores of 50 and the nose at 1e9 px, AD's reply shape otherwise. doctor used
+    to say all well, and annotate wrote a character from it."""
+    from studio.annotate import annotate
+    from studio.doctor import OK, PROBLEM, check_torchserve, exit_code
+
+    checks = check_torchserve(server.inference_url, models=("detector", "pose_wild"))
+    by_name = {c.name: c for c in checks}
+    assert by_name["prediction: detector"].status == OK
+    assert by_name["prediction: pose"].status == PROBLEM and "score of 50" in by_name["prediction: pose"].detail
+    assert exit_code(checks) == 1
+    path = tmp_path / "figure.png"
+    import cv2
+
+    cv2.imwrite(str(path), drawing())
+    with pytest.raises(BackendError, match=r"the torchserve pose model returned a keypoint score of 50, outside"):
+        annotate(path, backend(server, pose_model="pose_wild"))
 
 
 def test_annotate_with_the_torchserve_backend(server: LocalTorchServe, tmp_path: Path) -> None:

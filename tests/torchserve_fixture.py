@@ -26,6 +26,7 @@ MODELS: dict[str, tuple[str, str | None]] = {
     "pose_none": ("pose_handler.py", "none"),
     "pose_fault": ("pose_handler.py", "fault"),
     "pose_badjson": ("pose_handler.py", "badjson"),
+    "pose_wild": ("pose_handler.py", "wild"),
 }
 
 
@@ -231,3 +232,27 @@ def reply(handler: http.server.BaseHTTPRequestHandler, status: int, body: bytes 
     handler.send_header("Content-Length", str(len(data)))
     handler.end_headers()
     handler.wfile.write(data)
+
+
+def drip(handler: http.server.BaseHTTPRequestHandler, data: bytes, every: float = 0.2) -> bool:
+    """Send ``data`` as it is, one byte every ``every`` s, as a stalling server or link does. True when all of
+    it went out; False as soon as the client has hung up (the loop is bounded by ``len(data)`` either way)."""
+    for i in range(len(data)):
+        try:
+            handler.wfile.write(data[i:i + 1])
+        except OSError:
+            return False
+        time.sleep(every)
+    return True
+
+
+def stream(handler: http.server.BaseHTTPRequestHandler, chunks: int, size: int = 64 * 1024) -> int:
+    """Send up to ``chunks`` blocks of ``size`` spaces; the bytes sent before the client hung up."""
+    sent = 0
+    for _ in range(chunks):
+        try:
+            handler.wfile.write(b" " * size)
+        except OSError:
+            break
+        sent += size
+    return sent

@@ -2,7 +2,9 @@
 
 An extra file ``variant.txt`` in the archive makes it misbehave on purpose, for the client's tests:
 ``two`` returns two skeletons (the second more confident), ``none`` returns none, ``fault`` answers 500
-with a message, ``crash`` raises (TorchServe answers 503) and ``badjson`` replies with text that is not JSON.
+with a message, ``crash`` raises (TorchServe answers 503), ``badjson`` replies with text that is not JSON, and
+``wild`` replies in the right shape with values no pose model gives (scores of 50, the nose at 1e9 px), as
+damaged weights do.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from PIL import Image
 LAYOUT = ((0.50, 0.10), (0.54, 0.07), (0.46, 0.07), (0.58, 0.09), (0.42, 0.09),
           (0.65, 0.25), (0.35, 0.25), (0.78, 0.38), (0.22, 0.38), (0.88, 0.50), (0.12, 0.50),
           (0.60, 0.55), (0.40, 0.55), (0.62, 0.75), (0.38, 0.75), (0.64, 0.95), (0.36, 0.95))
-VARIANTS = ("normal", "two", "none", "fault", "crash", "badjson")
+VARIANTS = ("normal", "two", "none", "fault", "crash", "badjson", "wild")
 
 
 def _size(row: dict[str, Any]) -> tuple[int, int]:
@@ -68,6 +70,10 @@ def handle(data: list[dict[str, Any]] | None, context: Any) -> list[Any] | None:
         width, height = _size(row)
         if variant == "none":
             replies.append([])
+        elif variant == "wild":
+            wild = skeleton(width, height, score=50.0)
+            wild["keypoints"][0][:2] = [1e9, 1e9]
+            replies.append([wild])
         elif variant == "two":
             replies.append([skeleton(width, height, 0.5, 0.5), skeleton(width, height, 0.95)])
         else:

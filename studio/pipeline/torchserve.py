@@ -1,13 +1,16 @@
-"""The TorchServe pose backend: AD's detector and pose models over HTTP, with retries and errors a user can act on."""
+"""The TorchServe pose backend: AD's detector and pose models over HTTP, with retries and errors a user can act on;
+and ``exchange``, the one HTTP request with a whole-reply deadline and a size cap that doctor uses too."""
 
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import math
 import socket
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +18,14 @@ import cv2
 import numpy as np
 
 from studio.pipeline.pose import BackendError, Box, Detection, PoseResult, check_box
+
+# One request's reply must be complete within this many seconds, however the bytes trickle in (a per-read timeout
+# let a server sending a byte every 2 s hold annotate for minutes). AD's detector takes seconds on a CPU server.
+DEADLINE_S = 60.0
+# AD's models reply with a few KB (a box or 17 keypoints per figure); TorchServe's error replies are smaller.
+# 4 MB leaves room for hundreds of figures, and a server streaming garbage cannot fill the memory.
+MAX_REPLY_BYTES = 4 * 1024 * 1024
+_CHUNK = 64 * 1024
 
 MMCV_HINT = ("If /ping says Healthy but every prediction fails, the server's mmcv was most likely built without "
              "CUDA ops (its log says \"MMCV CUDA Compiler: not available\"): rebuild mmcv with FORCE_CUDA=1 and a "
@@ -24,32 +35,131 @@ RETRYABLE = (ConnectionRefusedError, ConnectionResetError, ConnectionAbortedErro
              http.client.RemoteDisconnected, socket.gaierror)
 
 
-class _ConnectTimeout(Exception):
-    """The TCP connection was not established within connect_timeout."""
+class ConnectTimeout(TimeoutError):
+    """The TCP connection was not established within connect_timeout (safe to retry: nothing was sent)."""
+
+
+class ReplyLimitError(BackendError):
+    """A server's reply broke a limit: it was not complete within the deadline, or it was larger than the cap."""
+
+
+def exchange(url: str, method: str = "GET", body: bytes | None = None, headers: Mapping[str, str] | None = None, *,
+             connect_timeout: float = 3.0, deadline: float = DEADLINE_S,
+             max_bytes: int = MAX_REPLY_BYTES) -> tuple[int, bytes]:
+    """(status, body) of one HTTP(S) request to ``url`` on a fresh connection.
+
+    Connecting may take ``connect_timeout`` s (ConnectTimeout after that); sending the request and receiving the
+    whole reply, headers and body, at most ``deadline`` s more, and the body at most ``max_bytes``: past either
+    limit, ReplyLimitError with a sentence naming the URL. Other failures raise OSError or HTTPException."""
+    parts = urlsplit(url)
+    cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = cls(parts.hostname or "", parts.port, timeout=min(connect_timeout, deadline))
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        conn.connect()
+    except (TimeoutError, socket.timeout) as exc:
+        conn.close()
+        raise ConnectTimeout(f"timed out connecting to {parts.netloc}") from exc
+    except BaseException:
+        conn.close()
+        raise
+    sock = conn.sock
+    assert sock is not None
+    conn.sock = _DeadlineSocket(sock, time.monotonic() + deadline)  # type: ignore[assignment]
+    try:
+        conn.request(method, target, body=body, headers=dict(headers or {}))
+        response = conn.getresponse()
+        return response.status, _read_capped(response, url, max_bytes)
+    except (TimeoutError, socket.timeout):
+        raise ReplyLimitError(f"No complete reply from {url} within {deadline:g} s: the server is overloaded or "
+                              "stalled, or its model is still loading; try again, or allow it more time.") from None
+    finally:
+        conn.close()
+        sock.close()
+
+
+def _read_capped(response: http.client.HTTPResponse, url: str, max_bytes: int) -> bytes:
+    """The reply's body, read in chunks; ReplyLimitError as soon as it is announced or found to be over max_bytes."""
+    too_big = ReplyLimitError(f"The reply from {url} is larger than {max_bytes / 2**20:g} MB: AD's models answer "
+                              "with a few KB, so this is not the TorchServe expected there; check the URL and which "
+                              "model is registered under that name.")
+    if response.length is not None and response.length > max_bytes:
+        raise too_big
+    chunks, size = [], 0
+    while chunk := response.read(_CHUNK):  # ends: every pass reads at least one byte, and the size is capped
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class _DeadlineSocket:
+    """A connected socket seen through a deadline: each send or receive may take only the time left, so a reply
+    that trickles in one byte at a time still ends at the deadline. http.client uses only these four methods.
+    exchange closes the socket itself: http.client closes its end before reading the body of a reply that ends
+    the connection (a real socket stays open until its file is closed too)."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock, self._deadline = sock, deadline
+
+    def _left(self) -> float:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the deadline passed")
+        return left
+
+    def sendall(self, data: bytes) -> None:
+        self._sock.settimeout(self._left())
+        self._sock.sendall(data)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0) -> int:
+        self._sock.settimeout(self._left())
+        return self._sock.recv_into(buffer, nbytes)
+
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_SocketReader(self))
+
+    def close(self) -> None:
+        pass
+
+
+class _SocketReader(io.RawIOBase):
+    """The raw reply stream of a _DeadlineSocket, for http.client's buffered reader."""
+
+    def __init__(self, sock: _DeadlineSocket) -> None:
+        super().__init__()
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self._sock.recv_into(buffer)
 
 
 class TorchServeBackend:
     """A PoseBackend that calls AD's two TorchServe models, e.g. ``TorchServeBackend("http://host:8080")``.
 
     Connection failures (refused, reset, DNS, connect timeout) are retried ``retries`` times with exponential
-    backoff starting at ``backoff`` s; HTTP errors and read timeouts are not retried. ``token`` is the inference
-    key of a server with token auth on (sent as ``Authorization: Bearer <token>``).
+    backoff starting at ``backoff`` s; HTTP errors and replies past a limit are not retried. Each request's reply
+    must be complete within ``deadline`` s and no larger than ``max_bytes`` (see exchange). ``token`` is the
+    inference key of a server with token auth on (sent as ``Authorization: Bearer <token>``).
     """
 
     name = "torchserve"
 
     def __init__(self, base_url: str, detector_model: str = "drawn_humanoid_detector",
                  pose_model: str = "drawn_humanoid_pose_estimator", token: str | None = None,
-                 connect_timeout: float = 3.0, read_timeout: float = 60.0, retries: int = 3,
-                 backoff: float = 0.5) -> None:
+                 connect_timeout: float = 3.0, deadline: float = DEADLINE_S, retries: int = 3,
+                 backoff: float = 0.5, max_bytes: int = MAX_REPLY_BYTES) -> None:
         parts = urlsplit(base_url if "://" in base_url else f"http://{base_url}")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-        self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
-        self._prefix = parts.path.rstrip("/")
+        self._host = parts.hostname
         self.detector_model, self.pose_model, self.token = detector_model, pose_model, token
-        self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
+        self.connect_timeout, self.deadline, self.max_bytes = connect_timeout, deadline, max_bytes
         self.retries, self.backoff = max(0, retries), backoff
 
     # --- the PoseBackend protocol -------------------------------------------------------------------------
@@ -146,39 +256,19 @@ class TorchServeBackend:
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                return self._exchange(method, self._prefix + path, body, headers)
-            except (*RETRYABLE, _ConnectTimeout) as exc:
+                return exchange(self.base_url + path, method, body, headers, connect_timeout=self.connect_timeout,
+                                deadline=self.deadline, max_bytes=self.max_bytes)
+            except (*RETRYABLE, ConnectTimeout) as exc:
                 last = exc
-            except (TimeoutError, socket.timeout):
-                raise BackendError(f"TorchServe at {self.base_url} did not answer {what} within {self.read_timeout:g} s: "
-                                   "the server is overloaded or the model is still loading; try again, or raise "
-                                   "the read timeout (a CPU-only server can take minutes).") from None
             except (OSError, http.client.HTTPException) as exc:
                 raise BackendError(f"TorchServe at {self.base_url}: the exchange for {what} failed ({exc}); "
                                    "check the URL and the network.") from exc
-        reason = "timed out connecting" if isinstance(last, _ConnectTimeout) else type(last).__name__
+        reason = "timed out connecting" if isinstance(last, ConnectTimeout) else type(last).__name__
         if isinstance(last, socket.gaierror):
             reason = f"unknown host {self._host!r}"
         raise BackendError(f"Cannot reach TorchServe at {self.base_url} ({reason}, {self.retries + 1} attempts): "
                            "check the URL and that the server is running (torchserve --start), "
                            "then try again.") from last
-
-    def _exchange(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
-        """One request on a fresh connection: connect_timeout for connecting, read_timeout for the reply."""
-        cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
-        conn = cls(self._host, self._port, timeout=self.connect_timeout)
-        try:
-            try:
-                conn.connect()
-            except (TimeoutError, socket.timeout) as exc:
-                raise _ConnectTimeout() from exc
-            assert conn.sock is not None
-            conn.sock.settimeout(self.read_timeout)
-            conn.request(method, path, body=body, headers=headers)
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
 
     def _check_status(self, status: int, body: bytes, what: str, model: str | None = None) -> None:
         """Raise a BackendError that says what to do for a non-2xx status."""
@@ -226,8 +316,17 @@ def _rgb(image: np.ndarray) -> np.ndarray:
 
 
 def _numbers(values: Any) -> bool:
-    return isinstance(values, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                            and math.isfinite(v) for v in values)
+    return isinstance(values, list) and all(_finite(v) for v in values)
+
+
+def _finite(value: Any) -> bool:
+    """A JSON number a float can hold (an integer of 400 digits cannot)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _nested_numbers(rows: Any) -> bool:
@@ -247,11 +346,15 @@ def _message(body: bytes) -> str:
         return _snippet(body)
     if isinstance(reply, dict) and "message" in reply:
         kind = f"{reply['type']}: " if reply.get("type") else ""
-        return f"{kind}{reply['message']}"
+        return _shorten(f"{kind}{reply['message']}")
     return _snippet(body)
 
 
 def _snippet(body: bytes | str, limit: int = 300) -> str:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    """The start of a reply, quoted, on one line."""
+    return repr(_shorten(body.decode("utf-8", "replace") if isinstance(body, bytes) else body, limit))
+
+
+def _shorten(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
-    return repr(text if len(text) <= limit else text[:limit] + "…")
+    return text if len(text) <= limit else text[:limit] + "…"
