@@ -166,13 +166,33 @@ def _explain(exc: BaseException, settings: ShareSettings, source: str) -> ShareE
             if code in _AUTH_CODES:
                 return ShareError(f"S3 refused the credentials{source}: {code} at {where}; {CREDENTIALS_HELP}.",
                                   "credentials")
+            message = _one_line(str(error.get("Message", "")))
             if code.isdigit():  # a bare HTTP status: probably not an S3 service at all
-                return ShareError(f"S3 upload to {where} failed: HTTP {code} {error.get('Message', '')}; "
+                return ShareError(f"S3 upload to {where} failed: HTTP {code} {message}; "
                                   "is the endpoint URL an S3 service?", "endpoint")
-            return ShareError(f"S3 upload to {where} failed: {code or 'error'}: {error.get('Message', '')}".rstrip(": "))
+            return ShareError(f"S3 upload to {where} failed: {_one_line(code) or 'error'}: {message}".rstrip(": "))
+        if isinstance(err, bx.ParamValidationError):
+            return _invalid_request(err, settings, where)
         if isinstance(err, bx.BotoCoreError):
-            return ShareError(f"S3 upload to {where} failed: {err}")
-    return ShareError(f"S3 upload to {where} failed: {type(exc).__name__}: {exc}")
+            return ShareError(f"S3 upload to {where} failed: {_one_line(str(err))}")
+    return ShareError(f"S3 upload to {where} failed: {type(exc).__name__}: {_one_line(str(exc))}")
+
+
+def _invalid_request(err: BaseException, settings: ShareSettings, where: str) -> ShareError:
+    """botocore refused to build the request. Its report starts on a second line after "Parameter validation
+    failed:", which a one-line display cuts off, and quotes two long regexes for a bad bucket name."""
+    report = str(getattr(err, "kwargs", {}).get("report", "")) or str(err)
+    if report.startswith("Invalid bucket name"):
+        return ShareError(f"Invalid S3 bucket name {_one_line(repr(settings.bucket), 80)}: a bucket name is 1 to 255 "
+                          "letters, digits, dots, hyphens and underscores, with no spaces, slashes or other signs "
+                          "(AWS S3 itself: 3 to 63 lowercase letters, digits, dots and hyphens).", "bucket")
+    return ShareError(f"S3 upload to {where} failed: the request is not valid: {_one_line(report)}")
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """A message from a server or library for a one-line display: whitespace runs made one space, cut short."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _client(settings: ShareSettings) -> tuple[Any, str]:

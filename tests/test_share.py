@@ -80,6 +80,33 @@ def test_missing_local_file(tmp_path: Path) -> None:
     assert info.value.kind == "file" and "gone.gif" in str(info.value)
 
 
+@pytest.mark.parametrize("bucket", ["bad bucket!", "foo/bar", "a:b", "x" * 5000])
+def test_an_invalid_bucket_name_is_one_whole_sentence(bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """boto3 refuses the name before any request, with a report on a second line after "Parameter validation
+    failed:", which is all a one-line display used to show. No server: nothing is sent."""
+    for name in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("STUDIO_CONFIG_DIR", str(tmp_path / "config"))
+    gif = tmp_path / "a.gif"
+    gif.write_bytes(b"GIF89a")
+    endpoint = f"http://127.0.0.1:{free_ports(1)[0]}"
+    with pytest.raises(ShareError) as caught:
+        share_file(gif, ShareSettings(bucket=bucket, endpoint_url=endpoint))
+    message = str(caught.value)
+    assert caught.value.kind == "bucket" and "\n" not in message and len(message) < 400
+    assert message.startswith(f"Invalid S3 bucket name '{bucket[:20]}") and "letters, digits, dots, hyphens" in message
+    from studio.cli import main
+
+    assert main(["share", "--bucket", bucket, "--endpoint-url", endpoint, str(gif)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Invalid S3 bucket name" in err and "Parameter validation" not in err
+
+
 # --- against weed mini ------------------------------------------------------------------------------------------
 
 def test_small_file_round_trips_through_presigned_url(s3_env: WeedS3, tmp_path: Path) -> None:  # noqa: F811
