@@ -362,14 +362,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _describe(exc: BaseException) -> str:
-    if type(exc).__module__ == "builtins" and isinstance(exc, OSError) and exc.strerror:  # not "[Errno 2] …"
-        where = exc.filename if exc.filename is not None else ""
-        return f"{where}: {exc.strerror.lower()}" if where else exc.strerror.lower()
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    ours = type(exc).__module__.startswith("studio.")
-    if (ours or isinstance(exc, (ValueError, OSError))) and message:
-        return message
-    return f"{exc.__class__.__name__}: {message}" if message else exc.__class__.__name__
+    """One line for the terminal: the same words the window's banner uses."""
+    from studio.loading import describe_error
+
+    return describe_error(exc)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Callable
 from studio.document import Document
 from studio.loading import describe_error
 from studio.pipeline.atomic import atomic_write_path
+from studio.pipeline.processes import pid_alive
 from studio.project import open_project, save_project
 
 _AUTOSAVE = re.compile(r"autosave-(\d+)(?:-\d+)?\.studio")  # -<ns>: set aside after a pid was reused
@@ -31,28 +31,6 @@ def default_recovery_dir() -> Path:
     from platformdirs import user_state_dir
 
     return Path(user_state_dir("drawing-studio")) / "recovery"
-
-
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (on Windows os.kill would terminate it, so it is asked differently)."""
-    if sys.platform == "win32":
-        import ctypes
-
-        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
-        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-        if not handle:
-            return ctypes.get_last_error() == 5  # access denied: it exists
-        code = ctypes.c_ulong()
-        ok = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        kernel32.CloseHandle(handle)
-        return not ok or code.value == 259  # STILL_ACTIVE
-    try:
-        os.kill(pid, 0)
-    except PermissionError:  # it exists, owned by another user
-        return True
-    except (OSError, OverflowError):  # ProcessLookupError: gone
-        return False
-    return True
 
 
 def _remove(autosave: Path) -> None:
@@ -225,11 +203,11 @@ def find_recoverable(recovery_dir: str | os.PathLike[str] | None = None) -> list
     found: list[Recovery] = []
     for path in folder.iterdir():
         temp = re.fullmatch(r"\.autosave-(\d+)\..*\.tmp", path.name)
-        if temp and not _alive(int(temp.group(1))):
+        if temp and not pid_alive(int(temp.group(1))):
             path.unlink(missing_ok=True)
         match = _AUTOSAVE.fullmatch(path.name)
         pid = int(match.group(1)) if match else 0
-        if match and path not in _OWN and (pid == os.getpid() or not _alive(pid)):  # our pid: an earlier process's
+        if match and path not in _OWN and (pid == os.getpid() or not pid_alive(pid)):  # our pid: an earlier process's
             try:
                 found.append(_recovery(path, pid))
             except OSError:

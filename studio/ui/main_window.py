@@ -294,8 +294,12 @@ class MainWindow(FileActions):
         elif event.mimeData().hasImage() and self.maybe_save():
             from studio.loading import document_from_image
 
-            self._replace(document_from_image(rgb_from_qimage(event.mimeData().imageData()), "dropped drawing"))
-            self.controller.rig()
+            image = event.mimeData().imageData()
+            doc = self.open_guarded("the dropped image", lambda: document_from_image(rgb_from_qimage(image),
+                                                                                   "dropped drawing"))
+            if doc is not None:
+                self._replace(doc)
+                self.controller.rig()
         event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
@@ -303,6 +307,8 @@ class MainWindow(FileActions):
             event.ignore()
             return
         QSettings("drawing-studio", "studio").setValue("geometry", self.saveGeometry())
+        self.library.jobs.cancel_all()  # a clip still being imported must not reach a closed window
+        self.library.jobs.wait(5000)
         self.controller.shutdown()
         event.accept()
 
