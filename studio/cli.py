@@ -55,6 +55,19 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
+    if not 0.1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} s is out of range (0.1 to 3600 s)")
+    return value
+
+
+DEADLINE_HELP = "seconds TorchServe has for each whole reply, however slowly it sends (default 60)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="studio", description="Drawing Studio: bring a drawn character to life.")
     parser.add_argument("--version", action="version", version=f"studio {__version__}")
@@ -88,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "embedded model when its weights are installed, else manual)")
     annotate.add_argument("--endpoint", help="TorchServe base URL, e.g. http://127.0.0.1:8080")
     annotate.add_argument("--checkpoint", help="pose checkpoint (.pth or AD's .mar) for --backend torch")
+    annotate.add_argument("--deadline", type=_seconds, help=DEADLINE_HELP)
     annotate.add_argument("--box", type=_box, help="L,T,R,B in working-image px instead of detection")
     annotate.add_argument("--force", action="store_true",
                           help="replace a character already in the output folder, even read-only files")
@@ -98,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     pose.add_argument("--backend", choices=backends, default="auto")
     pose.add_argument("--endpoint")
     pose.add_argument("--checkpoint")
+    pose.add_argument("--deadline", type=_seconds, help=DEADLINE_HELP)
     pose.add_argument("--box", default=None,
                       help="'full' (the whole image, as AD's handler does) or L,T,R,B in the image's px")
     pose.add_argument("--json", action="store_true", help="print JSON (the default output format)")
@@ -107,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--endpoint", help="TorchServe inference URL to probe, e.g. http://127.0.0.1:8080")
     doctor.add_argument("--management", help="TorchServe management URL, e.g. http://127.0.0.1:8081")
     doctor.add_argument("--token", help="TorchServe bearer token, when token auth is on")
+    doctor.add_argument("--deadline", type=_seconds, help=DEADLINE_HELP)
     doctor.add_argument("--detector-model", default="drawn_humanoid_detector", help="detector model name")
     doctor.add_argument("--pose-model", default="drawn_humanoid_pose_estimator", help="pose model name")
     doctor.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -194,7 +210,7 @@ def _cmd_annotate(args: argparse.Namespace) -> int:
     from studio.annotate import annotate, check_output_folder, make_backend, write_annotation
 
     check_output_folder(args.image, args.output, args.force)
-    backend = make_backend(args.backend, args.endpoint, args.checkpoint)
+    backend = make_backend(args.backend, args.endpoint, args.checkpoint, deadline=args.deadline)
     result = annotate(args.image, backend, args.box,
                       progress=(lambda stage: print(f"  {stage}…", file=sys.stderr)) if sys.stderr.isatty() else None)
     folder = write_annotation(result, args.output)
@@ -212,7 +228,7 @@ def _cmd_pose(args: argparse.Namespace) -> int:
     from studio.pipeline.intake import read_image
     from studio.pipeline.pose import check_keypoints
 
-    backend = make_backend(args.backend, args.endpoint, args.checkpoint)
+    backend = make_backend(args.backend, args.endpoint, args.checkpoint, deadline=args.deadline)
     image = read_image(args.image)
     h, w = image.rgb.shape[:2]
     if args.box in (None, ""):
@@ -245,7 +261,8 @@ def _cmd_pose(args: argparse.Namespace) -> int:
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from studio.doctor import exit_code, format_report, run_checks
 
-    checks = run_checks(args.endpoint, args.management, args.token, (args.detector_model, args.pose_model))
+    checks = run_checks(args.endpoint, args.management, args.token, (args.detector_model, args.pose_model),
+                        deadline=args.deadline)
     print(format_report(checks))
     code = exit_code(checks)
     print({0: "all well", 1: "problems found", 2: "some checks could not run"}[code])

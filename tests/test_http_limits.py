@@ -116,3 +116,28 @@ def test_doctor_refuses_an_oversized_ping_reply() -> None:
     with stub_server(respond) as url:
         (ping,) = check_torchserve(url)
     assert ping.status == PROBLEM and "is larger than 4 MB" in ping.detail
+
+
+def test_cli_annotate_takes_a_deadline_and_says_why_it_stopped(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    from studio.cli import main
+
+    whole = threading.Event()
+
+    def respond(h: Handler) -> None:
+        body = b" " * 40 + b"[]"
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        if drip(h, body, DRIP):
+            whole.set()
+
+    drawing = tmp_path / "d.png"
+    Image.new("RGB", (60, 80), "white").save(drawing)
+    with stub_server(respond) as url:
+        code = main(["annotate", str(drawing), "-o", str(tmp_path / "char"), "--backend", "torchserve",
+                     "--endpoint", url, "--deadline", "1"])
+        assert not whole.is_set()
+    assert code == 1 and not (tmp_path / "char").exists()
+    assert "No complete reply" in capsys.readouterr().err
