@@ -210,3 +210,11 @@ def test_a_normal_clip_passes_the_canvas_checks() -> None:
     character, source = _source_with_root(0.0, 0)
     animation = Animation(character, source, (64, 64), frames=6)
     assert not any("outside the canvas" in note for note in animation.notes)
+
+
+def test_the_manual_backend_refuses_an_infinite_box() -> None:
+    from studio.pipeline.manual_pose import ManualBackend
+    from studio.pipeline.pose import InvalidBoxError
+
+    with pytest.raises(InvalidBoxError, match="finite"):
+        ManualBackend().pose(np.zeros((8, 8, 3), np.uint8), (0.0, 0.0, float("inf"), 5.0))

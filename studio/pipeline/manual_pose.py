@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from studio.pipeline.box import find_figure_box
-from studio.pipeline.pose import Box, Detection, PoseResult
+from studio.pipeline.pose import Box, Detection, PoseResult, check_box
 
 # COCO keypoints as fractions of the box (x right, y down) for a child's drawing facing the viewer:
 # a big head, arms out and a little down, legs apart. The figure's left is the image's right.
@@ -51,4 +51,4 @@ class ManualBackend:
         return [find_figure_box(image_rgb)]
 
     def pose(self, image_rgb: np.ndarray, box: Box) -> PoseResult:
-        return PoseResult(template_keypoints(box), ("manual skeleton: drag the joints onto the drawing",))
+        return PoseResult(template_keypoints(check_box(box)), ("manual skeleton: drag the joints onto the drawing",))
