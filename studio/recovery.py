@@ -13,7 +13,7 @@ from typing import Callable
 
 from studio.document import Document
 from studio.loading import describe_error
-from studio.pipeline.atomic import atomic_write_path
+from studio.pipeline.atomic import atomic_write_path, fsync_dir
 from studio.pipeline.processes import pid_alive
 from studio.project import open_project, save_project
 
@@ -36,23 +36,6 @@ def default_recovery_dir() -> Path:
 def _remove(autosave: Path) -> None:
     for path in (autosave, autosave.with_suffix(".json")):
         path.unlink(missing_ok=True)
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the renames and removals in ``folder`` durable (POSIX; elsewhere a no-op): a file written before another
-    is removed must not be the one a power cut loses."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot sync a folder; the file itself was synced before its rename
-    finally:
-        os.close(fd)
 
 
 class AutosaveSchedule:
@@ -138,7 +121,7 @@ class Autosaver:
         if old == self.path:
             old = self._set_aside_earlier() or old  # our pid's earlier process: do not write over it
         self.save(doc, recovered.project)
-        _sync_folder(self.recovery_dir)  # ours is durably there before the old one goes
+        fsync_dir(self.recovery_dir)  # ours is durably there before the old one goes
         _remove(old)
 
     def discard(self) -> None:

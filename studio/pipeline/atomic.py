@@ -157,8 +157,8 @@ def sweep_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
     return removed
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (POSIX); a no-op where directories cannot be opened."""
+def fsync_dir(folder: Path) -> None:
+    """Make the renames and removals in ``folder`` durable (POSIX); a no-op where folders cannot be opened."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -209,7 +209,7 @@ class PendingFile:
             self.discard()
             raise AtomicWriteError(f"{self.target}: could not move the finished file into place: {err}") from err
         self.done = True
-        _fsync_dir(self.target.parent)
+        fsync_dir(self.target.parent)
         return self.target
 
     def discard(self) -> None:
@@ -257,7 +257,7 @@ def atomic_write_dir(target: str | os.PathLike[str], fsync: bool = True) -> Iter
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def _replace_dir(temp: Path, target: Path) -> None:
