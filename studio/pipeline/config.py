@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,84 @@ class ConfigError(ValueError):
     """A motion or retarget config that cannot be used; the message names the file and field."""
 
 
+# AD's configs are a few KB with no anchors and nesting under 6 levels; these caps are far above any real
+# config and far below what hurts: a 500-byte "billion laughs" of nested aliases took 41 s and 5.4 GB (its
+# error message alone held 2.8 GB), and a char_cfg.yaml nested 100k deep crashed with RecursionError.
+MAX_YAML_BYTES = 1024 * 1024  # file size read at most
+MAX_YAML_ALIASES = 64  # ``*name`` references per document
+MAX_YAML_NODES = 100_000  # nodes per document, counting what every alias repeats
+MAX_YAML_DEPTH = 64  # nested lists and mappings
+
+_EXCERPT = reprlib.Repr()
+_EXCERPT.maxlevel, _EXCERPT.maxstring, _EXCERPT.maxother, _EXCERPT.maxlong = 3, 40, 40, 40
+_EXCERPT.maxlist = _EXCERPT.maxtuple = _EXCERPT.maxdict = _EXCERPT.maxset = 6
+
+
+def clip(text: str, limit: int = 120) -> str:
+    """``text`` cut to at most ``limit`` characters, '...' marking the cut."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def excerpt(value: Any, limit: int = 80) -> str:
+    """A short repr of a value read from a file, for error messages: bounded work and length whatever its size
+    (nested lists and long strings are elided with '...'), so a message never quotes a whole document."""
+    try:
+        text = _EXCERPT.repr(value)
+    except ValueError:  # an int too long for repr (over 4300 digits)
+        text = f"<a {type(value).__name__} too long to show>"
+    return clip(text, limit)
+
+
+class _LimitExceeded(yaml.YAMLError):
+    """A document over one of the caps above; raised while composing, before anything is constructed."""
+
+    def __init__(self, problem: str, mark: Any) -> None:
+        super().__init__(problem)
+        self.problem, self.problem_mark = problem, mark
+
+
 class _TupleSafeLoader(yaml.SafeLoader):
-    """SafeLoader that also accepts AD's ``!!python/tuple`` tags (as tuples), and nothing else unsafe."""
+    """SafeLoader that also accepts AD's ``!!python/tuple`` tags (as tuples), and nothing else unsafe.
+
+    It counts while composing: aliases, nodes (an alias counts all the nodes it repeats) and nesting depth,
+    and stops at the first cap exceeded, so neither memory nor recursion grows with a hostile document."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._depth = 0
+        self._nodes = 0
+        self._weights: dict[int, int] = {}  # id(node) → nodes it expands to, aliases included
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        mark = self.peek_event().start_mark
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise _LimitExceeded(f"more than {MAX_YAML_ALIASES} aliases (*name references)", mark)
+            node = super().compose_node(parent, index)
+            self._count(self._weights.get(id(node), 1), mark)
+            return node
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            raise _LimitExceeded(f"nested more than {MAX_YAML_DEPTH} levels deep", mark)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        self._weights[id(node)] = 1 + sum(self._weights.get(id(c), 1) for c in children)
+        self._count(1, mark)
+        return node
+
+    def _count(self, nodes: int, mark: Any) -> None:
+        self._nodes += nodes
+        if self._nodes > MAX_YAML_NODES:
+            raise _LimitExceeded(f"more than {MAX_YAML_NODES} values, counting what aliases repeat", mark)
 
 
 def _construct_tuple(loader: yaml.SafeLoader, node: yaml.Node) -> tuple[Any, ...]:
@@ -32,21 +109,30 @@ _TupleSafeLoader.add_constructor("tag:yaml.org,2002:python/tuple", _construct_tu
 
 
 def load_yaml(path: str | Path) -> Any:
-    """Parse a YAML file safely; AD's ``!!python/tuple`` becomes a tuple. Raises ConfigError."""
+    """Parse a YAML file safely; AD's ``!!python/tuple`` becomes a tuple. Raises ConfigError, also for a file
+    over MAX_YAML_BYTES or a document over the alias, node or depth caps."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(MAX_YAML_BYTES + 1)
+        if len(raw) > MAX_YAML_BYTES:
+            raise ConfigError(f"{path}: too large for a YAML config (over {MAX_YAML_BYTES // 1024} KB)")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except (IsADirectoryError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a YAML text file ({exc.__class__.__name__})") from None
     try:
         return yaml.load(text, Loader=_TupleSafeLoader)  # noqa: S506 - SafeLoader subclass
+    except _LimitExceeded as exc:
+        raise ConfigError(f"{path}, line {exc.problem_mark.line + 1}: refused YAML: {exc.problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}{where}: malformed YAML: {problem}") from None
+        raise ConfigError(f"{path}{where}: malformed YAML: {clip(str(problem))}") from None
+    except ValueError as exc:  # e.g. an integer of over 4300 digits
+        raise ConfigError(f"{path}: unreadable value in YAML: {clip(str(exc))}") from None
 
 
 def _require(data: dict[str, Any], key: str, source: str) -> Any:
@@ -57,7 +143,7 @@ def _require(data: dict[str, Any], key: str, source: str) -> Any:
 
 def _names(value: Any, source: str, what: str) -> tuple[str, ...]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{source}: {what} must be a list of joint names, found {value!r}")
+        raise ConfigError(f"{source}: {what} must be a list of joint names, found {excerpt(value)}")
     return tuple(value)
 
 
@@ -86,15 +172,18 @@ class MotionConfig:
         for pair in pairs:
             names = _names(pair, source, "each forward_perp_joint_vectors entry")
             if len(names) != 2:
-                raise ConfigError(f"{source}: forward_perp_joint_vectors entries are pairs, found {list(names)}")
+                raise ConfigError(f"{source}: forward_perp_joint_vectors entries are pairs, "
+                                  f"found {excerpt(list(names))}")
             vectors.append((names[0], names[1]))
-        up = str(data.get("up", "+y")).strip()
+        up_raw = data.get("up", "+y")
+        up = up_raw.strip() if isinstance(up_raw, str) else ""
         if up not in ("+y", "+z"):
-            raise ConfigError(f"{source}: up must be '+y' or '+z', found {up!r}")
+            raise ConfigError(f"{source}: up must be '+y' or '+z', found {excerpt(up_raw)}")
         scale = _number(_require(data, "scale", source), source, "scale")
         if not 1e-6 <= scale <= 1e6:
             raise ConfigError(f"{source}: scale must be between 1e-6 and 1e6, found {scale:g}")
-        start = _integer(data.get("start_frame_idx") or 0, source, "start_frame_idx")
+        start_raw = data.get("start_frame_idx")  # not ``or 0``: that reads ``false`` as frame 0
+        start = 0 if start_raw is None else _integer(start_raw, source, "start_frame_idx")
         end_raw = data.get("end_frame_idx")
         end = None if end_raw is None else _integer(end_raw, source, "end_frame_idx")
         if start < 0 or (end is not None and end <= start):
@@ -128,20 +217,20 @@ class MotionConfig:
 def _number(value: Any, source: str, what: str) -> float:
     """A finite number (not a bool) or ConfigError naming the field."""
     if isinstance(value, bool):
-        raise ConfigError(f"{source}: {what} must be a number, found {value!r}")
+        raise ConfigError(f"{source}: {what} must be a number, found {excerpt(value)}")
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{source}: {what} must be a number, found {value!r}") from None
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float's range
+        raise ConfigError(f"{source}: {what} must be a number, found {excerpt(value)}") from None
     if not math.isfinite(number):
-        raise ConfigError(f"{source}: {what} must be a finite number, found {value!r}")
+        raise ConfigError(f"{source}: {what} must be a finite number, found {excerpt(value)}")
     return number
 
 
 def _integer(value: Any, source: str, what: str) -> int:
     number = _number(value, source, what)
     if number != int(number):
-        raise ConfigError(f"{source}: {what} must be a whole number, found {value!r}")
+        raise ConfigError(f"{source}: {what} must be a whole number, found {excerpt(value)}")
     return int(number)
 
 
@@ -205,7 +294,7 @@ class RetargetConfig:
             method = str(_require(g, "method", source))
             if method not in PROJECTION_METHODS:
                 raise ConfigError(f"{source}: projection method must be one of {PROJECTION_METHODS}, "
-                                  f"found {method!r}")
+                                  f"found {excerpt(method)}")
             groups.append(ProjectionGroup(str(_require(g, "name", source)),
                                           _names(_require(g, "bvh_joint_names", source), source,
                                                  "bvh_joint_names"), method))
@@ -225,21 +314,23 @@ class RetargetConfig:
                           tuple(_names(c, source, "char_joints chain")
                                 for c in _list(_require(off, "char_joints", source), source, "char_joints")))
         if root.projection_group not in {g.name for g in groups}:
-            raise ConfigError(f"{source}: root offset group {root.projection_group!r} is not a projection group")
+            raise ConfigError(f"{source}: root offset group {excerpt(root.projection_group)} "
+                              "is not a projection group")
         mapping_raw = _require(data, "char_joint_bvh_joints_mapping", source)
         if not isinstance(mapping_raw, dict):
             raise ConfigError(f"{source}: char_joint_bvh_joints_mapping must map joint → [bvh proximal, distal]")
         mapping = {}
         for joint, bones in mapping_raw.items():
-            names = _names(bones, source, f"mapping of {joint!r}")
+            names = _names(bones, source, f"mapping of {excerpt(joint)}")
             if len(names) != 2:
-                raise ConfigError(f"{source}: mapping of {joint!r} needs two BVH joints, found {list(names)}")
+                raise ConfigError(f"{source}: mapping of {excerpt(joint)} needs two BVH joints, "
+                                  f"found {excerpt(list(names))}")
             mapping[str(joint)] = (names[0], names[1])
         checks = tuple(_names(c, source, "char_runtime_checks entry")
                        for c in _list(data.get("char_runtime_checks") or [], source, "char_runtime_checks"))
         for check in checks:
             if len(check) != 4 or check[0] != "above":
-                raise ConfigError(f"{source}: unsupported runtime check {list(check)}: "
+                raise ConfigError(f"{source}: unsupported runtime check {excerpt(list(check))}: "
                                   "only ['above', joint, line_start, line_end] exists")
         loc = tuple(_number(v, source, "char_starting_location") for v in start)
         return cls((loc[0], loc[1], loc[2]), tuple(groups), tuple(bodyparts), root, mapping, checks, source)
