@@ -62,7 +62,7 @@ def test_children_listed_before_parents_are_reordered(tmp_path: Path) -> None:
     ("unknown_parent", "unknown parent 'spine'"),
     ("outside", "outside the 40×30 image"),
     ("two_roots", "exactly one root"),
-    ("corrupt_texture", "not a readable image"),
+    ("corrupt_texture", "texture.png: the image is damaged"),
     ("bad_yaml", "malformed YAML"),
     ("duplicate", "listed twice"),
 ])
@@ -97,3 +97,48 @@ def test_real_characters_load(shared: Path, name: str, joints: int) -> None:
     if name == "char6":
         assert any(n.endswith("_f") for n in character.names) and any(n.endswith("_b") for n in character.names)
         assert character.bounding_box == (226, 277, 790, 629)
+
+
+# ------------------------------------------------------------------------ bounded reading, issue 13
+def test_character_message_quotes_an_excerpt_of_a_huge_loc(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "c")
+    anchor = "[" + ", ".join(["1"] * 5000) + "]"
+    (folder / "char_cfg.yaml").write_text(f"width: 40\nheight: 30\nskeleton:\n- {{name: root, parent: null, "
+                                          f"loc: {anchor}}}\n")
+    with pytest.raises(CharacterError, match="'root' has loc") as info:
+        read_character(folder)
+    assert len(str(info.value)) < 300  # an excerpt, not 5000 numbers
+
+
+@pytest.mark.parametrize("loc", [[True, 3], [3, False]])
+def test_a_boolean_joint_coordinate_is_refused(tmp_path: Path, loc: list[object]) -> None:
+    folder = make_folder(tmp_path / "c", [{"name": "root", "parent": None, "loc": loc}])
+    with pytest.raises(CharacterError, match="'root' has loc .*expected \\[x, y\\] numbers"):
+        read_character(folder)
+
+
+@pytest.mark.parametrize("value", [True, 2.5, "3"])
+def test_bounding_box_needs_whole_numbers(tmp_path: Path, value: object) -> None:
+    folder = make_folder(tmp_path / "c")
+    (folder / "bounding_box.yaml").write_text(yaml.safe_dump({"left": value, "top": 0, "right": 30, "bottom": 20}))
+    with pytest.raises(CharacterError, match="expected left, top, right, bottom whole numbers"):
+        read_character(folder)
+
+
+def test_bounding_box_of_whole_numbers_is_read(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path / "c")
+    (folder / "bounding_box.yaml").write_text("left: 1\ntop: 2\nright: 30.0\nbottom: 20\n")
+    assert read_character(folder).bounding_box == (1, 2, 30, 20)
+
+
+@pytest.mark.parametrize("entry, match", [
+    ("{name: 0x%s, parent: null, loc: [20, 15]}" % ("f" * 4000), "has no usable name"),  # str() of it raises
+    ("{name: root, parent: null, loc: [0x%s, 15]}" % ("f" * 400), "'root' has loc"),  # np.isfinite raised
+    ("{name: root, parent: [a, b], loc: [20, 15]}", "'root' has unusable parent \\['a', 'b'\\]"),
+])
+def test_hostile_skeleton_values_are_character_errors(tmp_path: Path, entry: str, match: str) -> None:
+    folder = make_folder(tmp_path / "c")
+    (folder / "char_cfg.yaml").write_text(f"width: 40\nheight: 30\nskeleton:\n- {entry}\n")
+    with pytest.raises(CharacterError, match=match) as info:
+        read_character(folder)
+    assert len(str(info.value)) < 300

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import cv2
 import numpy as np
 import yaml
 
 from studio.pipeline.atomic import atomic_write_path
-from studio.pipeline.config import ConfigError, load_yaml
+from studio.pipeline.config import ConfigError, excerpt, load_yaml
+from studio.pipeline.intake import ImageError, read_capped
 
 CHAR_CFG = "char_cfg.yaml"
 TEXTURE = "texture.png"
@@ -72,40 +73,44 @@ def skeleton_from_entries(entries: Any, width: int, height: int, source: str) ->
     if not isinstance(entries, list) or not entries:
         raise CharacterError(f"{source}: 'skeleton' must be a non-empty list of joints")
     names: list[str] = []
+    index: dict[str, int] = {}  # name → entry, so a skeleton of thousands of joints stays linear
     parent_names: list[str | None] = []
     locs: list[tuple[float, float]] = []
     for k, e in enumerate(entries):
         if not isinstance(e, dict) or "name" not in e or "loc" not in e:
             raise CharacterError(f"{source}: skeleton entry {k} needs 'name', 'parent' and 'loc'")
-        if not isinstance(e["name"], (str, int)) or isinstance(e["name"], bool) or str(e["name"]) == "":
-            raise CharacterError(f"{source}: skeleton entry {k} has no usable name ({e['name']!r})")
-        name = str(e["name"])
-        if name in names:
-            raise CharacterError(f"{source}: joint {name!r} is listed twice")
+        name = _joint_name(e["name"])
+        if name is None:
+            raise CharacterError(f"{source}: skeleton entry {k} has no usable name ({excerpt(e['name'])})")
+        if name in index:
+            raise CharacterError(f"{source}: joint {excerpt(name)} is listed twice")
         loc = e["loc"]
-        if not isinstance(loc, (list, tuple)) or len(loc) != 2 or not all(
-                isinstance(v, (int, float)) and np.isfinite(v) for v in loc):
-            raise CharacterError(f"{source}: joint {name!r} has loc {loc!r}; expected [x, y] numbers")
+        if not isinstance(loc, (list, tuple)) or len(loc) != 2 or not all(_is_coordinate(v) for v in loc):
+            raise CharacterError(f"{source}: joint {excerpt(name)} has loc {excerpt(loc)}; expected [x, y] numbers")
         x, y = float(loc[0]), float(loc[1])
         if not (0 <= x <= width and 0 <= y <= height):
-            raise CharacterError(f"{source}: joint {name!r} at ({x:g}, {y:g}) is outside the "
+            raise CharacterError(f"{source}: joint {excerpt(name)} at ({x:g}, {y:g}) is outside the "
                                  f"{width}×{height} image")
+        index[name] = len(names)
         names.append(name)
         parent = e.get("parent")
-        parent_names.append(None if parent is None else str(parent))
+        parent_name = None if parent is None else _joint_name(parent)
+        if parent is not None and parent_name is None:
+            raise CharacterError(f"{source}: joint {excerpt(name)} has unusable parent {excerpt(parent)}")
+        parent_names.append(parent_name)
         locs.append((x, y))
     parents: list[int] = []
-    for name, parent in zip(names, parent_names):
-        if parent is None:
+    for name, parent_name in zip(names, parent_names):
+        if parent_name is None:
             parents.append(-1)
-        elif parent not in names:
-            raise CharacterError(f"{source}: joint {name!r} has unknown parent {parent!r}")
+        elif parent_name not in index:
+            raise CharacterError(f"{source}: joint {excerpt(name)} has unknown parent {excerpt(parent_name)}")
         else:
-            parents.append(names.index(parent))
+            parents.append(index[parent_name])
     roots = [n for n, p in zip(names, parents) if p < 0]
     if len(roots) != 1:
         raise CharacterError(f"{source}: the skeleton needs exactly one root (a joint with parent null), "
-                             f"found {len(roots)}: {roots}")
+                             f"found {len(roots)}: {excerpt(roots)}")
     order = _topological_order(parents)
     if order is None:
         raise CharacterError(f"{source}: the skeleton's parents form a cycle")
@@ -117,32 +122,49 @@ def skeleton_from_entries(entries: Any, width: int, height: int, source: str) ->
     return tuple(names), tuple(parents), np.array(locs, float)
 
 
+def _joint_name(value: Any) -> str | None:
+    """A joint name as text: a non-empty string, or an int as AD's YAML may read a numeric name; else None."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10 ** 18:
+        return str(value)
+    return None
+
+
+def _is_coordinate(value: Any) -> TypeGuard[int | float]:
+    """A finite int or float, not a bool (YAML's ``true`` would otherwise read as 1)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e300
+
+
 def _topological_order(parents: list[int]) -> list[int] | None:
-    """Joint indices with every parent before its children (stable), or None for a cycle."""
+    """Joint indices with every parent before its children, or None for a cycle: by depth from the root, then
+    by index (stable), in linear time."""
     if all(p < j for j, p in enumerate(parents)):
         return list(range(len(parents)))
-    order: list[int] = []
-    placed: set[int] = set()
-    remaining = list(range(len(parents)))
-    while remaining:
-        progress = [j for j in remaining if parents[j] < 0 or parents[j] in placed]
-        if not progress:
-            return None
-        for j in progress:
-            order.append(j)
-            placed.add(j)
-        remaining = [j for j in remaining if j not in placed]
-    return order
+    depth = [-1] * len(parents)  # -1: not known yet
+    for start in range(len(parents)):
+        chain: list[int] = []
+        joint = start
+        while joint >= 0 and depth[joint] < 0:
+            if len(chain) > len(parents):
+                return None  # walked more joints than there are: the chain loops
+            chain.append(joint)
+            joint = parents[joint]
+        known = depth[joint] if joint >= 0 else -1
+        for j in reversed(chain):
+            known += 1
+            depth[j] = known
+    return sorted(range(len(parents)), key=lambda j: (depth[j], j))
 
 
 def _read_image(path: Path, flags: int, what: str) -> np.ndarray:
+    """OpenCV's decode of a texture or mask, its size checked against intake's pixel cap before decoding."""
     if not path.is_file():
         raise CharacterError(f"{path}: missing {what}")
-    data = np.fromfile(str(path), np.uint8)
-    image = cv2.imdecode(data, flags) if data.size else None
-    if image is None:
-        raise CharacterError(f"{path}: {what} is not a readable image (empty or corrupt file)")
-    return image
+    try:
+        return read_capped(path, flags)
+    except ImageError as exc:
+        raise CharacterError(str(exc)) from None
 
 
 def read_character(folder: str | Path) -> Character:
@@ -169,9 +191,9 @@ def read_character(folder: str | Path) -> Character:
     for key, actual in (("width", width), ("height", height)):
         value = cfg.get(key, actual)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise CharacterError(f"{cfg_path}: {key} must be a whole number of pixels, found {value!r}")
+            raise CharacterError(f"{cfg_path}: {key} must be a whole number of pixels, found {excerpt(value)}")
         if value != actual:
-            raise CharacterError(f"{cfg_path}: {key} {cfg[key]} differs from texture.png's {actual}")
+            raise CharacterError(f"{cfg_path}: {key} {excerpt(value)} differs from texture.png's {actual}")
     mask = np.where(mask > 127, 255, 0).astype(np.uint8)
     if not mask.any():
         raise CharacterError(f"{folder / MASK}: the mask is empty: no figure to animate")
@@ -187,12 +209,16 @@ def read_character(folder: str | Path) -> Character:
 def _read_box(path: Path) -> tuple[int, int, int, int]:
     try:
         data = load_yaml(path)
-        box = tuple(int(data[k]) for k in ("left", "top", "right", "bottom"))
-    except (ConfigError, KeyError, TypeError, ValueError):
-        raise CharacterError(f"{path}: expected left, top, right, bottom integers") from None
-    if box[2] <= box[0] or box[3] <= box[1]:
-        raise CharacterError(f"{path}: box {box} has no area")
-    return box  # type: ignore[return-value]
+    except ConfigError as exc:
+        raise CharacterError(str(exc)) from None
+    values = [data.get(k) for k in ("left", "top", "right", "bottom")] if isinstance(data, dict) else []
+    whole = [int(v) for v in values if _is_coordinate(v) and v == int(v)]
+    if len(whole) != 4:
+        raise CharacterError(f"{path}: expected left, top, right, bottom whole numbers, found {excerpt(data)}")
+    left, top, right, bottom = whole
+    if right <= left or bottom <= top:
+        raise CharacterError(f"{path}: box {excerpt((left, top, right, bottom))} has no area")
+    return left, top, right, bottom
 
 
 def _to_rgba(image: np.ndarray) -> np.ndarray:

@@ -1,8 +1,10 @@
-"""Image intake: any image by content, EXIF-rotated, alpha on white, RGB, downscaled with its scale kept."""
+"""Image intake: any image by content, EXIF-rotated, alpha on white, RGB, downscaled with its scale kept; and the
+one pixel cap every decoded image in the studio is checked against, from its header, before decoding."""
 
 from __future__ import annotations
 
 import io
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_SIDE = 1000
 MAX_PIXELS = 80_000_000  # a 40-megapixel photo twice over; beyond this, a decompression bomb
+MAX_IMAGE_BYTES = 256 * 1024 * 1024  # an image file read at most (80 megapixels as an uncompressed RGB BMP fits)
 
 
 class ImageError(ValueError):
@@ -49,29 +52,48 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
 
 
-def decode_image(data: bytes, source: str = "<image>", max_side: int = MAX_SIDE) -> LoadedImage:
-    """Decode by content (a .png that is really a JPEG is fine), apply EXIF orientation, composite alpha
-    onto white, make 3 channels, and downscale so the longest side is at most ``max_side``."""
+_PILLOW_ERRORS = (Image.DecompressionBombError, UnidentifiedImageError, OSError, SyntaxError, ValueError)
+
+
+def _pillow_error(exc: BaseException, source: str) -> ImageError:
+    """Pillow's exceptions, as one sentence naming ``source``."""
+    if isinstance(exc, Image.DecompressionBombError):
+        return ImageError(f"{source}: the image claims an enormous size (a decompression bomb?)")
+    if isinstance(exc, UnidentifiedImageError):
+        return ImageError(f"{source}: not an image Pillow can read (is it a photo or drawing file?)")
+    return ImageError(f"{source}: the image is damaged or truncated ({exc})")
+
+
+def image_size(data: bytes, source: str = "<image>") -> tuple[int, int]:
+    """(width, height) of encoded image bytes, read from the header without decoding any pixel. Raises
+    ImageError when the bytes are empty, not an image Pillow knows, or more than MAX_PIXELS pixels."""
     if not data:
         raise ImageError(f"{source}: the file is empty")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS decides, just below
             with Image.open(io.BytesIO(data)) as opened:
                 width, height = opened.size
-                if width * height > MAX_PIXELS:
-                    raise ImageError(f"{source}: {width}×{height} px is too large to open safely")
+    except _PILLOW_ERRORS as exc:
+        raise _pillow_error(exc, source) from None
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"{source}: {width}×{height} px is too large to open safely "
+                         f"(at most {MAX_PIXELS // 1_000_000} megapixels)")
+    return width, height
+
+
+def decode_image(data: bytes, source: str = "<image>", max_side: int = MAX_SIDE) -> LoadedImage:
+    """Decode by content (a .png that is really a JPEG is fine), apply EXIF orientation, composite alpha
+    onto white, make 3 channels, and downscale so the longest side is at most ``max_side``."""
+    image_size(data, source)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # image_size checked MAX_PIXELS
+            with Image.open(io.BytesIO(data)) as opened:
                 opened.load()
                 image = ImageOps.exif_transpose(opened)
-    except ImageError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{source}: the image claims an enormous size (a decompression bomb?)") from None
-    except UnidentifiedImageError:
-        raise ImageError(f"{source}: not an image Pillow can read (is it a photo or drawing file?)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{source}: the image is damaged or truncated ({exc})") from None
+    except _PILLOW_ERRORS as exc:
+        raise _pillow_error(exc, source) from None
     rgb = _to_rgb(image)
     h, w = rgb.shape[:2]
     scale = min(1.0, max_side / max(h, w))
@@ -80,12 +102,49 @@ def decode_image(data: bytes, source: str = "<image>", max_side: int = MAX_SIDE)
     return LoadedImage(rgb, scale, (w, h), source)
 
 
-def read_image(path: str | Path, max_side: int = MAX_SIDE) -> LoadedImage:
-    path = Path(path)
+def decode_capped(data: bytes, flags: int = cv2.IMREAD_COLOR, source: str = "<image>") -> np.ndarray:
+    """OpenCV's decode of ``data`` (BGR, BGRA, grey or 16-bit, as ``flags`` ask), after image_size has
+    checked its header against MAX_PIXELS. Raises ImageError when too large or not decodable."""
+    image_size(data, source)
     try:
-        data = path.read_bytes()
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    except cv2.error:
+        image = None
+    if image is None:
+        raise ImageError(f"{source}: not a readable image (empty, damaged, or a format OpenCV cannot read)")
+    return image
+
+
+def _file_bytes(path: Path) -> bytes:
+    """The bytes of an image file, refused beyond MAX_IMAGE_BYTES before reading (and if it grows while read);
+    a folder, a pipe or a device is refused without being opened."""
+    try:
+        if path.is_dir():
+            raise ImageError(f"{path}: is a folder, not an image")
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError(f"{path}: not a regular file (a pipe or a device?), so not an image")
+        too_large = ImageError(f"{path}: {info.st_size // 1024 // 1024} MB is too large for an image file "
+                               f"(at most {MAX_IMAGE_BYTES // 1024 // 1024} MB)")
+        if info.st_size > MAX_IMAGE_BYTES:
+            raise too_large
+        with path.open("rb") as file:
+            data = file.read(MAX_IMAGE_BYTES + 1)
     except FileNotFoundError:
         raise ImageError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ImageError(f"{path}: is a folder, not an image") from None
-    return decode_image(data, str(path), max_side)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise too_large
+    return data
+
+
+def read_capped(path: str | Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
+    """An image file decoded by OpenCV as ``flags`` ask (BGR by default), refused before decoding when over
+    MAX_IMAGE_BYTES or MAX_PIXELS. Raises ImageError naming the file."""
+    path = Path(path)
+    return decode_capped(_file_bytes(path), flags, str(path))
+
+
+def read_image(path: str | Path, max_side: int = MAX_SIDE) -> LoadedImage:
+    """An image file as decode_image reads it, refused beyond MAX_IMAGE_BYTES or MAX_PIXELS."""
+    path = Path(path)
+    return decode_image(_file_bytes(path), str(path), max_side)
