@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import struct
 import zipfile
 import zlib
@@ -17,12 +18,17 @@ import numpy as np
 
 from studio.document import Document, ExportSettings, PreviewSettings, Skeleton
 from studio.pipeline.atomic import atomic_write_path
+from studio.pipeline.config import clip, excerpt
 from studio.pipeline.intake import MAX_PIXELS
 from studio.pipeline.strokes import Stroke
 
 FORMAT = "drawing-studio-project"
 VERSION = 1
 MAX_MEMBER = 200 * 1024 * 1024  # bytes a member may hold uncompressed; beyond this, a zip bomb
+# project.json: 16 MB is some 800k stroke points; parsed, JSON takes up to ~13x its size in Python objects
+# (a 199 MB one took 21 s and 3.6 GB before it was refused), so it has its own, smaller cap.
+MAX_JSON = 16 * 1024 * 1024
+MAX_JSON_DEPTH = 32  # nested lists and mappings; a project nests 4 deep (strokes > stroke > points > [x, y])
 EXPORT_KINDS = ("gif", "mp4", "png")
 MAX_SIZE = 4096  # px of a preview or export side
 MAX_FRAMES = 20000  # as studio.render allows
@@ -78,6 +84,11 @@ def save_project(doc: Document, path: str | os.PathLike[str], *, mark_saved: boo
         mask = None if doc.mask is None else _png(doc.mask.astype(np.uint8, copy=False))
     except (ValueError, cv2.error) as exc:  # json's "Out of range float values" is a ValueError
         raise ProjectError.of(path, f"cannot save: {exc}") from None
+    for name, size, limit in (("the drawing's data", len(text), MAX_JSON), ("the paper image", len(paper), MAX_MEMBER),
+                              ("the mask", 0 if mask is None else len(mask), MAX_MEMBER)):
+        if size > limit:  # a project that open_project would refuse is never written
+            raise ProjectError.of(path, f"cannot save: {name} takes {size // 1024 // 1024} MB, "
+                                        f"more than the {limit // 1024 // 1024} MB a project holds")
     with atomic_write_path(path) as temp, zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("project.json", text)
         archive.writestr("paper.png", paper, compress_type=zipfile.ZIP_STORED)
@@ -89,19 +100,45 @@ def save_project(doc: Document, path: str | os.PathLike[str], *, mark_saved: boo
 
 
 # ---------------------------------------------------------------------------------------------- reading
-def _member(archive: zipfile.ZipFile, name: str) -> bytes:
-    """One member's bytes, in memory, refused beyond MAX_MEMBER whatever its header claims."""
+def _member(archive: zipfile.ZipFile, name: str, limit: int | None = None) -> bytes:
+    """One member's bytes, in memory, refused beyond ``limit`` (default MAX_MEMBER) whatever its header claims."""
+    limit = MAX_MEMBER if limit is None else limit
     try:
         info = archive.getinfo(name)
     except KeyError:
         raise _Bad(f"it has no {name} (not a Drawing Studio project, or a damaged one)") from None
-    if info.file_size > MAX_MEMBER:
-        raise _Bad(f"{name} is too large ({info.file_size} bytes uncompressed; at most {MAX_MEMBER})")
+    if info.file_size > limit:
+        raise _Bad(f"{name} is too large ({info.file_size} bytes uncompressed; at most {limit})")
     with archive.open(info) as stream:
-        data = stream.read(MAX_MEMBER + 1)
-    if len(data) > MAX_MEMBER:
-        raise _Bad(f"{name} is too large (over {MAX_MEMBER} bytes uncompressed)")
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise _Bad(f"{name} is too large (over {limit} bytes uncompressed)")
     return data
+
+
+# A JSON string, or an unterminated one up to the end: every '"' starts a match that cannot fail, so the
+# scan stays linear on hostile text (a pattern that can fail retries from every later quote: quadratic).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\[\s\S][^"\\]*)*(?:"|\\?\Z)')
+
+
+def _json_depth(data: bytes) -> int:
+    """How deep lists and mappings nest in JSON text (strings skipped), in linear time and without recursion:
+    json.loads itself recurses once per level."""
+    codes = np.frombuffer(_JSON_STRING.sub(b'""', data), np.uint8)
+    step = ((codes == ord("[")) | (codes == ord("{"))).view(np.int8) - ((codes == ord("]")) | (codes == ord("}")))
+    return int(np.cumsum(step, dtype=np.int32).max(initial=0))
+
+
+def _manifest_of(archive: zipfile.ZipFile) -> Any:
+    """project.json parsed: size and nesting checked first, NaN and Infinity refused."""
+    text = _member(archive, "project.json", MAX_JSON)
+    depth = _json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise _Bad(f"project.json nests {depth} levels deep (at most {MAX_JSON_DEPTH}): not a project")
+    try:
+        return json.loads(text, parse_float=_finite, parse_constant=_finite)
+    except (ValueError, RecursionError) as exc:
+        raise _Bad(f"project.json is not valid JSON ({clip(str(exc))})") from None
 
 
 def _finite(text: str) -> float:
@@ -114,13 +151,13 @@ def _finite(text: str) -> float:
 
 def _num(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1e300 < value < 1e300:
-        raise _Bad(f"{what} must be a finite number, got {value!r:.40}")
+        raise _Bad(f"{what} must be a finite number, got {excerpt(value, 40)}")
     return float(value)
 
 
 def _int(value: Any, what: str, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise _Bad(f"{what} must be a whole number of at least {low}, got {value!r:.40}")
+        raise _Bad(f"{what} must be a whole number of at least {low}, got {excerpt(value, 40)}")
     return value
 
 
@@ -151,7 +188,8 @@ def _points(value: Any, what: str, count: int | None = None) -> np.ndarray:
 
 
 def _image(data: bytes, name: str, size: tuple[int, int], flags: int) -> np.ndarray:
-    """A PNG member, its header checked against the drawing's (width, height) before decoding."""
+    """A PNG member, its header checked against the drawing's (width, height) before decoding; _document has
+    checked that size against intake's MAX_PIXELS, so no member decodes to more."""
     if len(data) < 24 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
         raise _Bad(f"{name} is not a PNG image")
     if struct.unpack(">II", data[16:24]) != size:
@@ -186,7 +224,7 @@ def _skeleton(value: Any) -> Skeleton | None:
         seen, joint = set(), start
         while joint >= 0:
             if joint in seen:
-                raise _Bad(f"the skeleton's parents form a loop at joint {names[joint]!r:.40}")
+                raise _Bad(f"the skeleton's parents form a loop at joint {excerpt(names[joint], 40)}")
             seen.add(joint)
             joint = parents[joint]
     return Skeleton(tuple(names), tuple(parents), _points(value.get("joints"), "skeleton joints", len(names)))
@@ -217,7 +255,7 @@ def _document(data: dict[str, Any], archive: zipfile.ZipFile) -> Document:
     unsure = data.get("unsure", [])
     names = () if skeleton is None else skeleton.names
     if not isinstance(unsure, list) or not all(isinstance(n, str) and n in names for n in unsure):
-        raise _Bad(f"unsure must list joints of the skeleton, got {unsure!r:.60}")
+        raise _Bad(f"unsure must list joints of the skeleton, got {excerpt(unsure, 60)}")
     preview: PreviewSettings = _settings(PreviewSettings, data.get("preview", {}), "preview")
     export: ExportSettings = _settings(ExportSettings, data.get("export", {}), "export")
     if not 0 < preview.speed <= 8:
@@ -228,7 +266,7 @@ def _document(data: dict[str, Any], archive: zipfile.ZipFile) -> Document:
         if settings.frames is not None and not 1 <= settings.frames <= MAX_FRAMES:
             raise _Bad(f"{what} frame count must be 1..{MAX_FRAMES}, got {settings.frames}")
     if export.kind not in EXPORT_KINDS:
-        raise _Bad(f"export kind must be one of {', '.join(EXPORT_KINDS)}, got {export.kind!r:.40}")
+        raise _Bad(f"export kind must be one of {', '.join(EXPORT_KINDS)}, got {excerpt(export.kind, 40)}")
     bgr = _image(_member(archive, "paper.png"), "paper.png", (width, height), cv2.IMREAD_COLOR)
     mask = None
     if data.get("mask"):
@@ -246,15 +284,12 @@ def open_project(path: str | os.PathLike[str]) -> Document:
     with open(path, "rb") as file:
         try:
             with zipfile.ZipFile(file) as archive:
-                try:
-                    data = json.loads(_member(archive, "project.json"), parse_float=_finite, parse_constant=_finite)
-                except (ValueError, RecursionError) as exc:
-                    raise _Bad(f"project.json is not valid JSON ({exc})") from None
+                data = _manifest_of(archive)
                 if not isinstance(data, dict) or data.get("format") != FORMAT:
                     raise _Bad("not a Drawing Studio project (project.json has no drawing-studio-project marker)")
                 version = data.get("version")
                 if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-                    raise _Bad(f"project.json has no valid version (got {version!r:.40})")
+                    raise _Bad(f"project.json has no valid version (got {excerpt(version, 40)})")
                 if version > VERSION:
                     raise _Bad(f"saved by a newer Drawing Studio (project version {version}; this one reads "
                                f"up to {VERSION}): update Drawing Studio to open it")

@@ -273,7 +273,7 @@ def test_bad_settings(tmp_path: Path) -> None:
 
 
 def test_zip_bomb_is_refused_by_its_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(project, "MAX_MEMBER", 1000)
+    monkeypatch.setattr(project, "MAX_JSON", 1000)  # project.json's own cap, below MAX_MEMBER
     members = members_of(rigged(), tmp_path)
     members["project.json"] += b" " * 5000  # valid JSON, highly compressible
     expect(zip_of(tmp_path / "bad.studio", members), "project.json is too large")
@@ -295,6 +295,42 @@ def test_zip_bomb_with_a_lying_header_is_refused_while_reading(tmp_path: Path,
     monkeypatch.setattr(project, "MAX_MEMBER", 1000)
     with pytest.raises(ProjectError, match="too large|damaged"):
         open_project(path)
+
+
+def test_project_json_over_its_own_cap_is_refused_before_parsing(tmp_path: Path) -> None:
+    members = members_of(rigged(), tmp_path)
+    members["project.json"] += b" " * project.MAX_JSON  # valid JSON, far under MAX_MEMBER, deflates 1000:1
+    path = zip_of(tmp_path / "big.studio", members)
+    assert path.stat().st_size < 100_000
+    expect(path, f"project.json is too large \\({len(members['project.json'])} bytes uncompressed; "
+                 f"at most {project.MAX_JSON}\\)")
+
+
+@pytest.mark.parametrize("key", ["version", "strokes", "unsure", "box"])
+def test_deeply_nested_project_json_is_a_project_error(tmp_path: Path, key: str) -> None:
+    depth = project.MAX_JSON_DEPTH + 8  # well under Python's recursion limit: json.loads alone would accept it
+    path = with_json(tmp_path, {key: json.loads("[" * depth + "]" * depth)})
+    expect(path, f"project.json nests {depth + 1} levels deep \\(at most {project.MAX_JSON_DEPTH}\\)")
+
+
+def test_nesting_far_beyond_the_recursion_limit_is_a_project_error(tmp_path: Path) -> None:
+    members = members_of(rigged(), tmp_path)
+    members["project.json"] = members["project.json"][:-1] + b',"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    expect(zip_of(tmp_path / "deep.studio", members), "project.json nests 100001 levels deep")
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(tmp_path: Path) -> None:
+    doc = rigged()
+    doc.source = '/tmp/[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\"{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{.png'
+    assert open_project(save_project(doc, tmp_path / "brackets.studio")).source == doc.source
+
+
+def test_a_project_too_large_to_open_again_is_not_saved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(project, "MAX_JSON", 100)
+    doc = rigged()
+    with pytest.raises(ProjectError, match="cannot save: the drawing's data takes .* MB, more than"):
+        save_project(doc, tmp_path / "big.studio")
+    assert not (tmp_path / "big.studio").exists() and doc.dirty
 
 
 def test_unknown_members_and_keys_are_ignored(tmp_path: Path) -> None:
