@@ -10,23 +10,42 @@ from typing import Any
 import numpy as np
 
 from studio.pipeline.pose import BackendError, Box, Detection, PoseResult
-from studio.pipeline.pose_torch import safe_member_name
+from studio.pipeline.config import excerpt
+from studio.pipeline.pose_torch import check_archive_budget, copy_member, safe_member_name
 
 
 def safe_extract(archive: str | Path, folder: str | Path) -> Path:
     """Extract every entry of a .mar/zip into ``folder``, refusing the whole archive if any entry name
-    could land outside it (absolute paths, ``..``, drive letters, backslash tricks)."""
+    could land outside it (absolute paths, ``..``, drive letters, backslash tricks), or if it is a zip bomb:
+    sizes are checked from the headers before writing and again while streaming (pose_torch's budget).
+    A refused archive leaves no file behind."""
     folder = Path(folder).resolve()
+    shown = Path(archive).name
+    written: list[Path] = []
     try:
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
                 target = (folder / info.filename.replace("\\", "/")).resolve()
                 if not safe_member_name(info.filename) or folder not in (target, *target.parents):
-                    raise BackendError(f"{archive}: refusing an archive entry outside its folder: {info.filename!r}")
+                    raise BackendError(f"{archive}: refusing an archive entry outside its folder: "
+                                       f"{excerpt(info.filename)}")
+            budget = check_archive_budget(zf, [i for i in zf.infolist() if not i.is_dir()], shown)
             for info in zf.infolist():
-                zf.extract(info, folder)
-    except zipfile.BadZipFile:
-        raise BackendError(f"{archive}: not a .mar/zip archive") from None
+                target = folder / info.filename.replace("\\", "/")
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                budget -= copy_member(zf, info, target, budget, shown)
+                written.append(target)
+    except BaseException as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if isinstance(exc, zipfile.BadZipFile):
+            raise BackendError(f"{archive}: not a .mar/zip archive") from None
+        if isinstance(exc, FileExistsError):
+            raise BackendError(f"{archive}: refused: an entry is listed twice (or the folder was not empty)") from None
+        raise
     return folder
 
 
@@ -36,7 +55,7 @@ def _model_files(source: str | Path, work: Path) -> tuple[Path, Path]:
     if not source.exists():
         raise BackendError(f"{source}: not found")
     if source.is_file() and zipfile.is_zipfile(source) and source.suffix.lower() in (".mar", ".zip"):
-        source = safe_extract(source, work / source.stem)
+        source = safe_extract(source, tempfile.mkdtemp(prefix=f"{source.stem}-", dir=work))
     folder = source if source.is_dir() else source.parent
     configs = sorted(folder.glob("*config*.py")) or sorted(folder.glob("*.py"))
     checkpoints = [source] if source.is_file() else sorted(folder.glob("*.pth"))
