@@ -69,45 +69,47 @@ def export_all(character: Character, motions: list[str], settings: ExportSetting
 
 @dataclass(frozen=True)
 class Estimate:
-    """What an export will cost: seconds of work and the output's size in bytes (GIF), for ``frames`` frames."""
+    """What an export will cost: seconds of work, the output's size in bytes (GIFs only, else None), and the
+    frames it will have."""
 
     seconds: float
-    size_bytes: int
+    size_bytes: int | None
     frames: int
 
 
 @dataclass
 class _Run:
     """Clock readings of one short export: when it started, when each frame was handed to the writer, when the
-    file was done."""
+    output was done."""
 
     started: float
     frames_done: list[float]
     finished: float = 0.0
 
     def seconds(self, n: int) -> float:
-        """The run's cost scaled to ``n`` frames: everything up to its first frame (quantising the texture, opening
-        the writer) once, then the steady per-frame cost (render and encode, overlapped as in the export; the
-        writer's last frames and close included) for each further frame."""
-        first = self.frames_done[0] - self.started
-        rest = self.finished - self.frames_done[0]
-        if len(self.frames_done) == 1:
-            return first + rest
-        return first + rest / (len(self.frames_done) - 1) * (n - 1)
+        """The run's cost grown to ``n`` frames: all of it once (the per-file costs: quantising the texture, opening
+        the writer or starting ffmpeg; the frames the writer still holds at the end, and closing it), plus, for each
+        further frame, the run's per-frame pace between its first and last frame handed over (a mean: PNG
+        frames are reported in bursts as worker threads finish them)."""
+        k = len(self.frames_done)
+        per_frame = (self.frames_done[-1] - self.frames_done[0]) / (k - 1) if k > 1 else self.finished - self.started
+        return self.finished - self.started + per_frame * (n - k)
 
 
-def estimate_gif(animation: Animation, background: str = "transparent", run: int = 8,
-                 cancel: Cancel | None = None) -> Estimate:
-    """Estimate a GIF export of ``animation`` (frames capped at 50 fps, as the export caps them) by really encoding
-    two short runs of ``run`` consecutive frames (from the start and the middle) with the product's writer.
+def estimate_export(animation: Animation, kind: str = "gif", background: str = "transparent", run: int = 12,
+                    cancel: Cancel | None = None) -> Estimate:
+    """Estimate exporting ``animation`` as ``kind`` (gif, mp4 or png; GIFs capped at 50 fps, as the export caps
+    them) by really writing two short runs of ``run`` consecutive frames (from the start and the middle) with the
+    product's writer.
 
-    Size: the first frame is written whole, later ones as the rectangle that changed, as in the real file.
     Time: what ``export_motion`` will spend, measured: building the rig (done here too), retargeting and framing
     (as timed when ``animation`` was built), then the runs' per-file and steady per-frame costs. Each run follows
     a one-frame export, so the kernels are warm (compiled, or loaded from numba's cache) and the first frames'
-    cost is not scaled up: runs of 4 frames that each quantised the texture once put a 0.6 s export of garlic
-    at 512² (109 frames) at 7.8 s."""
-    n = gif_safe_frame_count(animation.n_frames, animation.frame_time, GIF_MAX_FPS)
+    cost is not scaled up: runs of 4 frames that each quantised the texture once put a 0.6 s GIF export of garlic
+    at 512² (109 frames) at 7.8 s. MP4s and PNG frames take 2-3× a GIF's time: each kind is timed with its writer.
+    Size (GIF): the first frame is written whole, later ones as the rectangle that changed, as in the real file."""
+    n = gif_safe_frame_count(animation.n_frames, animation.frame_time, GIF_MAX_FPS) if kind == "gif" \
+        else animation.n_frames
     tick = time.perf_counter()
     Rig.build(animation.character)  # export_motion builds its own rig: part of the wait
     setup = time.perf_counter() - tick + sum(animation.timings.get(stage, 0.0) for stage in ("retarget", "framing"))
@@ -118,21 +120,27 @@ def estimate_gif(animation: Animation, background: str = "transparent", run: int
     with tempfile.TemporaryDirectory(prefix="studio-estimate-") as tmp:
         for i, start in enumerate(starts):
             frames = list(range(start, min(total, start + run)))
-            single = Path(tmp) / f"first{i}.gif"
+            single = Path(tmp) / f"first{i}{SUFFIX[kind]}"
             export_animation(_SubAnimation(animation, frames[:1]), single, bg, cancel=cancel)  # type: ignore[arg-type]
-            firsts.append(os.path.getsize(single))
             clock = _Run(time.perf_counter(), [])
-            target = Path(tmp) / f"run{i}.gif"
+            target = Path(tmp) / f"run{i}{SUFFIX[kind]}"
             export_animation(_SubAnimation(animation, frames), target, bg,  # type: ignore[arg-type]
                              lambda k, m: clock.frames_done.append(time.perf_counter()), cancel)
             clock.finished = time.perf_counter()
             runs.append(clock)
-            if len(frames) > 1:
-                sizes.append((os.path.getsize(target) - os.path.getsize(single)) / (len(frames) - 1))
-    per_frame = max(sizes) if sizes else 0.0
-    size = int(firsts[0] + per_frame * (n - 1))
+            if kind == "gif":
+                firsts.append(os.path.getsize(single))
+                if len(frames) > 1:
+                    sizes.append((os.path.getsize(target) - firsts[-1]) / (len(frames) - 1))
+    size = int(firsts[0] + max(sizes, default=0.0) * (n - 1)) if kind == "gif" else None
     seconds = setup + sum(r.seconds(n) for r in runs) / len(runs)
     return Estimate(seconds=float(seconds), size_bytes=size, frames=n)
+
+
+def estimate_gif(animation: Animation, background: str = "transparent", run: int = 12,
+                 cancel: Cancel | None = None) -> Estimate:
+    """``estimate_export`` for a GIF."""
+    return estimate_export(animation, "gif", background, run, cancel)
 
 
 class _SubAnimation:
@@ -154,4 +162,5 @@ class _SubAnimation:
         return self._a.render_rgba(self._frames[k], background)
 
 
-__all__ = ["export_motion", "export_all", "export_animation_for", "estimate_gif", "Estimate", "ExportCancelled"]
+__all__ = ["export_motion", "export_all", "export_animation_for", "estimate_export", "estimate_gif", "Estimate",
+           "ExportCancelled"]
