@@ -47,7 +47,7 @@ def x_display(tmp_path: Path) -> Iterator[str]:
         pytest.skip(reason)
     read, write = os.pipe()
     with open(tmp_path / "xvfb.log", "w") as log:
-        server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x900x24", "-nolisten",
+        server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x900x24", "-br", "-nolisten",
                                    "tcp"], pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=log)
     os.close(write)
     try:
@@ -66,7 +66,7 @@ def x_display(tmp_path: Path) -> Iterator[str]:
 
 
 def _window_area(shot: np.ndarray) -> tuple[np.ndarray, int]:
-    """The part of an (h, w, 3) screenshot that is not the bare black screen, and how many colours it holds."""
+    """The part of an (h, w, 3) screenshot that is not the bare black root (Xvfb -br), and how many colours it holds."""
     drawn = np.argwhere(shot.any(axis=2))
     if len(drawn) == 0:
         return shot[:0, :0], 0
