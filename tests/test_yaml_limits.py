@@ -70,6 +70,13 @@ def test_a_giant_integer_is_a_config_error(tmp_path: Path) -> None:
     refused(path, "unreadable value")
 
 
+@pytest.mark.parametrize("text", ["!!timestamp", "!!bool abc", "!!int ''", "a: !!float [1]", "!!binary 1"])
+def test_a_tag_that_does_not_fit_its_value_is_a_config_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "tagged.yaml"
+    path.write_text(text + "\n")
+    refused(path, "unreadable value in YAML|malformed YAML")
+
+
 def test_excerpt_is_short_whatever_the_value() -> None:
     shared = ["lol"] * 10
     for _ in range(30):

@@ -131,8 +131,10 @@ def load_yaml(path: str | Path) -> Any:
         where = f", line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{path}{where}: malformed YAML: {clip(str(problem))}") from None
-    except ValueError as exc:  # e.g. an integer of over 4300 digits
-        raise ConfigError(f"{path}: unreadable value in YAML: {clip(str(exc))}") from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        # PyYAML's constructors raise these on values they cannot build: an int of over 4300 digits, or an
+        # explicit tag on a value it does not fit ("!!bool abc" is a KeyError, "!!timestamp" an AttributeError)
+        raise ConfigError(f"{path}: unreadable value in YAML ({type(exc).__name__}: {clip(str(exc), 80)})") from None
 
 
 def _require(data: dict[str, Any], key: str, source: str) -> Any:
