@@ -16,6 +16,7 @@ import pytest
 
 from studio import project, recovery
 from studio.document import Document, Skeleton
+from studio.pipeline.intake import MAX_PIXELS
 from studio.pipeline.strokes import Stroke
 from studio.project import ProjectError, open_project, save_project
 from studio.recovery import Autosaver, find_recoverable
@@ -323,6 +324,11 @@ def test_brackets_inside_strings_do_not_count_as_nesting(tmp_path: Path) -> None
     doc = rigged()
     doc.source = '/tmp/[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\"{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{.png'
     assert open_project(save_project(doc, tmp_path / "brackets.studio")).source == doc.source
+
+
+def test_a_drawing_over_the_shared_pixel_cap_is_refused_before_its_images_are_decoded(tmp_path: Path) -> None:
+    side = int(MAX_PIXELS ** 0.5) + 100  # paper.png's header must then match it: nothing over the cap decodes
+    expect(with_json(tmp_path, {"size": [side, side]}), f"the drawing is {side}x{side} px, more than {MAX_PIXELS}")
 
 
 def test_a_project_too_large_to_open_again_is_not_saved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
