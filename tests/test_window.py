@@ -76,6 +76,18 @@ def test_the_export_estimate_never_shows_the_last_animations_frames(window: Any,
     assert estimate.text() == ""
 
 
+def test_the_estimate_times_the_chosen_format(window: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import studio.export_jobs as export_jobs
+
+    asked: list[str] = []
+    real = export_jobs.estimate_export
+    monkeypatch.setattr(export_jobs, "estimate_export", lambda a, kind, *rest, **kw: (asked.append(kind),
+                                                                                        real(a, kind, *rest, **kw))[1])
+    window.export_panel.kind.setCurrentIndex(window.export_panel.kind.findData("mp4"))
+    wait_until(qtbot, lambda: bool(asked) and "frames at" in window.preview.estimate.text())
+    assert asked[-1] == "mp4" and "GIF ≈" not in window.preview.estimate.text()
+
+
 def test_rig_notes_read_as_sentences_in_the_status_bar(window: Any) -> None:
     window.controller.rig_finished.emit(["low confidence: check hip, left knee", "2 figures detected."])
     assert window.statusBar().currentMessage() == "Rigged. Low confidence: check hip, left knee. 2 figures detected."

@@ -264,13 +264,14 @@ class StudioController(QObject):
 
     def estimate(self, animation: Animation) -> None:
         """Estimate the export at the current settings off the UI thread (latest wins)."""
-        from studio.export_jobs import estimate_gif
+        from studio.export_jobs import estimate_export
 
         background = self.doc.export.background
         kind = self.doc.export.kind
         self.estimate_ready.emit("Estimating the export…")  # not the last animation's frames beside this one's
         job = self.estimate_jobs.start("estimate",
-                                       lambda job: estimate_gif(animation, background, cancel=job.is_cancelled))
+                                       lambda job: estimate_export(animation, kind, background,
+                                                                   cancel=job.is_cancelled))
 
         def show(result: Any) -> None:
             size = f" · GIF ≈ {_bytes(result.size_bytes)}" if kind == "gif" else ""
