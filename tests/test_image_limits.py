@@ -3,9 +3,11 @@ intake, character textures and masks, and the render background (read_capped).""
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import threading
+import tracemalloc
 import zlib
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from PIL import Image
 
 from studio.pipeline import intake
 from studio.pipeline.character import CharacterError, read_character
@@ -104,6 +107,28 @@ def test_a_pipe_is_refused_without_being_opened(tmp_path: Path) -> None:
     finally:
         os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # releases the writer if nothing opened the pipe
         writer.join(5)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "I;16", "P"])
+def test_decoding_converts_strip_by_strip_so_no_full_size_temporary_is_made(monkeypatch: pytest.MonkeyPatch,
+                                                                            mode: str) -> None:
+    side = 1000  # at MAX_SIDE: no downscale, so the output is the one full-size array numpy allocates
+    values = np.random.default_rng(0).integers(0, 256, (side, side, 4), np.uint8)
+    image = {"RGBA": lambda: Image.fromarray(values),
+             "I;16": lambda: Image.fromarray(values[:, :, 0].astype(np.uint16) * 257),
+             "P": lambda: Image.fromarray(values[:, :, :3]).quantize(16)}[mode]()
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", **({"transparency": 3} if mode == "P" else {}))
+    data = buffer.getvalue()
+    monkeypatch.setattr(intake, "STRIP_PIXELS", 50_000, raising=False)
+    tracemalloc.start()  # numpy reports its allocations to tracemalloc
+    try:
+        loaded = intake.decode_image(data, "strips.png")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert loaded.rgb.shape == (side, side, 3)
+    assert peak < 1.5 * loaded.rgb.nbytes  # was 2x (RGBA: array and copy) to 8x (16-bit: float64 copies)
 
 
 def _character(folder: Path, texture: Path | None = None, mask: Path | None = None) -> Path:

@@ -37,19 +37,44 @@ class LoadedImage:
         return np.asarray(points, float) / self.scale
 
 
-def _to_rgb(image: Image.Image) -> np.ndarray:
-    if image.mode in ("I", "F") or image.mode.startswith("I;16"):  # 16-bit (scanners) or float greyscale
-        grey = np.asarray(image, dtype=np.float64)
-        top = float(grey.max()) if grey.size else 0.0
-        full = 1.0 if image.mode == "F" and top <= 1.0 else 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
-        grey = np.clip(grey * (255.0 / full), 0, 255).round().astype(np.uint8)  # Pillow would clip to white
+STRIP_PIXELS = 1 << 22  # pixels converted at a time: conversion temporaries stay a few tens of MB
+
+
+def _grey_scale(image: Image.Image) -> float | None:
+    """For 16-bit (scanners), 32-bit or float greyscale: the value that maps to white (Pillow would clip to
+    white); None for the other modes."""
+    if not (image.mode in ("I", "F") or image.mode.startswith("I;16")):
+        return None
+    extrema = image.getextrema()
+    top = float(extrema[1]) if isinstance(extrema[1], (int, float)) else 0.0
+    return 1.0 if image.mode == "F" and top <= 1.0 else 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
+
+
+def _strip_to_rgb(strip: Image.Image, grey_full: float | None) -> np.ndarray:
+    """(h, w, 3) uint8 of one strip: wide greyscale scaled by ``grey_full``, alpha composited onto white."""
+    if grey_full is not None:
+        grey = np.asarray(strip, dtype=np.float64)
+        grey = np.clip(grey * (255.0 / grey_full), 0, 255).round().astype(np.uint8)
         return np.repeat(grey[:, :, None], 3, axis=2)
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
+    if strip.mode in ("RGBA", "LA", "PA") or (strip.mode == "P" and "transparency" in strip.info):
+        rgba = strip.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         white.alpha_composite(rgba)
-        image = white
-    return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+        strip = white
+    return np.asarray(strip.convert("RGB"), dtype=np.uint8)
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    """(H, W, 3) uint8, converted STRIP_PIXELS at a time into one output array: converting a whole 80-megapixel
+    RGBA image at once held five full-size copies (about 2 GB)."""
+    width, height = image.size
+    grey_full = _grey_scale(image)
+    rgb = np.empty((height, width, 3), np.uint8)
+    rows = max(1, STRIP_PIXELS // max(1, width))
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        rgb[top:bottom] = _strip_to_rgb(image.crop((0, top, width, bottom)), grey_full)
+    return rgb
 
 
 _PILLOW_ERRORS = (Image.DecompressionBombError, UnidentifiedImageError, OSError, SyntaxError, ValueError)
@@ -89,12 +114,12 @@ def decode_image(data: bytes, source: str = "<image>", max_side: int = MAX_SIDE)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # image_size checked MAX_PIXELS
-            with Image.open(io.BytesIO(data)) as opened:
-                opened.load()
-                image = ImageOps.exif_transpose(opened)
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                ImageOps.exif_transpose(image, in_place=True)  # in place: no second full-size copy
+                rgb = _to_rgb(image)
     except _PILLOW_ERRORS as exc:
         raise _pillow_error(exc, source) from None
-    rgb = _to_rgb(image)
     h, w = rgb.shape[:2]
     scale = min(1.0, max_side / max(h, w))
     if scale < 1.0:
