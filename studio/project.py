@@ -145,7 +145,7 @@ def _finite(text: str) -> float:
     """json's hook for floats and NaN/Infinity (1e999 parses as inf, so floats are checked too)."""
     value = float(text)
     if not math.isfinite(value):
-        raise _Bad(f"project.json holds a non-finite number ({text})")
+        raise _Bad(f"project.json holds a non-finite number ({clip(text, 40)})")
     return value
 
 
@@ -215,7 +215,7 @@ def _skeleton(value: Any) -> Skeleton | None:
         raise _Bad(f"skeleton parents must be a list of {len(names)} joint indices")
     for parent in parents:
         if _int(parent, "a skeleton parent", low=-1) >= len(names):
-            raise _Bad(f"a skeleton parent ({parent}) is not a joint index")
+            raise _Bad(f"a skeleton parent ({excerpt(parent)}) is not a joint index")
     if len(set(names)) != len(names):
         raise _Bad("skeleton joint names must be unique")
     if sum(1 for p in parents if p < 0) != 1:
@@ -236,14 +236,14 @@ def _document(data: dict[str, Any], archive: zipfile.ZipFile) -> Document:
         raise _Bad("size must be [width, height] in px")
     width, height = _int(size[0], "width"), _int(size[1], "height")
     if width * height > MAX_PIXELS:
-        raise _Bad(f"the drawing is {width}x{height} px, more than {MAX_PIXELS} pixels")
+        raise _Bad(f"the drawing is {excerpt(width)}x{excerpt(height)} px, more than {MAX_PIXELS} pixels")
     strokes, box, source = data.get("strokes", []), data.get("box"), data.get("source", "")
     if not isinstance(strokes, list) or not isinstance(source, str):
         raise _Bad("strokes must be a list and source text")
     try:
         strokes = [Stroke.from_dict(s) for s in strokes]
     except ValueError as exc:
-        raise _Bad(f"bad stroke: {exc}") from None
+        raise _Bad(f"bad stroke: {clip(str(exc))}") from None
     if box is not None:
         if not isinstance(box, list) or len(box) != 4:
             raise _Bad("box must be [left, top, right, bottom] or null")
@@ -259,12 +259,12 @@ def _document(data: dict[str, Any], archive: zipfile.ZipFile) -> Document:
     preview: PreviewSettings = _settings(PreviewSettings, data.get("preview", {}), "preview")
     export: ExportSettings = _settings(ExportSettings, data.get("export", {}), "export")
     if not 0 < preview.speed <= 8:
-        raise _Bad(f"preview speed must be in (0, 8], got {preview.speed}")
+        raise _Bad(f"preview speed must be in (0, 8], got {excerpt(preview.speed)}")
     for what, settings in (("preview", preview), ("export", export)):
         if not 16 <= settings.size <= MAX_SIZE:
-            raise _Bad(f"{what} size must be 16..{MAX_SIZE} px, got {settings.size}")
+            raise _Bad(f"{what} size must be 16..{MAX_SIZE} px, got {excerpt(settings.size)}")
         if settings.frames is not None and not 1 <= settings.frames <= MAX_FRAMES:
-            raise _Bad(f"{what} frame count must be 1..{MAX_FRAMES}, got {settings.frames}")
+            raise _Bad(f"{what} frame count must be 1..{MAX_FRAMES}, got {excerpt(settings.frames)}")
     if export.kind not in EXPORT_KINDS:
         raise _Bad(f"export kind must be one of {', '.join(EXPORT_KINDS)}, got {excerpt(export.kind, 40)}")
     bgr = _image(_member(archive, "paper.png"), "paper.png", (width, height), cv2.IMREAD_COLOR)
@@ -291,13 +291,15 @@ def open_project(path: str | os.PathLike[str]) -> Document:
                 if isinstance(version, bool) or not isinstance(version, int) or version < 1:
                     raise _Bad(f"project.json has no valid version (got {excerpt(version, 40)})")
                 if version > VERSION:
-                    raise _Bad(f"saved by a newer Drawing Studio (project version {version}; this one reads "
+                    raise _Bad(f"saved by a newer Drawing Studio (project version {excerpt(version)}; this one reads "
                                f"up to {VERSION}): update Drawing Studio to open it")
                 return _document(data, archive)
         except _Bad as exc:
             raise ProjectError.of(path, exc) from None
         except zipfile.BadZipFile as exc:
-            problem = f"not a Drawing Studio project, or a truncated or damaged one ({exc})"
+            problem = f"not a Drawing Studio project, or a truncated or damaged one ({clip(str(exc))})"
             raise ProjectError.of(path, problem) from None
         except (zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:  # bad deflate data, encryption
-            raise ProjectError.of(path, f"the project file is damaged ({exc})") from None
+            raise ProjectError.of(path, f"the project file is damaged ({clip(str(exc))})") from None
+        except OSError as exc:  # zipfile seeks to offsets a damaged directory gives: EINVAL when negative
+            raise ProjectError.of(path, f"the project file is damaged or unreadable ({clip(str(exc))})") from None

@@ -331,6 +331,22 @@ def test_a_drawing_over_the_shared_pixel_cap_is_refused_before_its_images_are_de
     expect(with_json(tmp_path, {"size": [side, side]}), f"the drawing is {side}x{side} px, more than {MAX_PIXELS}")
 
 
+def test_a_byte_missing_before_the_zip_directory_is_a_project_error(tmp_path: Path) -> None:
+    data = save_project(rigged(), tmp_path / "good.studio").read_bytes()
+    path = tmp_path / "shifted.studio"
+    path.write_bytes(data[:1] + data[2:])  # every offset in the directory now points one byte too far
+    expect(path, "the project file is damaged")
+
+
+@pytest.mark.parametrize("change", [{"version": 10 ** 1000}, {"size": [10 ** 1000, 1]},
+                                    {"preview": {"size": 10 ** 1000}}, {"export": {"frames": 10 ** 1000}}])
+def test_a_huge_number_is_quoted_as_an_excerpt(tmp_path: Path, change: dict[str, object]) -> None:
+    path = with_json(tmp_path, change)
+    with pytest.raises(ProjectError) as info:
+        open_project(path)
+    assert len(str(info.value)) < 300 + len(str(path))
+
+
 def test_a_project_too_large_to_open_again_is_not_saved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(project, "MAX_JSON", 100)
     doc = rigged()
