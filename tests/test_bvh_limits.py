@@ -75,13 +75,13 @@ def test_too_many_joints() -> None:
 
 def test_a_huge_channels_count_is_refused() -> None:
     text = chain(2).replace(ROT, "CHANNELS " + "9" * 5000 + " Zrotation")
-    message = refused(text, r"line 9: CHANNELS count '9{40}…' is more than the 6 channels")
-    assert "9" * 41 not in message
+    message = refused(text, r"line 9: CHANNELS count '9{17}\.\.\.9{18}' is more than the 6 channels")
+    assert "9" * 19 not in message
 
 
 def test_a_long_joint_name_is_refused_and_not_quoted_whole() -> None:
     text = chain(2).replace("JOINT J1", "JOINT " + "J" * 10_000)
-    refused(text, r"line 6: joint name 'J{40}…' is longer than 128 characters")
+    refused(text, r"line 6: joint name 'J{17}\.\.\.J{18}' is longer than 128 characters")
 
 
 def test_a_huge_hierarchy_section_is_refused_before_tokenising() -> None:
@@ -99,8 +99,8 @@ def test_a_frame_count_over_the_cap_is_refused_from_the_header() -> None:
 
 
 def test_a_frame_count_of_thousands_of_digits_is_a_sentence_not_a_python_limit() -> None:
-    message = refused(chain(2, frames_header="9" * 5000), r"Frames: '9{12}…' is more than the \d+ a BVH clip")
-    assert "digits" not in message and "9" * 13 not in message
+    message = refused(chain(2, frames_header="9" * 5000), r"Frames: '9{17}\.\.\.9{18}' is more than the \d+ a BVH clip")
+    assert "digits" not in message and "9" * 19 not in message
 
 
 def test_frames_times_joints_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:

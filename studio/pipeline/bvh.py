@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.pipeline.atomic import atomic_write_path
+from studio.pipeline.config import excerpt
 
 ROTATION_CHANNELS = ("Xrotation", "Yrotation", "Zrotation")
 POSITION_CHANNELS = ("Xposition", "Yposition", "Zposition")
@@ -97,11 +98,6 @@ _MOTION_LINE = re.compile(r"^[^\S\n]*MOTION", re.IGNORECASE | re.MULTILINE)
 _FIRST_WORD = re.compile(r"\s*(\S{1,40})")
 
 
-def _excerpt(text: str, limit: int = 40) -> str:
-    """``text`` quoted for a message, cut to ``limit`` characters."""
-    return repr(text if len(text) <= limit else text[:limit] + "…")
-
-
 class _Tokens:
     def __init__(self, source: str) -> None:
         self.source = source
@@ -115,9 +111,9 @@ def _parse_float(token: str, tokens: _Tokens, line: int, what: str) -> float:
     try:
         value = float(token)
     except ValueError:
-        raise tokens.error(f"expected a number for {what}, found {_excerpt(token)}", line) from None
+        raise tokens.error(f"expected a number for {what}, found {excerpt(token)}", line) from None
     if not abs(value) < MAX_ABS_VALUE:
-        raise tokens.error(f"{what} {_excerpt(token)} is not a usable number: {USABLE}", line)
+        raise tokens.error(f"{what} {excerpt(token)} is not a usable number: {USABLE}", line)
     return value
 
 
@@ -183,7 +179,7 @@ def _parse_hierarchy(text: str, motion_line: int, tok: _Tokens) -> tuple[
         if len(names) >= MAX_JOINTS:
             raise tok.error(f"more than {MAX_JOINTS} joints; a BVH skeleton may have at most {MAX_JOINTS}", line)
         if len(name) > MAX_NAME:
-            raise tok.error(f"joint name {_excerpt(name)} is longer than {MAX_NAME} characters", line)
+            raise tok.error(f"joint name {excerpt(name)} is longer than {MAX_NAME} characters", line)
         names.append(name)
         parents.append(parent)
         offsets.append([0.0, 0.0, 0.0])
@@ -201,16 +197,16 @@ def _parse_hierarchy(text: str, motion_line: int, tok: _Tokens) -> tuple[
             if key == "ROOT" and stack:
                 raise tok.error("ROOT inside another joint", line)
             if key == "JOINT" and not stack:
-                raise tok.error(f"JOINT {_excerpt(name)} outside any ROOT", line)
+                raise tok.error(f"JOINT {excerpt(name)} outside any ROOT", line)
             if key == "ROOT" and names:
                 raise tok.error("more than one ROOT: only one skeleton per file is supported", line)
             if name in names:
-                raise tok.error(f"joint name {_excerpt(name)} appears twice", line)
+                raise tok.error(f"joint name {excerpt(name)} appears twice", line)
             add_joint(name, stack[-1] if stack else -1, line)
         elif key == "END":
             site, _ = take()
             if site.upper() != "SITE":
-                raise tok.error(f"expected 'End Site', found 'End' {_excerpt(site)}", line)
+                raise tok.error(f"expected 'End Site', found 'End' {excerpt(site)}", line)
             if not stack:
                 raise tok.error("End Site outside any joint", line)
             add_joint(names[stack[-1]] + END_SITE_SUFFIX, stack[-1], line)
@@ -238,9 +234,9 @@ def _parse_hierarchy(text: str, motion_line: int, tok: _Tokens) -> tuple[
         elif any(word.lower() == c.lower() for c in _ALL_CHANNELS):
             raise tok.error(f"channel name {word!r} outside a CHANNELS list (is a CHANNELS count too small?)", line)
         else:
-            raise tok.error(f"unknown keyword {_excerpt(word)} in HIERARCHY", line)
+            raise tok.error(f"unknown keyword {excerpt(word)} in HIERARCHY", line)
     if stack:
-        raise tok.error(f"joint {_excerpt(names[stack[-1]])} is not closed with '}}' before MOTION", motion_line)
+        raise tok.error(f"joint {excerpt(names[stack[-1]])} is not closed with '}}' before MOTION", motion_line)
     if not names:
         raise tok.error("HIERARCHY has no ROOT", motion_line)
     return names, parents, offsets, channels, end_sites
@@ -250,9 +246,9 @@ def _channels(count_token: str, take: Callable[[], tuple[str, int]], joint: int,
               end_sites: set[int], tok: _Tokens) -> tuple[str, ...]:
     """The channel names of one ``CHANNELS n ...`` line, canonically spelt, after its count ``count_token``."""
     if not count_token.isdigit():
-        raise tok.error(f"CHANNELS count must be an integer, found {_excerpt(count_token)}", line)
+        raise tok.error(f"CHANNELS count must be an integer, found {excerpt(count_token)}", line)
     if len(count_token) > 1 or int(count_token) > len(_ALL_CHANNELS):
-        raise tok.error(f"CHANNELS count {_excerpt(count_token)} is more than the {len(_ALL_CHANNELS)} channels "
+        raise tok.error(f"CHANNELS count {excerpt(count_token)} is more than the {len(_ALL_CHANNELS)} channels "
                         "there are", line)
     if joint in end_sites:
         raise tok.error("an End Site cannot have CHANNELS", line)
@@ -261,11 +257,11 @@ def _channels(count_token: str, take: Callable[[], tuple[str, int]], joint: int,
         channel, ln = take()
         canonical = next((c for c in _ALL_CHANNELS if c.lower() == channel.lower()), None)
         if canonical is None or ln != line:
-            raise tok.error(f"CHANNELS {count_token} on joint {_excerpt(names[joint])}: "
-                            f"expected {count_token} channel names, found {_excerpt(channel)}", line)
+            raise tok.error(f"CHANNELS {count_token} on joint {excerpt(names[joint])}: "
+                            f"expected {count_token} channel names, found {excerpt(channel)}", line)
         found.append(canonical)
     if len(set(found)) != len(found):
-        raise tok.error(f"repeated channel on joint {_excerpt(names[joint])}", line)
+        raise tok.error(f"repeated channel on joint {excerpt(names[joint])}", line)
     return tuple(found)
 
 
@@ -283,7 +279,7 @@ def _header_value(text: str, start: int, line: int, label: str, tok: _Tokens) ->
     raw, after = _next_line(text, start)
     head, _, value = raw.strip().partition(":")
     if head.strip().lower() != label.lower() or not value.strip():
-        raise tok.error(f"expected '{label}: ...', found {_excerpt(raw.strip())}", line)
+        raise tok.error(f"expected '{label}: ...', found {excerpt(raw.strip())}", line)
     return value.strip(), after
 
 
@@ -297,9 +293,9 @@ def _parse_motion(text: str, start: int, motion_line: int, names: list[str], cha
     _, after = _next_line(text, start)
     frames_text, after = _header_value(text, after, motion_line + 1, "Frames", tok)
     if not frames_text.isdigit():
-        raise tok.error(f"Frames must be a whole number, found {_excerpt(frames_text)}", motion_line + 1)
+        raise tok.error(f"Frames must be a whole number, found {excerpt(frames_text)}", motion_line + 1)
     if len(frames_text) > 9 or int(frames_text) > MAX_FRAMES:
-        raise tok.error(f"Frames: {_excerpt(frames_text, 12)} is more than the {MAX_FRAMES} a BVH clip may have",
+        raise tok.error(f"Frames: {excerpt(frames_text)} is more than the {MAX_FRAMES} a BVH clip may have",
                         motion_line + 1)
     n_frames = int(frames_text)
     if n_frames * len(names) > MAX_JOINT_FRAMES:
@@ -389,7 +385,7 @@ def _parse_frame_lines(lines: Iterator[str], n_frames: int, n_channels: int, fir
             try:
                 motion[k, c] = float(part)
             except ValueError:
-                raise tok.error(f"frame {k}: {_excerpt(part)} is not a number", first + k + 1) from None
+                raise tok.error(f"frame {k}: {excerpt(part)} is not a number", first + k + 1) from None
     return motion
 
 
