@@ -14,7 +14,7 @@ import pytest
 from studio.pipeline import pose_torch
 from studio.pipeline.pose import BackendError
 from studio.pipeline.pose_mm import safe_extract
-from studio.pipeline.pose_torch import extract_checkpoint
+from studio.pipeline.pose_torch import extract_checkpoint, load_state_dict
 
 SHORT = 300
 Extract = Callable[[Path, Path], Path]
@@ -122,3 +122,33 @@ def test_a_real_sized_checkpoint_still_extracts(tmp_path: Path, extract: Extract
     out.mkdir()
     extract(archive, out)
     assert (out / "model.pth").read_bytes() == payload
+
+
+def _model_archive(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("model.pth", b"weights")  # first: its header is the one a damaged start breaks
+        zf.writestr("MAR-INF/MANIFEST.json", "{}")
+        zf.writestr("config.py", "x = 1\n")
+    return path
+
+
+def test_a_broken_central_directory_is_a_backend_error(tmp_path: Path) -> None:
+    archive = _model_archive(tmp_path / "pose.mar")
+    data = archive.read_bytes()
+    archive.write_bytes(data.replace(b"PK\x01\x02", b"PK\x01\x09", 1))  # the end record still says "a zip"
+    assert zipfile.is_zipfile(archive)
+    with pytest.raises(BackendError, match="damaged .mar/zip archive"):
+        load_state_dict(archive)
+
+
+@pytest.mark.parametrize("extract", EXTRACTORS)
+def test_a_byte_missing_at_the_start_is_a_backend_error(tmp_path: Path, extract: Extract) -> None:
+    archive = _model_archive(tmp_path / "pose.mar")
+    data = archive.read_bytes()
+    archive.write_bytes(data[:1] + data[2:])  # the first header loses a byte; zipfile then seeks to offset -1
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(BackendError) as info:
+        extract(archive, out)
+    assert len(str(info.value)) < SHORT
+    assert files_in(out) == []

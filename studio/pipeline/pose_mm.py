@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from studio.pipeline.pose import BackendError, Box, Detection, PoseResult
-from studio.pipeline.config import excerpt
+from studio.pipeline.config import clip, excerpt
 from studio.pipeline.pose_torch import check_archive_budget, copy_member, safe_member_name
 
 
@@ -23,7 +23,11 @@ def safe_extract(archive: str | Path, folder: str | Path) -> Path:
     shown = Path(archive).name
     written: list[Path] = []
     try:
-        with zipfile.ZipFile(archive) as zf:
+        try:
+            zf = zipfile.ZipFile(archive)
+        except (OSError, EOFError) as exc:  # OSError also where a broken end record points zipfile's seek
+            raise BackendError(f"{archive}: cannot be read as a .mar/zip archive ({clip(str(exc))})") from None
+        with zf:
             for info in zf.infolist():
                 target = (folder / info.filename.replace("\\", "/")).resolve()
                 if not safe_member_name(info.filename) or folder not in (target, *target.parents):
@@ -42,7 +46,7 @@ def safe_extract(archive: str | Path, folder: str | Path) -> Path:
         for path in written:
             path.unlink(missing_ok=True)
         if isinstance(exc, zipfile.BadZipFile):
-            raise BackendError(f"{archive}: not a .mar/zip archive") from None
+            raise BackendError(f"{archive}: not a .mar/zip archive, or a damaged one") from None
         if isinstance(exc, FileExistsError):
             raise BackendError(f"{archive}: refused: an entry is listed twice (or the folder was not empty)") from None
         raise

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
-from studio.pipeline.config import excerpt
+from studio.pipeline.config import clip, excerpt
 from studio.pipeline.pose import BackendError, Box, Detection, PoseResult
 from studio.pipeline.pose_decode import box_center_size, crop_input, flip_back, keypoints_from_heatmaps
 
@@ -71,22 +71,33 @@ def check_archive_budget(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo
     return total
 
 
+_ZIP_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError)
+
+
 def copy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: int, shown: str) -> int:
     """Stream one member into ``target`` (created, never overwritten) and return the bytes written; refused
     while streaming as soon as it yields more than its header declared or than ``budget``, since a header can
-    lie. The partial file is removed on any failure."""
+    lie. A damaged member is a BackendError (a failed write stays an OSError); the partial file is removed."""
+    damaged = f"refused {shown}: {excerpt(info.filename)} is damaged"
+    try:
+        src = archive.open(info)
+    except _ZIP_DAMAGE as exc:  # OSError: zipfile seeks where a broken directory points
+        raise BackendError(f"{damaged} ({clip(str(exc))})") from None
     written = 0
     try:
-        with archive.open(info) as src, open(target, "xb") as dst:
-            while chunk := src.read(_CHUNK):
+        with src, open(target, "xb") as dst:
+            while True:
+                try:
+                    chunk = src.read(_CHUNK)
+                except _ZIP_DAMAGE as exc:
+                    raise BackendError(f"{damaged} ({clip(str(exc))})") from None
+                if not chunk:
+                    break
                 written += len(chunk)
                 if written > info.file_size or written > budget:
                     raise BackendError(f"refused {shown}: {excerpt(info.filename)} holds more than its header "
                                        "declares or the extraction budget allows (a zip bomb?)")
                 dst.write(chunk)
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
-        target.unlink(missing_ok=True)
-        raise BackendError(f"refused {shown}: {excerpt(info.filename)} is damaged ({exc})") from None
     except BaseException:
         target.unlink(missing_ok=True)
         raise
@@ -128,8 +139,11 @@ def _is_archive(path: Path) -> bool:
     """A .mar/zip holding a checkpoint, as opposed to torch's own zip format (which has a data.pkl)."""
     if not zipfile.is_zipfile(path):
         return False
-    with zipfile.ZipFile(path) as zf:
-        return not any(n.endswith("data.pkl") for n in zf.namelist())
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return not any(n.endswith("data.pkl") for n in zf.namelist())
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:  # an end record that names a broken directory
+        raise BackendError(f"{path.name}: a damaged .mar/zip archive ({clip(str(exc))})") from None
 
 
 def numpy_allowlist() -> list[Any]:
