@@ -105,8 +105,9 @@ def test_a_pipe_is_refused_without_being_opened(tmp_path: Path) -> None:
         with pytest.raises(ImageError, match="not a regular file"):
             read_capped(fifo)
     finally:
-        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # releases the writer if nothing opened the pipe
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # lets the writer's open() return if nothing read
         writer.join(5)
+        os.close(reader)
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "I;16", "P"])
