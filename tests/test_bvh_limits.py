@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from studio.pipeline import bvh as bvh_module
-from studio.pipeline.bvh import (MAX_ABS_VALUE, MAX_DEPTH, MAX_FRAMES, MAX_JOINTS, BvhError, parse_bvh, read_bvh,
-                                 world_positions)
+from studio.pipeline.bvh import MAX_ABS_VALUE, MAX_DEPTH, MAX_FRAMES, MAX_JOINTS, BvhError, parse_bvh, read_bvh
 from studio.pipeline.clip import retime_clip, scale_clip
+from studio.pipeline.kinematics import world_positions
 
 ROT = "CHANNELS 3 Zrotation Xrotation Yrotation"
 

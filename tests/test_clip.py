@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation, Slerp
 
-from studio.pipeline.bvh import ROTATION_CHANNELS, Bvh, parse_bvh, read_bvh, world_positions
+from studio.pipeline.bvh import ROTATION_CHANNELS, Bvh, parse_bvh, read_bvh
 from studio.pipeline.clip import resample_clip, retime_clip, scale_clip, slice_clip
+from studio.pipeline.kinematics import world_positions
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(),

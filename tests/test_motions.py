@@ -15,8 +15,9 @@ import pytest
 
 from studio import motion_source
 from studio.motion_source import MotionSourceError, load_motion
-from studio.pipeline.bvh import BvhError, format_bvh, parse_bvh, read_bvh, world_positions
+from studio.pipeline.bvh import BvhError, format_bvh, parse_bvh, read_bvh
 from studio.pipeline.config import read_motion_config, read_retarget_config
+from studio.pipeline.kinematics import world_positions
 from studio.pipeline.motion import normalise_motion
 from studio.sample import sample_character
 

@@ -9,11 +9,12 @@ from typing import cast
 
 import numpy as np
 
-from studio.pipeline.bvh import USABLE, Bvh, unusable_value, world_positions
+from studio.pipeline.bvh import USABLE, Bvh, unusable_value
 from studio.pipeline.config import BodypartGroup, MotionConfig, ProjectionGroup, RetargetConfig, RootOffset
 from studio.pipeline.joint_names import (LEG_PARTS, LOWER_CHAIN, SIDES, UPPER_CHAIN, BvhTree, NameParts, char_part,
                                          family_name, find_roles, namespace_of, parse_char_name, role_examples,
                                          role_key, role_label, trunk_path, variant_rank)
+from studio.pipeline.kinematics import world_positions
 
 # AD's fair1 clips: thigh + shin = 21.68 BVH units at scale 0.025, so a normalised leg is 0.542 long.
 LEG_LENGTH = 0.5419

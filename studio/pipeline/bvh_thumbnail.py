@@ -7,7 +7,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from studio.pipeline.bvh import Bvh, world_positions
+from studio.pipeline.bvh import Bvh
+from studio.pipeline.kinematics import world_positions
 
 INK = (46, 44, 72)  # dark blue-black, the sample drawing's marker
 SUBPIXEL = 4  # fractional bits for cv2 drawing: positions to 1/16 px

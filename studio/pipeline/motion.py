@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from studio.pipeline.bvh import Bvh, world_positions
+from studio.pipeline.bvh import Bvh
 from studio.pipeline.clip import retime_clip, slice_clip
 from studio.pipeline.config import MotionConfig
+from studio.pipeline.kinematics import world_positions
 
 
 class MotionError(ValueError):
