@@ -17,6 +17,7 @@ from studio import __version__
 from studio.progress import TerminalProgress
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED, EXIT_TERMINATED = 0, 1, 2, 130, 143
+CLI_MESSAGE_LIMIT = 1000  # characters of an error line: whole paths, never a whole document quoted back
 IMPORTANT_NOTES = ("outside", "does not fit", "dropped", "resampled", "skipped")
 
 
@@ -379,10 +380,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _describe(exc: BaseException) -> str:
-    """One line for the terminal: the same words the window's banner uses."""
+    """One line for the terminal: the same words the window's banner uses, with room for two long paths."""
     from studio.loading import describe_error
 
-    return describe_error(exc)
+    return describe_error(exc, limit=CLI_MESSAGE_LIMIT)
 
 
 if __name__ == "__main__":

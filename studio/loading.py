@@ -11,7 +11,7 @@ import numpy as np
 
 from studio.document import Document
 from studio.pipeline.character import IMAGE, read_character
-from studio.pipeline.intake import decode_image, read_image
+from studio.pipeline.intake import ImageError, decode_image, read_capped, read_image
 
 PROJECT_SUFFIX = ".studio"
 MESSAGE_LIMIT = 240  # characters of an error the user reads: a sentence, never a whole document quoted back
@@ -33,9 +33,10 @@ def open_path(path: str | Path) -> Document:
         character = read_character(path)
         image = None
         if (path / IMAGE).is_file():
-            data = np.fromfile(str(path / IMAGE), np.uint8)
-            decoded = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-            image = None if decoded is None else cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+            try:  # the photo is only shown beside the character: a missing or unreadable one is no reason to fail
+                image = cv2.cvtColor(read_capped(path / IMAGE, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+            except ImageError:
+                image = None
         return Document.from_character(character, image, source=str(path))
     if path.suffix.lower() == PROJECT_SUFFIX:
         from studio.project import open_project
@@ -54,14 +55,15 @@ def document_from_bytes(data: bytes, source: str = "<clipboard>") -> Document:
     return document_from_image(decode_image(data, source).rgb, source)
 
 
-def describe_error(exc: BaseException, about: str | os.PathLike[str] | None = None) -> str:
+def describe_error(exc: BaseException, about: str | os.PathLike[str] | None = None,
+                   limit: int = MESSAGE_LIMIT) -> str:
     """One short line saying why reading or writing a file failed, for a banner or a CLI error.
 
     An OSError reads as its strerror in lower case, after the file it names ("x.png: permission denied", never
     "[Errno 13] …"); the name is left out when it is ``about`` (or a temp file beside it), which the caller names
     itself. A RecursionError or MemoryError says the file is nested too deeply or too large; the studio's own errors
     and ValueErrors read as their message; anything else is unexpected and names its type. Only the first line is
-    kept, cut to MESSAGE_LIMIT characters.
+    kept, cut to ``limit`` characters (a terminal takes more than a banner: paths there are whole).
     """
     if isinstance(exc, OSError) and exc.strerror and type(exc).__module__ == "builtins":
         reason = exc.strerror[:1].lower() + exc.strerror[1:]
@@ -74,12 +76,12 @@ def describe_error(exc: BaseException, about: str | os.PathLike[str] | None = No
     elif isinstance(exc, MemoryError):
         text = "too large to open (there was not enough memory)"
     else:
-        lines = str(exc)[:4 * MESSAGE_LIMIT].strip().splitlines()  # a message may quote megabytes
+        lines = str(exc)[:4 * limit].strip().splitlines()  # a message may quote megabytes
         message = lines[0] if lines else ""
         known = is_expected(exc) or isinstance(exc, ValueError)
         text = message if known and message else f"unexpected {type(exc).__name__}" + (f": {message}" if message
                                                                                          else "")
-    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT - 1].rstrip() + "…"
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def is_expected(exc: BaseException) -> bool:

@@ -18,6 +18,7 @@ from studio.pipeline.atomic import ExportCancelled, atomic_write_path, check_rep
 from studio.pipeline.character import Character, read_character
 from studio.pipeline.clip import resample_clip, retime_clip, slice_clip
 from studio.pipeline.gif import GifWriter, gif_frame_delays, gif_safe_frame_count
+from studio.pipeline.intake import ImageError, read_capped
 from studio.pipeline.motion import normalise_motion
 from studio.pipeline.palette import background_palette, quantise_texture, quantise_to_palette
 from studio.pipeline.raster import fill_source_maps, raster_indexed, sample_rgba
@@ -67,10 +68,10 @@ def parse_background(text: str) -> Background:
             pass
     path = Path(value)
     if path.is_file():
-        data = np.fromfile(str(path), np.uint8)
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-        if image is None:
-            raise RenderError(f"background {value}: not a readable image")
+        try:
+            image = read_capped(path, cv2.IMREAD_COLOR)  # a 20000² PNG is refused from its header, undecoded
+        except ImageError as exc:
+            raise RenderError(f"background {exc}") from None
         return Background(image=cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
     raise RenderError(f"background {value!r}: use 'transparent', a colour name ({', '.join(sorted(COLOURS))}), "
                       "'#rrggbb' or an existing image file")

@@ -158,3 +158,47 @@ def test_character_image_over_the_cap_is_refused_before_decoding(tmp_path: Path,
 def test_character_images_within_the_cap_still_read(tmp_path: Path) -> None:
     character = read_character(_character(tmp_path / "c"))
     assert character.texture.shape == (30, 40, 4) and character.mask.shape == (30, 40)
+
+
+def test_a_huge_background_image_is_refused_from_its_header(tmp_path: Path) -> None:
+    from studio.render import RenderError, parse_background
+
+    big = blank_png(tmp_path / "wall.png", 20000, 20000)
+    with pytest.raises(RenderError, match="background .*wall.png") as caught:
+        parse_background(str(big))
+    assert len(str(caught.value)) < 300
+    small = blank_png(tmp_path / "small.png", 40, 30)
+    background = parse_background(str(small))
+    assert background.image is not None and background.image.shape == (30, 40, 3)
+
+
+def test_a_character_folders_huge_photo_is_not_decoded_when_opened(tmp_path: Path) -> None:
+    from studio.loading import open_path
+    from studio.sample import sample_character_files
+
+    folder = sample_character_files(tmp_path / "char")
+    blank_png(folder / "image.png", 20000, 20000)
+    tracemalloc.start()
+    try:
+        doc = open_path(folder)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert doc.rigged and peak < 100 * 2**20  # decoding it would take 1.2 GB
+
+
+def test_reading_a_small_file_does_not_reserve_the_cap(tmp_path: Path) -> None:
+    from studio.pipeline.capped_read import read_at_most
+
+    path = tmp_path / "small.bin"
+    path.write_bytes(b"x" * 1000)
+    tracemalloc.start()
+    try:
+        with path.open("rb") as file:
+            data = read_at_most(file, 256 * 2**20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert data == b"x" * 1000 and peak < 2**20  # file.read(cap + 1) reserved all 256 MB
+    with path.open("rb") as file:
+        assert len(read_at_most(file, 10)) == 11  # one more than the cap: "over"

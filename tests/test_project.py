@@ -510,3 +510,13 @@ def test_out_of_range_settings_and_broken_skeletons_are_refused(tmp_path: Path, 
     bad = zip_of(tmp_path / "bad.studio", members)
     with pytest.raises(ProjectError, match=message):
         open_project(bad)
+
+
+def test_a_stroke_with_true_for_a_number_is_refused() -> None:
+    from studio.pipeline.strokes import Stroke
+
+    good = {"points": [[1, 2], [3, 4]], "colour": [0, 0, 0], "width": 3, "opacity": 1.0}
+    assert Stroke.from_dict(good).points == ((1.0, 2.0), (3.0, 4.0))
+    for bad in ({**good, "points": [[True, 2]]}, {**good, "width": True}, {**good, "colour": [0, False, 0]}):
+        with pytest.raises(ValueError, match="true/false"):
+            Stroke.from_dict(bad)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.pipeline.atomic import atomic_write_path
+from studio.pipeline.capped_read import read_at_most
 from studio.pipeline.config import excerpt
 
 ROTATION_CHANNELS = ("Xrotation", "Yrotation", "Zrotation")
@@ -398,7 +399,7 @@ def _read_text(path: Path) -> str:
     """The text of ``path``, decoded as UTF-8 (bad bytes replaced); the raw bytes are freed on return."""
     try:
         with path.open("rb") as stream:
-            data = stream.read(MAX_BVH_BYTES + 1)
+            data = read_at_most(stream, MAX_BVH_BYTES)
     except FileNotFoundError:
         raise BvhError(f"{path}: file not found") from None
     except IsADirectoryError:

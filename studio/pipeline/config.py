@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from studio.pipeline.atomic import atomic_write_path
+from studio.pipeline.capped_read import read_at_most
 
 PROJECTION_METHODS = ("frontal", "sagittal", "pca")
 
@@ -114,7 +115,7 @@ def load_yaml(path: str | Path) -> Any:
     path = Path(path)
     try:
         with path.open("rb") as file:
-            raw = file.read(MAX_YAML_BYTES + 1)
+            raw = read_at_most(file, MAX_YAML_BYTES)
         if len(raw) > MAX_YAML_BYTES:
             raise ConfigError(f"{path}: too large for a YAML config (over {MAX_YAML_BYTES // 1024} KB)")
         text = raw.decode("utf-8")

@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from studio.pipeline.capped_read import read_at_most
+
 MAX_SIDE = 1000
 MAX_PIXELS = 80_000_000  # a 40-megapixel photo twice over; beyond this, a decompression bomb
 MAX_IMAGE_BYTES = 256 * 1024 * 1024  # an image file read at most (80 megapixels as an uncompressed RGB BMP fits)
@@ -154,7 +156,7 @@ def _file_bytes(path: Path) -> bytes:
         if info.st_size > MAX_IMAGE_BYTES:
             raise too_large
         with path.open("rb") as file:
-            data = file.read(MAX_IMAGE_BYTES + 1)
+            data = read_at_most(file, MAX_IMAGE_BYTES)
     except FileNotFoundError:
         raise ImageError(f"{path}: file not found") from None
     if len(data) > MAX_IMAGE_BYTES:

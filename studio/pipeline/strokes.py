@@ -32,6 +32,9 @@ class Stroke:
         if not isinstance(data, dict):
             raise ValueError(f"a stroke must be a mapping, got {type(data).__name__}")
         try:
+            values = [*(v for p in data["points"] for v in p), *data["colour"], data["width"], data.get("opacity", 1.0)]
+            if any(isinstance(v, bool) for v in values):  # float(True) is 1.0: a number must be written as one
+                raise ValueError("it holds true/false where a number belongs")
             points = tuple((float(x), float(y)) for x, y in data["points"])
             colour = tuple(int(c) for c in data["colour"])
             width, opacity = float(data["width"]), float(data.get("opacity", 1.0))
