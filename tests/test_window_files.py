@@ -166,7 +166,7 @@ def test_an_unreadable_background_image_says_why_there_is_no_estimate(window: An
     window.controller.doc.set_export(background=str(bad))
     estimate = window.preview.estimate
     qtbot.waitUntil(lambda: estimate.text().startswith("No export estimate: "), timeout=20_000)
-    assert "paper.png" in estimate.text() and "not a readable image" in estimate.text()
+    assert "paper.png" in estimate.text() and "not an image" in estimate.text()
 
 
 def test_an_autosave_that_fails_when_recovered_is_a_banner_and_is_kept(window: Any, tmp_path: Path,
