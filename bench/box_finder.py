@@ -1,4 +1,4 @@
-"""The embedded backend's box finder (studio/pipeline/box.py) on generated photos and on the real drawings.
+"""The embedded backend's box finder (studio/pipeline/intake/box.py) on generated photos and on the real drawings.
 
     .venv/bin/python bench/box_finder.py [--n 300] [--size 768] [--seed 99]
 
@@ -21,8 +21,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from studio.pipeline.box import BoxError, find_figure_box  # noqa: E402
-from studio.pipeline.intake import read_image  # noqa: E402
+from studio.pipeline.intake.box import BoxError, find_figure_box  # noqa: E402
+from studio.pipeline.intake.images import read_image  # noqa: E402
 from training.figures import generate  # noqa: E402
 
 REAL = ("characters/char2/texture.png", "characters/char5/image.png", "characters/char6/image.png",

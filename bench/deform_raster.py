@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 import yaml
 
-from studio.pipeline.arap import ArapSolver
-from studio.pipeline.mesh import build_mesh
-from studio.pipeline.raster import fill_source_maps, raster_indexed, sample_indexed, sample_rgba
+from studio.pipeline.deform.arap import ArapSolver
+from studio.pipeline.deform.mesh import build_mesh
+from studio.pipeline.deform.raster import fill_source_maps, raster_indexed, sample_indexed, sample_rgba
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "characters" / "char2"
 SIZE = 500

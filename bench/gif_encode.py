@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from studio.pipeline import gif as gifmod
-from studio.pipeline.gif import GifWriter, gif_frame_delays
-from studio.pipeline.palette import quantise_texture
+from studio.pipeline.encode import gif as gifmod
+from studio.pipeline.encode.gif import GifWriter, gif_frame_delays
+from studio.pipeline.encode.palette import quantise_texture
 
 
 def drawn_figure(size: int, seed: int = 0) -> np.ndarray:

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
 from timing import median_ms  # noqa: E402
-from studio.pipeline.pose_decode import box_center_size, crop_input  # noqa: E402
-from studio.pipeline.pose_torch import TorchPoseBackend, build_network  # noqa: E402
+from studio.pipeline.pose.decode import box_center_size, crop_input  # noqa: E402
+from studio.pipeline.pose.torch_backend import TorchPoseBackend, build_network  # noqa: E402
 
 
 

@@ -25,7 +25,7 @@ from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from studio.settings import AppSettings  # noqa: E402
+from studio.core.settings import AppSettings  # noqa: E402
 from studio.ui.app import create_app, wait_for_preview  # noqa: E402
 
 

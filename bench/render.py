@@ -3,7 +3,7 @@
     python bench/render.py CHAR_DIR BVH [--frames N] [--size S] [--retarget CFG] [--motion-config CFG]
         [--output OUT.gif] [--repeat R]
 
-The job is the product's own path (studio.render): load, mesh, ARAP factorisation, retarget, per-frame
+The job is the product's own path (studio.core.render): load, mesh, ARAP factorisation, retarget, per-frame
 deform, per-frame raster into GIF palette indices, GIF encoding on a second thread, total. With
 --repeat, each stage prints its median over the runs (the first run also loads the numba kernels from
 their cache, or compiles them on a machine that never ran them: reported separately).
@@ -23,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from studio.motion_source import load_motion  # noqa: E402
+from studio.core.motion_source import load_motion  # noqa: E402
 from studio.pipeline.character import read_character  # noqa: E402
-from studio.render import Animation, Background, export_animation  # noqa: E402
+from studio.core.render import Animation, Background, export_animation  # noqa: E402
 
 
 def run_once(args: argparse.Namespace, output: Path) -> dict[str, float]:
@@ -58,7 +58,7 @@ def run_once(args: argparse.Namespace, output: Path) -> dict[str, float]:
 
 def warm_kernels() -> float:
     """Load (or compile, first time on a machine) the numba kernels; returns seconds."""
-    from studio.pipeline import raster
+    from studio.pipeline.deform import raster
 
     started = time.perf_counter()
     tri = np.array([[0, 1, 2]], np.int32)

@@ -1,4 +1,4 @@
-"""Time each stage of the rig pipeline (studio.annotate) on CPU on the real drawings and print a table of medians.
+"""Time each stage of the rig pipeline (studio.core.annotate) on CPU on the real drawings and print a table of medians.
 
     python bench/rig.py [DRAWING ...] [--data ../shared/data] [--repeat 5] [--depth 50] [--threads N]
         [--torchserve] [--mm-checkpoint AD_POSE.mar]
@@ -30,15 +30,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from studio.annotate import annotate  # noqa: E402
+from studio.core.annotate import annotate  # noqa: E402
 from timing import median_ms  # noqa: E402
-from studio.pipeline.box import clamp_box, crop, find_figure_box  # noqa: E402
-from studio.pipeline.intake import read_image  # noqa: E402
-from studio.pipeline.manual_pose import ManualBackend  # noqa: E402
-from studio.pipeline.pose import Box, PoseBackend  # noqa: E402
-from studio.pipeline import pose_embedded  # noqa: E402
-from studio.pipeline.pose_embedded import EmbeddedBackend, available  # noqa: E402
-from studio.pipeline.segment import segment_figure  # noqa: E402
+from studio.pipeline.intake.box import clamp_box, crop, find_figure_box  # noqa: E402
+from studio.pipeline.intake.images import read_image  # noqa: E402
+from studio.pipeline.pose.manual import ManualBackend  # noqa: E402
+from studio.pipeline.pose.backend import Box, PoseBackend  # noqa: E402
+from studio.pipeline.pose import embedded as pose_embedded  # noqa: E402
+from studio.pipeline.pose.embedded import EmbeddedBackend, available  # noqa: E402
+from studio.pipeline.intake.segment import segment_figure  # noqa: E402
 
 
 
@@ -51,7 +51,7 @@ def torch_backend(depth: int) -> tuple[Any, float]:
     returns it and its load time in s."""
     import torch
 
-    from studio.pipeline.pose_torch import TorchPoseBackend, build_network
+    from studio.pipeline.pose.torch_backend import TorchPoseBackend, build_network
 
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "random.pth"
@@ -149,7 +149,7 @@ def main() -> None:
             sys.path.insert(0, str(ROOT / "tests"))
             from torchserve_fixture import missing_tools, start_torchserve
 
-            from studio.pipeline.torchserve import TorchServeBackend
+            from studio.pipeline.pose.torchserve import TorchServeBackend
 
             why = missing_tools()
             if why:
@@ -169,7 +169,7 @@ def main() -> None:
         elif args.mm_checkpoint is None:
             notes.append("mm: installed, but no --mm-checkpoint given")
         else:
-            from studio.pipeline.pose_mm import MMBackend
+            from studio.pipeline.pose.mm import MMBackend
 
             backends["pose: mm"] = MMBackend(args.mm_checkpoint, device="cpu").pose
 

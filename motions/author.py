@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from studio.pipeline.bvh import Bvh, write_bvh
-from studio.pipeline.config import MotionConfig, RetargetConfig, write_yaml
+from studio.pipeline.motion.bvh import Bvh, write_bvh
+from studio.pipeline.motion.config import MotionConfig, RetargetConfig, write_yaml
 
 # The figure: 170 cm tall, Y up, facing +Z, its own left at +X. Rotation channels are "Z X Y" (Rz·Rx·Ry), and
 # "X Z Y" on the legs, whose knees and hips flex past 90° about X (a middle X axis would flip there).

@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from studio.sample import sample_strokes  # noqa: E402
-from studio.settings import AppSettings  # noqa: E402
+from studio.core.sample import sample_strokes  # noqa: E402
+from studio.core.settings import AppSettings  # noqa: E402
 from studio.ui.app import create_app, wait_for_preview  # noqa: E402
 
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from studio.cli import COMMANDS
+from studio.cli.main import COMMANDS
 
 # Debian names a shared library's package after its soname (Policy §8.1: libfoo.so.4 → libfoo4, libfoo-1.so.3 →
 # libfoo-1-3, lower case), so only the libraries packaged otherwise need a line here.
@@ -98,11 +98,11 @@ def _screenshot(args: Sequence[str]) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and (args[0] in COMMANDS or args[0] in ("-h", "--help", "-v", "--verbose", "--version")):
-        from studio.cli import main as cli_main
+        from studio.cli.main import main as cli_main
 
         return cli_main(args)
     if args[:1] == ["--help-cli"]:
-        from studio.cli import main as cli_main
+        from studio.cli.main import main as cli_main
 
         return cli_main(["--help"])
     problem = None if _screenshot(args) else xcb_problem()

@@ -37,12 +37,12 @@ HANG_SECONDS = 60.0  # far beyond any example's need: only a hang reaches it
 
 # reader → (the path it is given, inside the example's fresh folder; the one error type it may raise)
 READERS: dict[str, tuple[str, str]] = {
-    "bvh": ("clip.bvh", "studio.pipeline.bvh.BvhError"),
-    "yaml": ("config.yaml", "studio.pipeline.config.ConfigError"),
+    "bvh": ("clip.bvh", "studio.pipeline.motion.bvh.BvhError"),
+    "yaml": ("config.yaml", "studio.pipeline.motion.config.ConfigError"),
     "character": ("char", "studio.pipeline.character.CharacterError"),
-    "image": ("image.png", "studio.pipeline.intake.ImageError"),
-    "project": ("drawing.studio", "studio.project.ProjectError"),
-    "mar": ("pose.mar", "studio.pipeline.pose.BackendError"),
+    "image": ("image.png", "studio.pipeline.intake.images.ImageError"),
+    "project": ("drawing.studio", "studio.core.project.ProjectError"),
+    "mar": ("pose.mar", "studio.pipeline.pose.backend.BackendError"),
 }
 
 
@@ -58,12 +58,12 @@ def _serve(inbox: Connection, outbox: Connection) -> None:
 
     import torch
 
-    from studio.pipeline.bvh import read_bvh
+    from studio.pipeline.motion.bvh import read_bvh
     from studio.pipeline.character import read_character
-    from studio.pipeline.config import load_yaml
-    from studio.pipeline.intake import decode_image
-    from studio.pipeline.pose_torch import load_state_dict
-    from studio.project import open_project
+    from studio.pipeline.motion.config import load_yaml
+    from studio.pipeline.intake.images import decode_image
+    from studio.pipeline.pose.torch_backend import load_state_dict
+    from studio.core.project import open_project
 
     run: dict[str, Callable[[Path], object]] = {
         "bvh": read_bvh, "yaml": load_yaml, "character": read_character, "project": open_project,

@@ -11,11 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from studio.annotate import annotate, write_annotation
-from studio.cli import main
+from studio.core.annotate import annotate, write_annotation
+from studio.cli.main import main
 from studio.pipeline.character import read_character
-from studio.pipeline.manual_pose import ManualBackend, TEMPLATE, template_keypoints
-from studio.pipeline.pose import AD_SKELETON, ad_to_coco, coco_to_ad
+from studio.pipeline.pose.manual import ManualBackend, TEMPLATE, template_keypoints
+from studio.pipeline.pose.backend import AD_SKELETON, ad_to_coco, coco_to_ad
 
 
 def test_coco_to_ad_follows_ads_table() -> None:
@@ -69,7 +69,7 @@ def test_annotate_writes_a_renderable_ad_folder(tmp_path: Path) -> None:
 
 
 def test_a_late_write_failure_leaves_no_half_character(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import studio.annotate as annotate_module
+    import studio.core.annotate as annotate_module
 
     result = annotate(drawing_file(tmp_path), ManualBackend())
     folder = write_annotation(result, tmp_path / "kept")  # a character already there, with the user's notes
@@ -99,7 +99,7 @@ def test_annotate_into_the_current_empty_folder(tmp_path: Path, monkeypatch: pyt
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "studio.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "studio.cli.main", *args], capture_output=True, text=True, timeout=120)
 
 
 def test_pose_prints_17_keypoints_in_original_pixels(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from studio.pipeline.arap import ArapError, ArapSolver
-from studio.pipeline.mesh import Mesh, build_mesh
+from studio.pipeline.deform.arap import ArapError, ArapSolver
+from studio.pipeline.deform.mesh import Mesh, build_mesh
 
 
 def rotation(angle: float) -> np.ndarray:

@@ -11,10 +11,10 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from studio.pipeline import pose_torch
-from studio.pipeline.pose import BackendError
-from studio.pipeline.pose_mm import safe_extract
-from studio.pipeline.pose_torch import extract_checkpoint, load_state_dict
+from studio.pipeline.pose import torch_backend as pose_torch
+from studio.pipeline.pose.backend import BackendError
+from studio.pipeline.pose.mm import safe_extract
+from studio.pipeline.pose.torch_backend import extract_checkpoint, load_state_dict
 
 SHORT = 300
 Extract = Callable[[Path, Path], Path]

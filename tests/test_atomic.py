@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.pipeline.atomic import ExportCancelled, PendingFile, atomic_write_dir, atomic_write_path
+from studio.pipeline.files.atomic import ExportCancelled, PendingFile, atomic_write_dir, atomic_write_path
 
 
 def test_file_is_renamed_into_place(tmp_path: Path) -> None:
@@ -74,7 +74,7 @@ def test_results_get_ordinary_permissions_not_a_temp_files(tmp_path: Path) -> No
     """Temp files are owner-only; what is published has the umask's mode, or keeps the mode of what it replaces."""
     import stat
 
-    from studio.pipeline.atomic import UMASK
+    from studio.pipeline.files.atomic import UMASK
 
     fresh = tmp_path / "fresh.gif"
     with atomic_write_path(fresh) as temp:

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import yaml
 
-from studio.pipeline.automap import (MappingError, auto_configs, detect_family, infer_motion_config,
+from studio.pipeline.motion.automap import (MappingError, auto_configs, detect_family, infer_motion_config,
                                      infer_retarget_config)
-from studio.pipeline.bvh import Bvh, parse_bvh, read_bvh
-from studio.pipeline.config import read_motion_config, read_retarget_config
-from studio.pipeline.joint_names import parse_bvh_name, parse_char_name
+from studio.pipeline.motion.bvh import Bvh, parse_bvh, read_bvh
+from studio.pipeline.motion.config import read_motion_config, read_retarget_config
+from studio.pipeline.motion.joint_names import parse_bvh_name, parse_char_name
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data (AD's sample BVHs, configs and "

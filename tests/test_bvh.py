@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from studio.pipeline.bvh import Bvh, BvhError, format_bvh, parse_bvh, read_bvh, write_bvh
-from studio.pipeline.kinematics import world_positions
+from studio.pipeline.motion.bvh import Bvh, BvhError, format_bvh, parse_bvh, read_bvh, write_bvh
+from studio.pipeline.motion.kinematics import world_positions
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(),

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.pipeline import bvh as bvh_module
-from studio.pipeline.bvh import MAX_ABS_VALUE, MAX_DEPTH, MAX_FRAMES, MAX_JOINTS, BvhError, parse_bvh, read_bvh
-from studio.pipeline.clip import retime_clip, scale_clip
-from studio.pipeline.kinematics import world_positions
+from studio.pipeline.motion import bvh as bvh_module
+from studio.pipeline.motion.bvh import MAX_ABS_VALUE, MAX_DEPTH, MAX_FRAMES, MAX_JOINTS, BvhError, parse_bvh, read_bvh
+from studio.pipeline.motion.clip import retime_clip, scale_clip
+from studio.pipeline.motion.kinematics import world_positions
 
 ROT = "CHANNELS 3 Zrotation Xrotation Yrotation"
 

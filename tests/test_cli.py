@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.cli import main
-from studio.sample import sample_character_files
+from studio.cli.main import main
+from studio.core.sample import sample_character_files
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_gif_never_plays_slow(sample_dir: Path, tmp_path: Path) -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "studio.cli", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "studio.cli.main", *args], capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize("make, match", [

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation, Slerp
 
-from studio.pipeline.bvh import ROTATION_CHANNELS, Bvh, parse_bvh, read_bvh
-from studio.pipeline.clip import resample_clip, retime_clip, scale_clip, slice_clip
-from studio.pipeline.kinematics import world_positions
+from studio.pipeline.motion.bvh import ROTATION_CHANNELS, Bvh, parse_bvh, read_bvh
+from studio.pipeline.motion.clip import resample_clip, retime_clip, scale_clip, slice_clip
+from studio.pipeline.motion.kinematics import world_positions
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(),
@@ -347,7 +347,7 @@ def test_resampled_angles_are_continuous() -> None:
 
 
 def test_a_written_and_reread_clip_resamples_the_same() -> None:
-    from studio.pipeline.bvh import format_bvh
+    from studio.pipeline.motion.bvh import format_bvh
     clip = smooth_clip(20, ("YXZ", "ZXY"))
     again = parse_bvh(format_bvh(clip, precision=9))
     np.testing.assert_allclose(resample_clip(again, 7).motion, resample_clip(clip, 7).motion, atol=1e-6)

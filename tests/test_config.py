@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from studio.pipeline.config import (ConfigError, MotionConfig, RetargetConfig, load_yaml, read_motion_config,
+from studio.pipeline.motion.config import (ConfigError, MotionConfig, RetargetConfig, load_yaml, read_motion_config,
                                     read_retarget_config, write_yaml)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.doctor import OK, PROBLEM, UNKNOWN, Check, check_torchserve, exit_code, format_report
+from studio.core.doctor import OK, PROBLEM, UNKNOWN, Check, check_torchserve, exit_code, format_report
 
 
 def test_exit_codes_and_report() -> None:
@@ -65,10 +65,10 @@ def test_unreachable_server_is_a_problem_with_a_fix() -> None:
 
 
 def test_cli_doctor_exit_code() -> None:
-    result = subprocess.run([sys.executable, "-m", "studio.cli", "doctor", "--endpoint",
+    result = subprocess.run([sys.executable, "-m", "studio.cli.main", "doctor", "--endpoint",
                              f"http://127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "cannot reach" in result.stdout and "problems found" in result.stdout
-    result = subprocess.run([sys.executable, "-m", "studio.cli", "doctor"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "studio.cli.main", "doctor"], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode in (0, 1) and "[ok  ] python" in result.stdout
 
@@ -98,8 +98,8 @@ def test_install_script_explains_a_missing_torchvision() -> None:
 
 def test_the_built_in_pose_model_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("torch")
-    from studio import doctor
-    from studio.pipeline import pose_embedded
+    from studio.core import doctor
+    from studio.pipeline.pose import embedded as pose_embedded
 
     (check,) = doctor.check_embedded()
     assert check.status == OK and "loads safely" in check.detail and " ms " in check.detail
@@ -145,11 +145,11 @@ def _wild_server(keypoint: tuple[float, float, float]) -> Iterator[str]:
                                                 ((50.0, 30.0, 50.0), "keypoint score of 50")])
 def test_doctor_fails_replies_that_annotate_refuses(keypoint: tuple[float, float, float], what: str) -> None:
     """doctor said "all well" on keypoints at 1e9 and scores of 50, which annotate then refused."""
-    from studio.annotate import annotate_image
-    from studio.pipeline.intake import LoadedImage
-    from studio.pipeline.pose import BackendError
-    from studio.pipeline.torchserve import TorchServeBackend
-    from studio.sample import sample_image
+    from studio.core.annotate import annotate_image
+    from studio.pipeline.intake.images import LoadedImage
+    from studio.pipeline.pose.backend import BackendError
+    from studio.pipeline.pose.torchserve import TorchServeBackend
+    from studio.core.sample import sample_image
 
     image = sample_image()
     with _wild_server(keypoint) as url:

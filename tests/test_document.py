@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.commands import (AddStroke, EditMask, History, RigState, SetBox, SetRig, SetStrokes, move_joint,
+from studio.core.commands import (AddStroke, EditMask, History, RigState, SetBox, SetRig, SetStrokes, move_joint,
                              reset_joints, swap_left_right)
-from studio.document import Document, DocumentError, Skeleton
-from studio.observe import Signal
-from studio.pipeline.segment import paint
-from studio.pipeline.strokes import Stroke
-from studio.sample import sample_character, sample_image
+from studio.core.document import Document, DocumentError, Skeleton
+from studio.core.observe import Signal
+from studio.pipeline.intake.segment import paint
+from studio.pipeline.intake.strokes import Stroke
+from studio.core.sample import sample_character, sample_image
 
 
 def _rigged() -> Document:

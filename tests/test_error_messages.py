@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from studio.loading import MESSAGE_LIMIT, OpenError, describe_error, is_expected
-from studio.pipeline.atomic import ReadOnlyTargetError
+from studio.core.loading import MESSAGE_LIMIT, OpenError, describe_error, is_expected
+from studio.pipeline.files.atomic import ReadOnlyTargetError
 
 
 def test_an_os_error_names_its_file_and_reads_as_words() -> None:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from studio.document import ExportSettings
-from studio.export_jobs import SUFFIX, estimate_export, estimate_gif, export_animation_for, export_motion
-from studio.motion_source import load_motion
-from studio.render import Animation
-from studio.sample import sample_character
+from studio.core.document import ExportSettings
+from studio.core.export_jobs import SUFFIX, estimate_export, estimate_gif, export_animation_for, export_motion
+from studio.core.motion_source import load_motion
+from studio.core.render import Animation
+from studio.core.sample import sample_character
 
 
 @pytest.mark.parametrize("kind", ["gif", "mp4", "png"])

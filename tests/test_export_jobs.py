@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from studio.document import ExportSettings
-from studio.export_jobs import estimate_gif, export_all, export_animation_for, export_motion
-from studio.pipeline.atomic import ExportCancelled
-from studio.sample import sample_character
+from studio.core.document import ExportSettings
+from studio.core.export_jobs import estimate_gif, export_all, export_animation_for, export_motion
+from studio.pipeline.files.atomic import ExportCancelled
+from studio.core.sample import sample_character
 
 
 def test_export_one_motion_with_the_chosen_frames_and_size(tmp_path: Path) -> None:

@@ -210,9 +210,9 @@ def project_seed() -> bytes:
     the members' dates (fixed, so that the examples are the same on every run)."""
     import numpy as np
 
-    from studio.document import Document, Skeleton
-    from studio.pipeline.strokes import Stroke
-    from studio.project import save_project
+    from studio.core.document import Document, Skeleton
+    from studio.pipeline.intake.strokes import Stroke
+    from studio.core.project import save_project
 
     doc = Document.blank(24, 16)
     doc.strokes = [Stroke(((1.0, 2.0), (20.5, 10.25)), (255, 0, 0), 3.0), Stroke(((5.0, 5.0),), (0, 0, 0), 2.5, 0.5)]

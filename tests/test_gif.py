@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.pipeline import gif
-from studio.pipeline.atomic import ExportCancelled
-from studio.pipeline.gif import (
+from studio.pipeline.encode import gif
+from studio.pipeline.files.atomic import ExportCancelled
+from studio.pipeline.encode.gif import (
     GifError,
     GifWriter,
     gif_frame_delays,

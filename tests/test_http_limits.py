@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from torchserve_fixture import drip, reply, stream, stub_server
 
-from studio.doctor import PROBLEM, check_torchserve
-from studio.pipeline.torchserve import MAX_REPLY_BYTES, ReplyLimitError, TorchServeBackend, exchange
+from studio.core.doctor import PROBLEM, check_torchserve
+from studio.pipeline.pose.torchserve import MAX_REPLY_BYTES, ReplyLimitError, TorchServeBackend, exchange
 
 Handler = http.server.BaseHTTPRequestHandler
 PAGE = np.full((40, 30, 3), 255, np.uint8)
@@ -121,7 +121,7 @@ def test_doctor_refuses_an_oversized_ping_reply() -> None:
 def test_cli_annotate_takes_a_deadline_and_says_why_it_stopped(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     from PIL import Image
 
-    from studio.cli import main
+    from studio.cli.main import main
 
     whole = threading.Event()
 

@@ -17,9 +17,9 @@ import pytest
 import yaml
 from PIL import Image
 
-from studio.pipeline import intake
+from studio.pipeline.intake import images as intake
 from studio.pipeline.character import CharacterError, read_character
-from studio.pipeline.intake import MAX_PIXELS, ImageError, decode_capped, image_size, read_capped
+from studio.pipeline.intake.images import MAX_PIXELS, ImageError, decode_capped, image_size, read_capped
 
 SHORT = 300
 
@@ -161,7 +161,7 @@ def test_character_images_within_the_cap_still_read(tmp_path: Path) -> None:
 
 
 def test_a_huge_background_image_is_refused_from_its_header(tmp_path: Path) -> None:
-    from studio.render import RenderError, parse_background
+    from studio.core.render import RenderError, parse_background
 
     big = blank_png(tmp_path / "wall.png", 20000, 20000)
     with pytest.raises(RenderError, match="background .*wall.png") as caught:
@@ -173,8 +173,8 @@ def test_a_huge_background_image_is_refused_from_its_header(tmp_path: Path) -> N
 
 
 def test_a_character_folders_huge_photo_is_not_decoded_when_opened(tmp_path: Path) -> None:
-    from studio.loading import open_path
-    from studio.sample import sample_character_files
+    from studio.core.loading import open_path
+    from studio.core.sample import sample_character_files
 
     folder = sample_character_files(tmp_path / "char")
     blank_png(folder / "image.png", 20000, 20000)
@@ -188,7 +188,7 @@ def test_a_character_folders_huge_photo_is_not_decoded_when_opened(tmp_path: Pat
 
 
 def test_reading_a_small_file_does_not_reserve_the_cap(tmp_path: Path) -> None:
-    from studio.pipeline.capped_read import read_at_most
+    from studio.pipeline.files.capped_read import read_at_most
 
     path = tmp_path / "small.bin"
     path.write_bytes(b"x" * 1000)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.pipeline.box import BoxError, clamp_box, find_figure_box, move_box, resize_box
-from studio.pipeline.intake import ImageError, decode_image, read_image
+from studio.pipeline.intake.box import BoxError, clamp_box, find_figure_box, move_box, resize_box
+from studio.pipeline.intake.images import ImageError, decode_image, read_image
 
 
 def encode(image: Image.Image, fmt: str, **kw: object) -> bytes:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.pipeline.limb_decode import LEGS, RIVAL, decode_limbs, peaks
-from studio.pipeline.pose import UNSURE_SCORE
-from studio.pipeline.pose_decode import decode_heatmaps
+from studio.pipeline.pose.limbs import LEGS, RIVAL, decode_limbs, peaks
+from studio.pipeline.pose.backend import UNSURE_SCORE
+from studio.pipeline.pose.decode import decode_heatmaps
 
 H, W = 32, 24
 

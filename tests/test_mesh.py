@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from studio.pipeline.mesh import Mesh, MeshError, assign_triangles_to_bones, build_mesh
+from studio.pipeline.deform.mesh import Mesh, MeshError, assign_triangles_to_bones, build_mesh
 
 
 def disc(size: int = 64, radius: int = 24) -> np.ndarray:

@@ -13,13 +13,13 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from studio import motion_source
-from studio.motion_source import MotionSourceError, load_motion
-from studio.pipeline.bvh import BvhError, format_bvh, parse_bvh, read_bvh
-from studio.pipeline.config import read_motion_config, read_retarget_config
-from studio.pipeline.kinematics import world_positions
-from studio.pipeline.motion import normalise_motion
-from studio.sample import sample_character
+from studio.core import motion_source
+from studio.core.motion_source import MotionSourceError, load_motion
+from studio.pipeline.motion.bvh import BvhError, format_bvh, parse_bvh, read_bvh
+from studio.pipeline.motion.config import read_motion_config, read_retarget_config
+from studio.pipeline.motion.kinematics import world_positions
+from studio.pipeline.motion.normalise import normalise_motion
+from studio.core.sample import sample_character
 
 MOTIONS = Path(__file__).resolve().parents[1] / "motions"
 CLIPS = sorted(p.name[: -len(".motion.yaml")] for p in MOTIONS.glob("*.motion.yaml"))

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.cli import main
-from studio.motion_source import load_motion
-from studio.pipeline.atomic import (PendingFile, ReadOnlyTargetError, atomic_write_dir, atomic_write_path,
+from studio.cli.main import main
+from studio.core.motion_source import load_motion
+from studio.pipeline.files.atomic import (PendingFile, ReadOnlyTargetError, atomic_write_dir, atomic_write_path,
                                     overwrite_read_only, sweep_stale_temps)
-from studio.render import Animation, RenderError
-from studio.sample import sample_character
+from studio.core.render import Animation, RenderError
+from studio.core.sample import sample_character
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -213,8 +213,8 @@ def test_a_normal_clip_passes_the_canvas_checks() -> None:
 
 
 def test_the_manual_backend_refuses_an_infinite_box() -> None:
-    from studio.pipeline.manual_pose import ManualBackend
-    from studio.pipeline.pose import InvalidBoxError
+    from studio.pipeline.pose.manual import ManualBackend
+    from studio.pipeline.pose.backend import InvalidBoxError
 
     with pytest.raises(InvalidBoxError, match="finite"):
         ManualBackend().pose(np.zeros((8, 8, 3), np.uint8), (0.0, 0.0, float("inf"), 5.0))

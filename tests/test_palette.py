@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.pipeline.palette import (
+from studio.pipeline.encode.palette import (
     PaletteError,
     QuantisedTexture,
     background_palette,

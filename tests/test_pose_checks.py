@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from studio.pipeline.manual_pose import template_keypoints
-from studio.pipeline.pose import (BOX_MARGIN, SCORE_SLACK, BackendError, InvalidBoxError, check_box,
+from studio.pipeline.pose.manual import template_keypoints
+from studio.pipeline.pose.backend import (BOX_MARGIN, SCORE_SLACK, BackendError, InvalidBoxError, check_box,
                                   check_keypoints)
 
 BOX = (100.0, 50.0, 200.0, 250.0)  # 100 × 200 px: keypoints may lie up to 200 px outside it
@@ -99,8 +99,8 @@ def test_a_box_of_the_wrong_kind_is_refused_with_a_short_excerpt() -> None:
 
 def test_every_backend_refuses_an_infinite_box_before_posing() -> None:
     """pose --box 0,0,inf,inf used to reach the network and come back as 'the weights are broken'."""
-    from studio.pipeline.pose_decode import box_center_size  # the torch backend's crop
-    from studio.pipeline.torchserve import TorchServeBackend
+    from studio.pipeline.pose.decode import box_center_size  # the torch backend's crop
+    from studio.pipeline.pose.torchserve import TorchServeBackend
 
     image = np.full((60, 40, 3), 255, np.uint8)
     box = (0.0, 0.0, math.inf, math.inf)
@@ -109,16 +109,16 @@ def test_every_backend_refuses_an_infinite_box_before_posing() -> None:
     with pytest.raises(InvalidBoxError, match="finite"):
         box_center_size(box)
     pytest.importorskip("torch")
-    from studio.pipeline.pose_embedded import EmbeddedBackend
+    from studio.pipeline.pose.embedded import EmbeddedBackend
 
     with pytest.raises(InvalidBoxError, match="finite"):
         EmbeddedBackend().pose(image, box)
 
 
 def test_annotate_refuses_an_infinite_box() -> None:
-    from studio.annotate import annotate_image
-    from studio.pipeline.intake import LoadedImage
-    from studio.pipeline.manual_pose import ManualBackend
+    from studio.core.annotate import annotate_image
+    from studio.pipeline.intake.images import LoadedImage
+    from studio.pipeline.pose.manual import ManualBackend
 
     rgb = np.full((60, 40, 3), 255, np.uint8)
     with pytest.raises(InvalidBoxError, match="finite"):

@@ -10,9 +10,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from studio.annotate import auto_backend_name, make_backend  # noqa: E402
-from studio.pipeline.pose import BackendError  # noqa: E402
-from studio.pipeline.pose_embedded import (FLIP_SHIFT, HEATMAP_WH, INPUT_WH, available, build_network,  # noqa: E402
+from studio.core.annotate import auto_backend_name, make_backend  # noqa: E402
+from studio.pipeline.pose.backend import BackendError  # noqa: E402
+from studio.pipeline.pose.embedded import (FLIP_SHIFT, HEATMAP_WH, INPUT_WH, available, build_network,  # noqa: E402
                                            load_network, predict, save_weights)
 
 
@@ -36,7 +36,7 @@ def test_weights_round_trip_and_predict_in_image_pixels(tmp_path: Path) -> None:
     np.testing.assert_allclose(a, b)
     assert a.shape == (17, 3) and available(path)
     # keypoints land in the padded crop around the box (a random net's peaks are anywhere in it)
-    from studio.pipeline.pose_decode import box_center_size
+    from studio.pipeline.pose.decode import box_center_size
 
     center, size = box_center_size(box, INPUT_WH)
     cell = size / np.array(HEATMAP_WH)
@@ -44,7 +44,7 @@ def test_weights_round_trip_and_predict_in_image_pixels(tmp_path: Path) -> None:
 
 
 def test_missing_corrupt_and_foreign_weights_give_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import studio.pipeline.pose_embedded as embedded
+    import studio.pipeline.pose.embedded as embedded
 
     with pytest.raises(BackendError, match="no weights file at .*none.pt"):  # a typo, not a missing download
         load_network(tmp_path / "none.pt")
@@ -101,7 +101,7 @@ def test_broken_weights_fail_the_rig_instead_of_passing_a_collapsed_skeleton(tmp
         weights = tmp_path / "broken.pt"
         save_weights(net, weights)
         for command in (["annotate", str(drawing), "-o", str(tmp_path / "out")], ["pose", str(drawing), "--json"]):
-            result = subprocess.run([sys.executable, "-m", "studio.cli", *command, "--backend", "embedded",
+            result = subprocess.run([sys.executable, "-m", "studio.cli.main", *command, "--backend", "embedded",
                                      "--checkpoint", str(weights)], capture_output=True, text=True, timeout=120)
             assert result.returncode == 1 and match in result.stderr and "Traceback" not in result.stderr
             assert "NaN" not in result.stdout and not (tmp_path / "out").exists()
@@ -132,7 +132,7 @@ def test_flip_test_mirrors_the_second_pass_back_and_swaps_left_and_right() -> No
     box = (50.0, 50.0, 250.0, 350.0)
     one = predict(InkSpotNet(), image, box, flip=False, limbs=False)
     both = predict(InkSpotNet(), image, box, flip=True, limbs=False)
-    from studio.pipeline.pose_decode import box_center_size
+    from studio.pipeline.pose.decode import box_center_size
 
     cell = float(box_center_size(box, INPUT_WH)[1][0] / HEATMAP_WH[0])  # image px per heatmap px (11.7 here)
     assert one[9, 2] == 1.0 and one[10, 2] == 0.0
@@ -147,7 +147,7 @@ def test_flip_test_mirrors_the_second_pass_back_and_swaps_left_and_right() -> No
 def _flipped_copy(folder: Path, offset: int = 1_000_000, length: int = 4096) -> Path:
     """A copy of the shipped weights and their checksum file with ``length`` bytes inverted at ``offset``: it
     still loads (torch does not check the data), and its keypoint scores run into the hundreds."""
-    from studio.pipeline.pose_embedded import WEIGHTS, checksum_file
+    from studio.pipeline.pose.embedded import WEIGHTS, checksum_file
 
     data = bytearray(WEIGHTS.read_bytes())
     data[offset:offset + length] = bytes(b ^ 0xFF for b in data[offset:offset + length])
@@ -159,7 +159,7 @@ def _flipped_copy(folder: Path, offset: int = 1_000_000, length: int = 4096) -> 
 
 def test_damaged_shipped_weights_are_refused_by_their_checksum(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    import studio.pipeline.pose_embedded as embedded
+    import studio.pipeline.pose.embedded as embedded
 
     shipped = embedded.WEIGHTS
     damaged = _flipped_copy(tmp_path)
@@ -178,7 +178,7 @@ def test_save_weights_records_the_checksum_the_loader_checks(tmp_path: Path, mon
     """training/train.py writes the shipped weights with save_weights: their checksum file must follow."""
     import hashlib
 
-    import studio.pipeline.pose_embedded as embedded
+    import studio.pipeline.pose.embedded as embedded
 
     path = tmp_path / "pose_embedded.pt"
     save_weights(build_network(), path)
@@ -192,8 +192,8 @@ def test_damaged_weights_given_as_a_checkpoint_are_caught_by_their_output(tmp_pa
                                                                            capsys: pytest.CaptureFixture[str]) -> None:
     """A --checkpoint is not checksummed (it is the user's own file), but its keypoints are still judged: flipped
     bytes gave scores up to 324 and annotate wrote a character from them with exit 0."""
-    from studio.annotate import annotate
-    from studio.cli import main
+    from studio.core.annotate import annotate
+    from studio.cli.main import main
 
     import cv2
 

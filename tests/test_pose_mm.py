@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.pipeline.pose import BackendError
-from studio.pipeline.pose_mm import MMBackend, safe_extract
+from studio.pipeline.pose.backend import BackendError
+from studio.pipeline.pose.mm import MMBackend, safe_extract
 
 HAVE_MM = all(importlib.util.find_spec(m) is not None for m in ("mmcv", "mmdet", "mmpose"))
 
@@ -59,7 +59,7 @@ def test_torch_runner_matches_mmpose_on_the_same_weights(tmp_path: Path) -> None
     import numpy as np
     import torch
 
-    from studio.pipeline.pose_torch import TorchPoseBackend, build_network
+    from studio.pipeline.pose.torch_backend import TorchPoseBackend, build_network
 
     config = _mmpose_res50_config()
     if config is None:
@@ -84,7 +84,7 @@ def test_torch_runner_matches_mmpose_on_the_same_weights(tmp_path: Path) -> None
 
 def test_weights_that_do_not_fit_the_config_are_an_error_not_a_silent_partial_load(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    from studio.pipeline.pose_mm import _load_weights
+    from studio.pipeline.pose.mm import _load_weights
 
     model = torch.nn.Sequential(torch.nn.Linear(2, 2))
     good = {k: v.clone() for k, v in model.state_dict().items()}

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.pipeline.pose import BackendError, PoseBackend
-from studio.pipeline.pose_decode import (box_center_size, crop_input, crop_matrix, decode_heatmaps, flip_back,
+from studio.pipeline.pose.backend import BackendError, PoseBackend
+from studio.pipeline.pose.decode import (box_center_size, crop_input, crop_matrix, decode_heatmaps, flip_back,
                                          image_to_heatmap, keypoints_from_heatmaps, mirror_shift)
 
 torch = pytest.importorskip("torch", reason="torch is not installed: the torch pose runner is optional")
 
-from studio.pipeline.pose_torch import (TorchPoseBackend, build_network, extract_checkpoint,  # noqa: E402
+from studio.pipeline.pose.torch_backend import (TorchPoseBackend, build_network, extract_checkpoint,  # noqa: E402
                                         load_state_dict, network_for)
 
 META = {"epoch": 72, "iter": 1234, "np_thing": np.array([1, 2]), "best_score": np.float64(0.71),

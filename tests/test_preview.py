@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.preview import PreviewCancelled, PreviewEngine, PreviewRequest
-from studio.sample import sample_character
+from studio.core.preview import PreviewCancelled, PreviewEngine, PreviewRequest
+from studio.core.sample import sample_character
 
 
 def test_a_joint_drag_reuses_the_mesh_and_the_framing() -> None:

@@ -14,12 +14,12 @@ import cv2
 import numpy as np
 import pytest
 
-from studio import project, recovery
-from studio.document import Document, Skeleton
-from studio.pipeline.intake import MAX_PIXELS
-from studio.pipeline.strokes import Stroke
-from studio.project import ProjectError, open_project, save_project
-from studio.recovery import Autosaver, find_recoverable
+from studio.core import project, recovery
+from studio.core.document import Document, Skeleton
+from studio.pipeline.intake.images import MAX_PIXELS
+from studio.pipeline.intake.strokes import Stroke
+from studio.core.project import ProjectError, open_project, save_project
+from studio.core.recovery import Autosaver, find_recoverable
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -375,7 +375,7 @@ def test_project_error_is_a_value_error() -> None:
 CHILD = """
 import sys, time
 from tests.test_project import rigged
-from studio.recovery import Autosaver
+from studio.core.recovery import Autosaver
 Autosaver(sys.argv[1]).save(rigged(), project="/somewhere/figure.studio")
 print("saved", flush=True)
 time.sleep(60)
@@ -513,7 +513,7 @@ def test_out_of_range_settings_and_broken_skeletons_are_refused(tmp_path: Path, 
 
 
 def test_a_stroke_with_true_for_a_number_is_refused() -> None:
-    from studio.pipeline.strokes import Stroke
+    from studio.pipeline.intake.strokes import Stroke
 
     good = {"points": [[1, 2], [3, 4]], "colour": [0, 0, 0], "width": 3, "opacity": 1.0}
     assert Stroke.from_dict(good).points == ((1.0, 2.0), (3.0, 4.0))

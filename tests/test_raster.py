@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.pipeline.mesh import build_mesh
-from studio.pipeline.raster import (UNCOVERED, RasterError, fill_source_maps, raster_indexed, sample_indexed,
+from studio.pipeline.deform.mesh import build_mesh
+from studio.pipeline.deform.raster import (UNCOVERED, RasterError, fill_source_maps, raster_indexed, sample_indexed,
                                     sample_rgba)
 
 TRIANGLE = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from studio.document import Document
-from studio.pipeline.strokes import Stroke
-from studio.project import open_project, save_project
-from studio.recovery import Autosaver, AutosaveSchedule, find_recoverable
+from studio.core.document import Document
+from studio.pipeline.intake.strokes import Stroke
+from studio.core.project import open_project, save_project
+from studio.core.recovery import Autosaver, AutosaveSchedule, find_recoverable
 
 DEAD_PID = 999_983  # no process of a test run has it (find_recoverable offers only autosaves of dead pids)
 
@@ -115,7 +115,7 @@ def test_when_ours_cannot_be_written_the_old_autosave_stays(tmp_path: Path, monk
     def full_disk(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("studio.recovery.save_project", full_disk)
+    monkeypatch.setattr("studio.core.recovery.save_project", full_disk)
     with pytest.raises(OSError):
         autosaver.adopt(item, item.open())
     assert old.exists()
@@ -133,7 +133,7 @@ def test_an_autosave_that_fails_in_any_way_is_listed_with_its_reason(tmp_path: P
     def fail(path: object) -> Document:
         raise error
 
-    monkeypatch.setattr("studio.recovery.open_project", fail)
+    monkeypatch.setattr("studio.core.recovery.open_project", fail)
     [item] = find_recoverable(folder)
     assert item.error is not None and reason in item.error
 

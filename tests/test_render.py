@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.motion_source import load_motion
-from studio.pipeline.atomic import ExportCancelled
-from studio.render import Animation, Background, export_animation
-from studio.sample import sample_character
+from studio.core.motion_source import load_motion
+from studio.pipeline.files.atomic import ExportCancelled
+from studio.core.render import Animation, Background, export_animation
+from studio.core.sample import sample_character
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_every_frame_fits_the_canvas_with_the_ad_camera(animation: Animation) ->
 
 
 def test_premultiplied_frames_match_the_straight_ones() -> None:
-    from studio.render import premultiply
+    from studio.core.render import premultiply
 
     animation = Animation(sample_character(), load_motion("wave", sample_character()), (96, 96), 6)
     straight = animation.render_rgba(3)

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.pipeline.bvh import parse_bvh, read_bvh
+from studio.pipeline.motion.bvh import parse_bvh, read_bvh
 from studio.pipeline.character import Character, read_character
-from studio.pipeline.config import MotionConfig, RetargetConfig, read_motion_config, read_retarget_config
-from studio.pipeline.motion import MotionError, normalise_motion
-from studio.pipeline.retarget import RetargetError, bone_angles, retarget, runtime_checks
-from studio.pipeline.rigdump import rig_dump
+from studio.pipeline.motion.config import MotionConfig, RetargetConfig, read_motion_config, read_retarget_config
+from studio.pipeline.motion.normalise import MotionError, normalise_motion
+from studio.pipeline.motion.retarget import RetargetError, bone_angles, retarget, runtime_checks
+from studio.pipeline.motion.rigdump import rig_dump
 
 # A tiny Y-up biped facing +Z: the character's left is +X.
 TINY_BVH = """HIERARCHY

@@ -9,7 +9,7 @@ import numpy as np
 import yaml
 
 from studio.pipeline.character import read_character
-from studio.sample import Stroke, render_strokes, sample_character_files, sample_strokes
+from studio.core.sample import Stroke, render_strokes, sample_character_files, sample_strokes
 
 AD_JOINTS = {"root", "hip", "torso", "neck", "right_shoulder", "right_elbow", "right_hand", "left_shoulder",
              "left_elbow", "left_hand", "right_hip", "right_knee", "right_foot", "left_hip", "left_knee", "left_foot"}

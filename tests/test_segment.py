@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from studio.pipeline.segment import SegmentError, fill_holes, iou, keep_largest, paint, segment_figure
+from studio.pipeline.intake.segment import SegmentError, fill_holes, iou, keep_largest, paint, segment_figure
 
 
 def drawing() -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from studio.settings import AppSettings, ShareConfig
+from studio.core.settings import AppSettings, ShareConfig
 
 
 def test_settings_round_trip(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from s3_fixture import WeedS3, free_ports, s3_env, weed_s3  # noqa: F401 - fixtures used by name
 
-from studio.share import (
+from studio.core.share import (
     MAX_EXPIRES,
     MULTIPART_THRESHOLD,
     ShareCancelled,
@@ -69,7 +69,7 @@ def test_settings_round_trip_and_validation() -> None:
 
 
 def test_importing_share_does_not_load_boto3() -> None:
-    code = "import sys, studio.share; print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))"
+    code = "import sys, studio.core.share; print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -100,7 +100,7 @@ def test_an_invalid_bucket_name_is_one_whole_sentence(bucket: str, tmp_path: Pat
     message = str(caught.value)
     assert caught.value.kind == "bucket" and "\n" not in message and len(message) < 400
     assert message.startswith(f"Invalid S3 bucket name '{bucket[:20]}") and "letters, digits, dots, hyphens" in message
-    from studio.cli import main
+    from studio.cli.main import main
 
     assert main(["share", "--bucket", bucket, "--endpoint-url", endpoint, str(gif)]) == 1
     err = capsys.readouterr().err
@@ -315,7 +315,7 @@ def test_cli_share_prints_links_that_fetch(s3_env: WeedS3, tmp_path: Path) -> No
     one, two = tmp_path / "dab.gif", tmp_path / "walk.gif"
     one.write_bytes(b"GIF89a-one")
     two.write_bytes(b"GIF89a-two")
-    base = [sys.executable, "-m", "studio.cli", "share", "--bucket", s3_env.bucket, "--endpoint-url", s3_env.endpoint]
+    base = [sys.executable, "-m", "studio.cli.main", "share", "--bucket", s3_env.bucket, "--endpoint-url", s3_env.endpoint]
     env = {**os.environ, "STUDIO_CONFIG_DIR": str(tmp_path / "config")}
     single = subprocess.run([*base, str(one)], capture_output=True, text=True, timeout=60, env=env)
     assert single.returncode == 0, single.stderr
@@ -329,11 +329,11 @@ def test_cli_share_errors_are_one_line(s3_env: WeedS3, tmp_path: Path) -> None:
     gif = tmp_path / "a.gif"
     gif.write_bytes(b"x")
     env = {**os.environ, "STUDIO_CONFIG_DIR": str(tmp_path / "config"), "AWS_SECRET_ACCESS_KEY": "wrong-secret"}
-    result = subprocess.run([sys.executable, "-m", "studio.cli", "share", "--bucket", s3_env.bucket,
+    result = subprocess.run([sys.executable, "-m", "studio.cli.main", "share", "--bucket", s3_env.bucket,
                              "--endpoint-url", s3_env.endpoint, str(gif)], capture_output=True, text=True, timeout=60,
                             env=env)
     assert result.returncode == 1 and "credentials" in result.stderr and "Traceback" not in result.stderr
     assert "wrong-secret" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    nobucket = subprocess.run([sys.executable, "-m", "studio.cli", "share", str(gif)], capture_output=True, text=True,
+    nobucket = subprocess.run([sys.executable, "-m", "studio.cli.main", "share", str(gif)], capture_output=True, text=True,
                               timeout=60, env={**env, "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"]})
     assert nobucket.returncode == 1 and "--bucket" in nobucket.stderr

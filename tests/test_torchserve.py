@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from torchserve_fixture import LocalTorchServe, free_ports, missing_tools, reply, start_torchserve, stub_server
 
-from studio.pipeline.pose import BackendError, Detection, PoseBackend
-from studio.pipeline.torchserve import TorchServeBackend
+from studio.pipeline.pose.backend import BackendError, Detection, PoseBackend
+from studio.pipeline.pose.torchserve import TorchServeBackend
 
 
 def drawing(h: int = 120, w: int = 160, box: tuple[int, int, int, int] = (40, 20, 100, 110)) -> np.ndarray:
@@ -241,7 +241,7 @@ def test_a_base_url_with_a_path_prefix(tmp_path: Path) -> None:
 # --- studio doctor and studio annotate against the real server ---------------------------------------------
 
 def test_doctor_probes_a_healthy_server(server: LocalTorchServe) -> None:
-    from studio.doctor import OK, check_torchserve
+    from studio.core.doctor import OK, check_torchserve
 
     checks = check_torchserve(server.inference_url, server.management_url, models=("detector", "pose"))
     by_name = {c.name: c for c in checks}
@@ -252,7 +252,7 @@ def test_doctor_probes_a_healthy_server(server: LocalTorchServe) -> None:
 
 def test_doctor_explains_healthy_but_failing_predictions(server: LocalTorchServe) -> None:
     """The seed team's wall: /ping says Healthy while every prediction is a 500."""
-    from studio.doctor import OK, PROBLEM, check_torchserve, exit_code
+    from studio.core.doctor import OK, PROBLEM, check_torchserve, exit_code
 
     checks = check_torchserve(server.inference_url, models=("detector", "pose_fault"))
     by_name = {c.name: c for c in checks}
@@ -265,8 +265,8 @@ def test_doctor_explains_healthy_but_failing_predictions(server: LocalTorchServe
 def test_doctor_and_annotate_refuse_a_reply_no_pose_model_gives(server: LocalTorchServe, tmp_path: Path) -> None:
     """The handler's 'wild' variant: scores of 50 and the nose at 1e9 px, AD's reply shape otherwise. doctor used
     to say all well, and annotate wrote a character from it."""
-    from studio.annotate import annotate
-    from studio.doctor import OK, PROBLEM, check_torchserve, exit_code
+    from studio.core.annotate import annotate
+    from studio.core.doctor import OK, PROBLEM, check_torchserve, exit_code
 
     checks = check_torchserve(server.inference_url, models=("detector", "pose_wild"))
     by_name = {c.name: c for c in checks}
@@ -284,7 +284,7 @@ def test_doctor_and_annotate_refuse_a_reply_no_pose_model_gives(server: LocalTor
 def test_annotate_with_the_torchserve_backend(server: LocalTorchServe, tmp_path: Path) -> None:
     import cv2
 
-    from studio.annotate import annotate, write_annotation
+    from studio.core.annotate import annotate, write_annotation
     from studio.pipeline.character import read_character
 
     image = np.full((300, 240, 3), 255, np.uint8)

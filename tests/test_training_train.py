@@ -21,7 +21,7 @@ def _train(tmp_path: Path, epochs: int) -> subprocess.CompletedProcess[str]:
 
 
 def test_tiny_training_writes_loadable_weights_and_resumes(tmp_path: Path) -> None:
-    from studio.pipeline.pose_embedded import EmbeddedBackend
+    from studio.pipeline.pose.embedded import EmbeddedBackend
 
     first = _train(tmp_path, 1)
     assert first.returncode == 0, first.stderr[-2000:]

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.motion_source import bundled_motions, load_motion, motions_dir
-from studio.pipeline.bvh import parse_bvh, read_bvh
-from studio.pipeline.bvh_thumbnail import stick_figure
-from studio.sample import sample_character
+from studio.core.motion_source import bundled_motions, load_motion, motions_dir
+from studio.pipeline.motion.bvh import parse_bvh, read_bvh
+from studio.pipeline.motion.thumbnail import stick_figure
+from studio.core.sample import sample_character
 
 TINY_BVH = """HIERARCHY
 ROOT Hips
@@ -178,7 +178,7 @@ def test_a_checker_that_raises_is_shown_not_raised(library, qtbot) -> None:  # t
 # --- ClipPlot --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def animation():  # type: ignore[no-untyped-def]
-    from studio.render import Animation
+    from studio.core.render import Animation
 
     character = sample_character()
     return Animation(character, load_motion("wave", character), (64, 64), frames=12)

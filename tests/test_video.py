@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.pipeline.atomic import ExportCancelled
-from studio.pipeline.video import VideoError, write_mp4, write_png_frames
+from studio.pipeline.files.atomic import ExportCancelled
+from studio.pipeline.encode.video import VideoError, write_mp4, write_png_frames
 
 
 def _frames(n: int, h: int = 33, w: int = 47) -> list[np.ndarray]:

@@ -16,7 +16,7 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
-from studio.settings import AppSettings  # noqa: E402
+from studio.core.settings import AppSettings  # noqa: E402
 from studio.ui.app import create_app, wait_for_preview  # noqa: E402
 
 
@@ -77,7 +77,7 @@ def test_the_export_estimate_never_shows_the_last_animations_frames(window: Any,
 
 
 def test_the_estimate_times_the_chosen_format(window: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import studio.export_jobs as export_jobs
+    import studio.core.export_jobs as export_jobs
 
     asked: list[str] = []
     real = export_jobs.estimate_export
@@ -230,8 +230,8 @@ def test_save_and_reopen_a_project(window: Any, tmp_path: Path) -> None:
 CRASHING_STUDIO = """
 import sys, time
 import numpy as np
-from studio.recovery import Autosaver
-from studio.settings import AppSettings
+from studio.core.recovery import Autosaver
+from studio.core.settings import AppSettings
 from studio.ui.app import create_app, wait_for_preview
 _, w = create_app(settings=AppSettings(), offscreen=True)
 c = w.controller
@@ -285,7 +285,7 @@ def test_paste_and_drop_open_images(window: Any, qtbot: Any, tmp_path: Path) -> 
     from PySide6.QtCore import QMimeData, QPointF, QUrl
     from PySide6.QtGui import QDropEvent, QGuiApplication, QImage
 
-    from studio.sample import sample_image
+    from studio.core.sample import sample_image
     from studio.ui.images import qimage_from_rgb
 
     c = window.controller
@@ -341,7 +341,7 @@ def test_paste_asks_before_replacing_unsaved_work(window: Any, monkeypatch: pyte
     from PySide6.QtCore import QMimeData, QUrl
     from PySide6.QtGui import QGuiApplication
 
-    from studio.sample import sample_image
+    from studio.core.sample import sample_image
 
     c = window.controller
     c.set_frames(30)  # a settings change is unsaved work too
@@ -413,7 +413,7 @@ def test_recovery_offers_each_autosave_in_turn(tmp_path: Path, monkeypatch: pyte
     import json
     import os
 
-    from studio.project import save_project
+    from studio.core.project import save_project
     from studio.ui.app import offer_recovery, sample_document
 
     folder = tmp_path / "recovery"
@@ -443,8 +443,8 @@ def test_recovered_work_survives_a_second_crash(tmp_path: Path, monkeypatch: pyt
     import json
     import os
 
-    from studio.project import open_project, save_project
-    from studio.recovery import Autosaver
+    from studio.core.project import open_project, save_project
+    from studio.core.recovery import Autosaver
     from studio.ui.app import offer_recovery, sample_document
 
     folder = tmp_path / "recovery"
@@ -472,9 +472,9 @@ def test_recovered_work_survives_a_second_crash(tmp_path: Path, monkeypatch: pyt
 EDITING_STUDIO = """
 import time
 from PySide6.QtWidgets import QApplication
-from studio.pipeline.strokes import Stroke
-from studio.recovery import Autosaver, AutosaveSchedule
-from studio.settings import AppSettings
+from studio.pipeline.intake.strokes import Stroke
+from studio.core.recovery import Autosaver, AutosaveSchedule
+from studio.core.settings import AppSettings
 from studio.ui.app import create_app
 _, w = create_app(settings=AppSettings(), offscreen=True)
 c = w.controller
@@ -497,7 +497,7 @@ def test_steady_editing_is_autosaved_and_survives_kill_9(tmp_path: Path) -> None
     import os
     import signal
 
-    from studio.recovery import find_recoverable
+    from studio.core.recovery import find_recoverable
 
     folder = tmp_path / "recovery"
     with open(tmp_path / "stderr.txt", "w") as err:
@@ -521,7 +521,7 @@ def test_steady_editing_is_autosaved_and_survives_kill_9(tmp_path: Path) -> None
 
 
 def test_unsure_joints_are_ringed_and_listed_until_fixed_or_confirmed(window: Any, qtbot: Any) -> None:
-    from studio.commands import RigState, SetRig
+    from studio.core.commands import RigState, SetRig
 
     c, canvas = window.controller, window.canvas
     window.set_tool("joints")
@@ -670,7 +670,7 @@ def test_panning_is_safe_whatever_else_the_mouse_and_keyboard_do(window: Any, qt
 
 
 def test_confirming_unsure_joints_marks_the_window_unsaved(window: Any) -> None:
-    from studio.commands import RigState, SetRig
+    from studio.core.commands import RigState, SetRig
 
     c = window.controller
     plain = RigState.of(c.doc)

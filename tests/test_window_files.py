@@ -15,9 +15,9 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent, QGuiApplication  # noqa: E402
 
 from studio.pipeline.character import CHAR_CFG, write_character  # noqa: E402
-from studio.project import save_project  # noqa: E402
-from studio.sample import sample_character  # noqa: E402
-from studio.settings import AppSettings  # noqa: E402
+from studio.core.project import save_project  # noqa: E402
+from studio.core.sample import sample_character  # noqa: E402
+from studio.core.settings import AppSettings  # noqa: E402
 from studio.ui.app import create_app, offer_recovery, sample_document, wait_for_preview  # noqa: E402
 
 BANNER_LIMIT = 300  # a sentence or two; the reason itself is cut at loading.MESSAGE_LIMIT
@@ -114,7 +114,7 @@ def test_a_file_given_on_the_command_line_cannot_stop_the_window_starting(tmp_pa
 
 def test_a_pasted_image_that_cannot_be_converted_is_a_banner(window: Any, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from studio.sample import sample_image
+    from studio.core.sample import sample_image
     from studio.ui.images import qimage_from_rgb
 
     def fail(image: object) -> None:
@@ -150,7 +150,7 @@ def test_no_permission_to_save_reads_as_a_sentence(window: Any, tmp_path: Path,
     def denied(doc: object, path: Path, **kwargs: object) -> None:  # a read-only folder: the temp file is refused
         raise PermissionError(13, "Permission denied", str(path.parent / f".{path.name}.4242.k2j3.tmp"))
 
-    monkeypatch.setattr("studio.project.save_project", denied)
+    monkeypatch.setattr("studio.core.project.save_project", denied)
     c = window.controller
     c.set_frames(20)
     assert not window._save_to(tmp_path / "boy.studio")
@@ -171,7 +171,7 @@ def test_an_unreadable_background_image_says_why_there_is_no_estimate(window: An
 
 def test_an_autosave_that_fails_when_recovered_is_a_banner_and_is_kept(window: Any, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from studio.recovery import Autosaver, Recovery
+    from studio.core.recovery import Autosaver, Recovery
 
     folder = tmp_path / "recovery"
     folder.mkdir()

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 pytest.importorskip("PySide6")
-from studio.pipeline.box import BoxError  # noqa: E402
+from studio.pipeline.intake.box import BoxError  # noqa: E402
 from studio.ui.worker import Jobs  # noqa: E402
 
 

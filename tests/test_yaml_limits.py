@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from studio.pipeline import config
+from studio.pipeline.motion import config
 from studio.pipeline.character import CharacterError, read_character
-from studio.pipeline.config import ConfigError, MotionConfig, RetargetConfig, excerpt, load_yaml
+from studio.pipeline.motion.config import ConfigError, MotionConfig, RetargetConfig, excerpt, load_yaml
 
 SHORT = 300  # characters an error message may take
 

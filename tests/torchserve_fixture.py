@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-HANDLERS = Path(__file__).resolve().parents[1] / "packaging" / "torchserve"
+HANDLERS = Path(__file__).resolve().parent / "torchserve_handlers"  # test doubles of AD's handlers, no weights
 # model name -> (handler file, variant written to variant.txt or None)
 MODELS: dict[str, tuple[str, str | None]] = {
     "detector": ("detector_handler.py", None),

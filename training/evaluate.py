@@ -35,10 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from studio.pipeline.box import find_figure_box  # noqa: E402
+from studio.pipeline.intake.box import find_figure_box  # noqa: E402
 from studio.pipeline.character import read_character  # noqa: E402
-from studio.pipeline.intake import read_image  # noqa: E402
-from studio.pipeline.pose import AD_SKELETON, BackendError, Box, PoseBackend, coco_to_ad  # noqa: E402
+from studio.pipeline.intake.images import read_image  # noqa: E402
+from studio.pipeline.pose.backend import AD_SKELETON, BackendError, Box, PoseBackend, coco_to_ad  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 AD_NAMES = tuple(name for name, _, _ in AD_SKELETON)
@@ -196,12 +196,12 @@ def make(name: str, checkpoint: str | None, endpoint: str | None, **options: boo
     """The backend to measure; ``options`` (flip, limbs) are the embedded model's decoding switches."""
     if name == "embedded":
         try:
-            from studio.pipeline.pose_embedded import EmbeddedBackend
+            from studio.pipeline.pose.embedded import EmbeddedBackend
         except ImportError as exc:
-            raise BackendError(f"the embedded backend is not available: studio.pipeline.pose_embedded.EmbeddedBackend "
+            raise BackendError(f"the embedded backend is not available: studio.pipeline.pose.embedded.EmbeddedBackend "
                                f"cannot be imported ({exc})") from None
         return EmbeddedBackend(checkpoint, **options)  # type: ignore[no-any-return]
-    from studio.annotate import make_backend
+    from studio.core.annotate import make_backend
 
     return make_backend(name, endpoint=endpoint, checkpoint=checkpoint)
 

@@ -5,7 +5,7 @@
 1. Generates the training and validation figures (training/figures.py) from the seed, crops each to the
    network's 96×128 input around its box (jittered like a detector's box), and caches them in
    ``.train/data-<seed>-<n>.npz``: the same seed gives the same data on every machine.
-2. Trains ``studio.pipeline.pose_embedded.build_network`` with Adam and a cosine schedule on Gaussian
+2. Trains ``studio.pipeline.pose.embedded.build_network`` with Adam and a cosine schedule on Gaussian
    heatmap targets (MSE), with left/right flips. ``.train/checkpoint.pt`` is written every few minutes and
    at the end of each epoch; a later run resumes from it (``--minutes`` stops a session early, cleanly).
 3. Writes the weights to ``studio/resources/pose_embedded.pt`` (``--out``) with the validation metrics in
@@ -28,8 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from studio.pipeline.pose_decode import COCO_FLIP_PAIRS, MEAN, STD, box_center_size, crop_matrix  # noqa: E402
-from studio.pipeline.pose_embedded import HEATMAP_WH, INPUT_WH, WEIGHTS, build_network, save_weights  # noqa: E402
+from studio.pipeline.pose.decode import COCO_FLIP_PAIRS, MEAN, STD, box_center_size, crop_matrix  # noqa: E402
+from studio.pipeline.pose.embedded import HEATMAP_WH, INPUT_WH, WEIGHTS, build_network, save_weights  # noqa: E402
 
 WORK = ROOT / ".train"
 SIGMA = 1.0  # heatmap px
@@ -119,7 +119,7 @@ def metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
 
 def decode(heatmaps: np.ndarray) -> np.ndarray:
     """(B, 17, h, w) → (B, 17, 2) argmax + quarter-pixel shift, heatmap px (as pose_decode)."""
-    from studio.pipeline.pose_decode import decode_heatmaps
+    from studio.pipeline.pose.decode import decode_heatmaps
 
     return np.stack([decode_heatmaps(hm)[0] for hm in heatmaps])
 
@@ -220,9 +220,9 @@ def write_model_card(path: Path, meta: dict[str, Any], real: str = "") -> None:
         "- Input: the box padded 1.25× to 3:4, warped to 96×128 RGB (ImageNet mean/std).",
         "- Encoder of four stride-2 conv-BN-ReLU stages (32, 64, 128, 256 channels), decoder of two upsampling "
         "stages with skip connections, 1×1 head: 17 heatmaps at 24×32. About 1.9 M parameters, 7.7 MB.",
-        "- Decoding (studio/pipeline/pose_embedded.py): flip test (the crop and its mirror image in one batch, "
+        "- Decoding (studio/pipeline/pose/embedded.py): flip test (the crop and its mirror image in one batch, "
         "the mirrored heatmaps moved back 0.75 px, the exact mirror at stride 4, and averaged), then limb-aware "
-        "peaks (studio/pipeline/limb_decode.py): where an elbow, hand, knee or foot has a second peak at least 0.8 as strong, the one nearest its parent joint wins and the joint is "
+        "peaks (studio/pipeline/pose/limbs.py): where an elbow, hand, knee or foot has a second peak at least 0.8 as strong, the one nearest its parent joint wins and the joint is "
         "scored unsure (below 0.3), so the studio asks the user to check it; where the hips, knees or feet are "
         "mirrored against the shoulders (a figure facing us has its left arm and leg on one side), all six leg "
         "joints are scored unsure. Peaks get mmpose's quarter-pixel "

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import yaml
 
-from studio.pipeline.atomic import atomic_write_path
-from studio.pipeline.config import ConfigError, excerpt, load_yaml
-from studio.pipeline.intake import ImageError, read_capped
+from studio.pipeline.files.atomic import atomic_write_path
+from studio.pipeline.motion.config import ConfigError, excerpt, load_yaml
+from studio.pipeline.intake.images import ImageError, read_capped
 
 CHAR_CFG = "char_cfg.yaml"
 TEXTURE = "texture.png"

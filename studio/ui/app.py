@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from studio.document import Document
-from studio.loading import describe_error
-from studio.recovery import Autosaver, find_recoverable
-from studio.settings import AppSettings
+from studio.core.document import Document
+from studio.core.loading import describe_error
+from studio.core.recovery import Autosaver, find_recoverable
+from studio.core.settings import AppSettings
 
 
 def _no_display() -> bool:
@@ -26,7 +26,7 @@ def _ensure_platform(offscreen: bool) -> None:
 
 
 def sample_document() -> Document:
-    from studio.sample import sample_character, sample_image
+    from studio.core.sample import sample_character, sample_image
 
     return Document.from_character(sample_character(), sample_image(), source="sample")
 

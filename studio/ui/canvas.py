@@ -10,11 +10,11 @@ from PySide6.QtGui import (QColor, QImage, QMouseEvent, QNativeGestureEvent, QPa
                            QWheelEvent)
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
-from studio.document import Document
-from studio.pipeline.box import HANDLES, MIN_SIDE, clamp_box, move_box, resize_box
-from studio.pipeline.pose import Box
-from studio.pipeline.segment import paint
-from studio.pipeline.strokes import Stroke
+from studio.core.document import Document
+from studio.pipeline.intake.box import HANDLES, MIN_SIDE, clamp_box, move_box, resize_box
+from studio.pipeline.pose.backend import Box
+from studio.pipeline.intake.segment import paint
+from studio.pipeline.intake.strokes import Stroke
 from studio.ui.canvas_overlays import paint_box, paint_skeleton
 from studio.ui.images import qimage_from_mask, qimage_from_rgb
 from studio.ui.viewport import Viewport

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 os.environ.setdefault("PYQTGRAPH_QT_LIB", "PySide6")
 import pyqtgraph as pg  # noqa: E402  (after PySide6, so pyqtgraph binds to it)
 
-from studio.render import Animation  # noqa: E402
+from studio.core.render import Animation  # noqa: E402
 
 LIMBS = ("elbow", "hand", "knee", "foot")  # plotted when a joint's name holds one of these, in this order
 COLOURS = {"elbow": (37, 99, 235), "hand": (22, 163, 74), "knee": (234, 88, 12), "foot": (190, 24, 93)}

@@ -9,16 +9,16 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from studio.annotate import AnnotateCancelled, annotate_image, make_backend
-from studio.commands import AddStroke, EditMask, RigState, SetBox, SetJoints, SetRig
-from studio.document import Document, DocumentError, Skeleton
-from studio.pipeline.intake import LoadedImage
-from studio.pipeline.pose import Box
-from studio.pipeline.strokes import Stroke
-from studio.recovery import Autosaver, AutosaveSchedule
-from studio.preview import PreviewCancelled, PreviewEngine, PreviewRequest
-from studio.render import Animation
-from studio.settings import AppSettings
+from studio.core.annotate import AnnotateCancelled, annotate_image, make_backend
+from studio.core.commands import AddStroke, EditMask, RigState, SetBox, SetJoints, SetRig
+from studio.core.document import Document, DocumentError, Skeleton
+from studio.pipeline.intake.images import LoadedImage
+from studio.pipeline.pose.backend import Box
+from studio.pipeline.intake.strokes import Stroke
+from studio.core.recovery import Autosaver, AutosaveSchedule
+from studio.core.preview import PreviewCancelled, PreviewEngine, PreviewRequest
+from studio.core.render import Animation
+from studio.core.settings import AppSettings
 from studio.ui.undo import UndoStack
 from studio.ui.worker import Job, Jobs
 
@@ -137,7 +137,7 @@ class StudioController(QObject):
             self._rig_timer.start()
 
     def clear_drawing(self) -> None:
-        from studio.commands import SetStrokes
+        from studio.core.commands import SetStrokes
 
         if self.doc.strokes:
             self.undo.run(SetStrokes(list(self.doc.strokes), []))
@@ -264,7 +264,7 @@ class StudioController(QObject):
 
     def estimate(self, animation: Animation) -> None:
         """Estimate the export at the current settings off the UI thread (latest wins)."""
-        from studio.export_jobs import estimate_export
+        from studio.core.export_jobs import estimate_export
 
         background = self.doc.export.background
         kind = self.doc.export.kind

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QLineEdit, QMessageBox, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
-from studio.settings import BACKENDS, AppSettings
+from studio.core.settings import BACKENDS, AppSettings
 
 BACKEND_LABELS = {"auto": "Automatic (the endpoint when one is set, else the built-in model)",
                   "embedded": "Built-in model (offline, CPU)", "manual": "Manual (a default skeleton to drag)", "torchserve": "TorchServe endpoint (AD's API)",

@@ -12,10 +12,10 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QColorDialog, QComboBox, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout, QWidget)
 
-from studio.document import ExportSettings
-from studio.export_jobs import export_all, export_motion
-from studio.motion_source import bundled_motions
-from studio.pipeline.atomic import ExportCancelled
+from studio.core.document import ExportSettings
+from studio.core.export_jobs import export_all, export_motion
+from studio.core.motion_source import bundled_motions
+from studio.pipeline.files.atomic import ExportCancelled
 from studio.ui.controller import StudioController
 from studio.ui.worker import Job
 
@@ -200,7 +200,7 @@ class ExportPanel(QWidget):
 
     def share(self, all_motions: bool = False) -> Job | None:
         """Export (one motion, or all), upload to S3 and copy the link(s) to the clipboard."""
-        from studio.share import ShareSettings
+        from studio.core.share import ShareSettings
 
         cfg = self.controller.settings.share
         if not cfg.bucket:
@@ -221,7 +221,7 @@ class ExportPanel(QWidget):
         return self.export(then=lambda path: self.upload([path], share))
 
     def upload(self, paths: list[Path], share: Any) -> Job | None:
-        from studio.share import ShareCancelled, share_files
+        from studio.core.share import ShareCancelled, share_files
 
         def work(job: Job) -> Any:
             return share_files(paths, share, job.progress.emit, job.is_cancelled)

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Callable
 
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
-from studio.document import Document
-from studio.loading import PROJECT_SUFFIX, describe_error, is_expected, open_path
+from studio.core.document import Document
+from studio.core.loading import PROJECT_SUFFIX, describe_error, is_expected, open_path
 from studio.ui.images import rgb_from_qimage
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class FileActions(QMainWindow):
         if data.hasImage():
             image = QGuiApplication.clipboard().image()
             if not image.isNull():
-                from studio.loading import document_from_image
+                from studio.core.loading import document_from_image
 
                 doc = self.open_guarded("the pasted image", lambda: document_from_image(rgb_from_qimage(image),
                                                                                         "pasted drawing"))
@@ -138,7 +138,7 @@ class FileActions(QMainWindow):
         return self._save_to(Path(path))
 
     def _save_to(self, path: Path) -> bool:
-        from studio.project import save_project
+        from studio.core.project import save_project
 
         try:
             save_project(self.controller.doc, path)

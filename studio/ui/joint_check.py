@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
 
-from studio.annotate import joints_to_name
-from studio.document import Document
+from studio.core.annotate import joints_to_name
+from studio.core.document import Document
 
 
 def _listed(names: list[str]) -> str:

@@ -9,8 +9,8 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, Q
 from PySide6.QtWidgets import (QDockWidget, QPushButton, QSplitter,
                                QToolBar, QVBoxLayout, QWidget)
 
-from studio.commands import reset_joints, swap_left_right
-from studio.motion_source import load_motion
+from studio.core.commands import reset_joints, swap_left_right
+from studio.core.motion_source import load_motion
 from studio.ui.banner import Banner
 from studio.ui.canvas import RigCanvas
 from studio.ui.clip_plot import ClipPlot
@@ -292,7 +292,7 @@ class MainWindow(FileActions):
         elif urls and self.maybe_save():
             self.load(urls[0])
         elif event.mimeData().hasImage() and self.maybe_save():
-            from studio.loading import document_from_image
+            from studio.core.loading import document_from_image
 
             image = event.mimeData().imageData()
             doc = self.open_guarded("the dropped image", lambda: document_from_image(rgb_from_qimage(image),

@@ -13,12 +13,12 @@ from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton,
                                QVBoxLayout, QWidget)
 
-from studio.loading import describe_error
-from studio.motion_source import MOTION_SUFFIX, bundled_motions, motions_dir
-from studio.pipeline.automap import infer_motion_config_with_notes
-from studio.pipeline.bvh import Bvh, read_bvh
-from studio.pipeline.bvh_thumbnail import stick_figure
-from studio.pipeline.config import MotionConfig, read_motion_config
+from studio.core.loading import describe_error
+from studio.core.motion_source import MOTION_SUFFIX, bundled_motions, motions_dir
+from studio.pipeline.motion.automap import infer_motion_config_with_notes
+from studio.pipeline.motion.bvh import Bvh, read_bvh
+from studio.pipeline.motion.thumbnail import stick_figure
+from studio.pipeline.motion.config import MotionConfig, read_motion_config
 from studio.ui.images import pixmap_from_rgba
 from studio.ui.worker import Jobs
 

@@ -9,7 +9,7 @@ from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSlider, QSpinBox,
                                QStyle, QVBoxLayout, QWidget)
 
-from studio.render import Animation
+from studio.core.render import Animation
 from studio.ui.images import qimage_from_premultiplied
 
 SIZES = (256, 384, 512, 768, 1024)

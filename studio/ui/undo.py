@@ -1,11 +1,11 @@
-"""Core commands on Qt's undo stack: every user edit is one QUndoCommand wrapping a studio.commands command."""
+"""Core commands on Qt's undo stack: every user edit is one QUndoCommand wrapping a studio.core.commands command."""
 
 from __future__ import annotations
 
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from studio.commands import Command
-from studio.document import Document
+from studio.core.commands import Command
+from studio.core.document import Document
 
 
 class _Wrapped(QUndoCommand):

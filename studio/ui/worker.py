@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
-from studio.loading import describe_error, is_expected
+from studio.core.loading import describe_error, is_expected
 
 
 class JobCancelled(Exception):

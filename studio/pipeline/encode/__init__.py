@@ -1,0 +1,1 @@
+"""Encode: frames to GIF (shared palette, LZW), MP4 or PNG frames."""

@@ -1,0 +1,232 @@
+"""Video and image-sequence export: H.264 MP4 through imageio-ffmpeg's ffmpeg, and folders of PNG frames.
+
+Both are atomic (see ``atomic``): a cancelled or failing export leaves nothing behind and an
+existing target as it was. ffmpeg is driven directly (``imageio_ffmpeg.get_ffmpeg_exe``) rather
+than through ``imageio_ffmpeg.write_frames``: that generator can only stop ffmpeg by letting it
+finish the file (or by a KeyboardInterrupt thrown into it) and lets ffmpeg's messages go to the
+terminal, while here a cancel kills ffmpeg at once and its error text ends up in ``VideoError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from fractions import Fraction
+from pathlib import Path
+from typing import IO
+
+import cv2
+import numpy as np
+from numba import njit
+
+from studio.pipeline.files.atomic import ExportCancelled, atomic_write_dir, atomic_write_path
+
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+PNG_NAME = "frame_{:04d}.png"
+PNG_COMPRESSION = 2  # zlib level: 1-3 cost about the same here, 2 was fastest
+
+
+class VideoError(RuntimeError):
+    """A video or frame folder that could not be written; the message carries ffmpeg's own words."""
+
+
+def write_mp4(path: str | Path, frames: Iterable[np.ndarray], fps: float,
+              background: tuple[int, int, int] = (255, 255, 255), progress: Progress | None = None,
+              cancel: Cancel | None = None, crf: int = 18, total: int | None = None) -> Path:
+    """Encode ``frames`` as H.264 (libx264, yuv420p, BT.709-tagged) MP4 at ``fps``, atomically.
+
+    frames: (h, w, 4) RGBA or (h, w, 3) RGB uint8, all one size; alpha is composited over
+    ``background`` (RGB). Odd sizes get one row/column of background to make them even (yuv420p
+    needs that). crf: x264 quality, 18 ≈ visually lossless, 23 = ffmpeg's default.
+    ``cancel`` is asked before each frame is pulled; it raises ``ExportCancelled``.
+    ``progress(done, total)``: total is ``total``, else len(frames) when it has one, else 0.
+    """
+    if not (math.isfinite(fps) and fps > 0):
+        raise VideoError(f"fps must be a positive number, got {fps!r}")
+    path = Path(path)
+    bg = np.asarray(background, np.int32).reshape(3)
+    total = _total(frames, total)
+    source = iter(frames)
+    with atomic_write_path(path) as temp, tempfile.TemporaryFile() as log:
+        ffmpeg: subprocess.Popen[bytes] | None = None
+        size = (0, 0)
+        done = 0
+        try:
+            while True:
+                if cancel is not None and cancel():
+                    raise ExportCancelled(f"{path}: MP4 export cancelled after {done} frames")
+                frame = next(source, None)
+                if frame is None:
+                    break
+                rgb = _even_rgb(frame, bg, done)
+                if ffmpeg is None:
+                    size = frame.shape[:2]
+                    ffmpeg = _start_ffmpeg(temp, rgb.shape[1], rgb.shape[0], fps, crf, log)
+                elif frame.shape[:2] != size:
+                    raise VideoError(f"frame {done} is {frame.shape[1]}×{frame.shape[0]}, "
+                                     f"the first was {size[1]}×{size[0]}")
+                _send(ffmpeg, rgb, log, path)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+            if ffmpeg is None:
+                raise VideoError(f"{path}: no frames to write")
+            assert ffmpeg.stdin is not None
+            ffmpeg.stdin.close()
+            if ffmpeg.wait() != 0:
+                raise VideoError(f"{path}: ffmpeg failed (exit {ffmpeg.returncode}): {_tail(log)}")
+        except BaseException:
+            if ffmpeg is not None and ffmpeg.poll() is None:
+                ffmpeg.kill()
+                ffmpeg.wait()
+            raise
+        finally:
+            if ffmpeg is not None and ffmpeg.stdin is not None and not ffmpeg.stdin.closed:
+                with contextlib.suppress(OSError):
+                    ffmpeg.stdin.close()
+    return path
+
+
+def write_png_frames(directory: str | Path, frames: Iterable[np.ndarray], progress: Progress | None = None,
+                     cancel: Cancel | None = None, total: int | None = None) -> list[Path]:
+    """Write frame_0000.png, frame_0001.png... into ``directory``, atomically as a folder.
+
+    frames: (h, w, 4) RGBA or (h, w, 3) RGB uint8. The files go into a temp folder beside
+    ``directory`` that replaces it (and whatever it held) only once every frame is written.
+    PNG encoding (12 ms a 500×500 frame here) runs in worker threads, overlapping the caller's
+    rendering; ``progress`` counts frames written. Returns the final paths, in order.
+    """
+    directory = Path(directory)
+    total = _total(frames, total)
+    names: list[str] = []
+    pending: deque[Future[None]] = deque()
+    workers = max(1, min(4, os.cpu_count() or 1))
+    with atomic_write_dir(directory) as temp, ThreadPoolExecutor(workers, "png-frames") as pool:
+        try:
+            for k, frame in enumerate(_checked(frames, cancel, directory)):
+                if frame.ndim != 3 or frame.shape[2] not in (3, 4) or frame.dtype != np.uint8:
+                    raise VideoError(f"frame {k} must be (h, w, 4) or (h, w, 3) uint8, got {frame.dtype} "
+                                     f"{frame.shape}")
+                names.append(PNG_NAME.format(k))
+                pending.append(pool.submit(_write_png, temp / names[-1], frame.copy(), k))
+                while len(pending) > 2 * workers or (pending and pending[0].done()):
+                    pending.popleft().result()
+                    if progress is not None:
+                        progress(len(names) - len(pending), total)
+            while pending:
+                pending.popleft().result()
+                if progress is not None:
+                    progress(len(names) - len(pending), total)
+        except BaseException:
+            for job in pending:
+                job.cancel()
+            raise
+        if not names:
+            raise VideoError(f"{directory}: no frames to write")
+    return [directory / name for name in names]
+
+
+def _write_png(path: Path, frame: np.ndarray, k: int) -> None:
+    code = cv2.COLOR_RGBA2BGRA if frame.shape[2] == 4 else cv2.COLOR_RGB2BGR
+    ok, data = cv2.imencode(".png", cv2.cvtColor(frame, code), [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION])
+    if not ok:
+        raise VideoError(f"frame {k}: PNG encoding failed")
+    path.write_bytes(data.tobytes())
+
+
+def _checked(frames: Iterable[np.ndarray], cancel: Cancel | None, target: Path) -> Iterable[np.ndarray]:
+    """``frames``, asking ``cancel`` before pulling each one."""
+    source = iter(frames)
+    done = 0
+    while True:
+        if cancel is not None and cancel():
+            raise ExportCancelled(f"{target}: export cancelled after {done} frames")
+        frame = next(source, None)
+        if frame is None:
+            return
+        yield frame
+        done += 1
+
+
+def _total(frames: Iterable[np.ndarray], total: int | None) -> int:
+    if total is not None:
+        return int(total)
+    try:
+        return len(frames)  # type: ignore[arg-type]
+    except TypeError:
+        return 0
+
+
+def _even_rgb(frame: np.ndarray, background: np.ndarray, k: int) -> np.ndarray:
+    """(H, W, 3) uint8, H and W even: ``frame`` over ``background`` (3,) int32, padded with it."""
+    if frame.ndim != 3 or frame.shape[2] not in (3, 4) or frame.dtype != np.uint8:
+        raise VideoError(f"frame {k} must be (h, w, 4) or (h, w, 3) uint8, got {frame.dtype} {frame.shape}")
+    h, w = frame.shape[:2]
+    out = np.empty((h + h % 2, w + w % 2, 3), np.uint8)
+    out[h:] = background
+    out[:, w:] = background
+    if frame.shape[2] == 3:
+        out[:h, :w] = frame
+    else:
+        _composite(frame, background, out)
+    return out
+
+
+@njit(nogil=True, cache=True)
+def _composite(rgba: np.ndarray, background: np.ndarray, out: np.ndarray) -> None:
+    """out[:h, :w] = rgba (h, w, 4) over background (3,), rounded; 0.4 ms per 500×500 (numpy: 7 ms)."""
+    h, w = rgba.shape[:2]
+    for y in range(h):
+        for x in range(w):
+            a = np.int32(rgba[y, x, 3])
+            for c in range(3):
+                if a == 255:
+                    out[y, x, c] = rgba[y, x, c]
+                else:
+                    out[y, x, c] = (np.int32(rgba[y, x, c]) * a + background[c] * (255 - a) + 127) // 255
+
+
+def _start_ffmpeg(target: Path, width: int, height: int, fps: float, crf: int,
+                  log: IO[bytes]) -> subprocess.Popen[bytes]:
+    import imageio_ffmpeg  # lazily: only MP4 export needs it
+
+    rate = Fraction(fps).limit_denominator(1001)
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(rate), "-i", "-",
+               "-an", "-c:v", "libx264", "-preset", "medium", "-tune", "animation", "-crf", str(int(crf)),
+               "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"
+                      "setparams=range=tv:colorspace=bt709:color_primaries=bt709:color_trc=bt709",
+               "-movflags", "+faststart", "-f", "mp4", str(target)]
+    # Ctrl-C reaches Python only, which then kills ffmpeg.
+    session = {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)} if sys.platform == "win32" \
+        else {"start_new_session": True}
+    try:
+        return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log,
+                                **session)  # type: ignore[call-overload]
+    except OSError as err:
+        raise VideoError(f"could not start ffmpeg ({command[0]}): {err}") from err
+
+
+def _send(ffmpeg: subprocess.Popen[bytes], rgb: np.ndarray, log: IO[bytes], path: Path) -> None:
+    assert ffmpeg.stdin is not None
+    try:
+        ffmpeg.stdin.write(rgb.data)
+    except (BrokenPipeError, OSError) as err:
+        ffmpeg.wait()
+        raise VideoError(f"{path}: ffmpeg stopped (exit {ffmpeg.returncode}): {_tail(log)}") from err
+
+
+def _tail(log: IO[bytes], limit: int = 2000) -> str:
+    """The last ``limit`` characters ffmpeg wrote to stderr."""
+    log.flush()
+    log.seek(0, os.SEEK_END)
+    log.seek(max(0, log.tell() - limit))
+    return log.read().decode("utf-8", "replace").strip() or "(no message)"

@@ -1,0 +1,1 @@
+"""Files: atomic writes, capped reads and the processes that own temp files."""

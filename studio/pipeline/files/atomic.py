@@ -1,0 +1,281 @@
+"""Atomic exports: write to a temp sibling, rename over the target on success, leave nothing on failure or cancel.
+
+A reader never sees a half-written file: the temp file or folder lives next to the target (same file system,
+so the final ``os.replace`` is a rename), its name starts with a dot and ends in ``.tmp``, and it is fsynced
+before the rename. The result gets the permissions a plain ``open`` would give (the umask's, or those of the
+file it replaces), not the owner-only ones of a temp file. On any exception (``ExportCancelled`` included) the
+temp is removed and an existing target is left untouched.
+
+Folders cannot be renamed over a non-empty folder, so ``atomic_write_dir`` swaps: the old folder
+is renamed aside, the new one renamed into place, then the old one deleted; if the second rename
+fails the old folder is put back. Between the two renames (microseconds) the target is absent.
+
+A read-only target (no write permission for us, say ``chmod 444``) is refused with ReadOnlyTargetError, as a
+text editor refuses it, unless the caller forces it inside ``overwrite_read_only()``.
+
+Temp names carry the writer's pid (``.out.gif.<pid>.<random>.tmp``). A process killed mid-write (SIGKILL, a
+power cut) cannot remove its temp, so the first write of each process into a folder sweeps the temps and
+set-aside folders of this naming whose writer is gone: its pid is not running, or is running but started after
+the temp was last written (the pid was reused). Temps named before pids were part of the name
+(``.out.gif.<random>.tmp``) are swept once they are a day old.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import stat
+import tempfile
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar
+from pathlib import Path
+
+from studio.pipeline.files.processes import pid_alive, process_started
+
+
+class ExportCancelled(Exception):
+    """The user cancelled an export; nothing was written and any existing target is unchanged."""
+
+
+class AtomicWriteError(OSError):
+    """The finished temp file or folder could not be moved into place."""
+
+
+class ReadOnlyTargetError(PermissionError):
+    """The target exists and is read-only; it was left unchanged (``overwrite_read_only()`` forces it)."""
+
+
+_FORCE_READ_ONLY: ContextVar[bool] = ContextVar("overwrite_read_only", default=False)
+
+
+@contextlib.contextmanager
+def overwrite_read_only() -> Iterator[None]:
+    """Within this block (this thread or task), atomic writes replace read-only targets (``--force``)."""
+    token = _FORCE_READ_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _FORCE_READ_ONLY.reset(token)
+
+
+def is_read_only(path: Path) -> bool:
+    """Whether ``path`` exists and we may not write it: no write bit for its owner when it is ours, no write bit
+    at all, or no write access (root may write anything, but a ``chmod 444`` file still reads as read-only)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    if hasattr(os, "geteuid") and info.st_uid == os.geteuid() and not info.st_mode & stat.S_IWUSR:
+        return True
+    return not info.st_mode & 0o222 or not os.access(path, os.W_OK)
+
+
+def check_replaceable(target: str | os.PathLike[str]) -> None:
+    """Raise ReadOnlyTargetError when ``target`` is read-only and the caller did not force it."""
+    path = Path(target)
+    if not _FORCE_READ_ONLY.get() and is_read_only(path):
+        kind = "folder" if path.is_dir() else "file"
+        raise ReadOnlyTargetError(f"{path}: the {kind} is read-only, so it was left unchanged")
+
+
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # the only portable way to read it is to set it; done once, at import
+    os.umask(mask)
+    return mask
+
+
+UMASK = _read_umask()
+
+
+def _publish_mode(temp: Path, target: Path, base: int) -> None:
+    """Give ``temp`` the mode ``target`` has, or else the one a new file or folder would get (temp files
+    and folders are created owner-only: a web server could not serve the GIF)."""
+    try:
+        mode = target.stat().st_mode & 0o7777 if target.exists() else base & ~UMASK
+        os.chmod(temp, mode)
+    except OSError:
+        pass  # a file system without modes: nothing to match
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}.{os.getpid()}."
+
+
+_TEMP_NAME = re.compile(r"\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.(?:tmp|old)")
+LEGACY_TEMP_AGE = 24 * 3600.0  # s: a temp without a pid in its name is taken for abandoned after a day
+LEGACY_SUFFIXES = (".gif", ".mp4", ".m4v", ".png", ".studio", ".yaml", ".json", ".bvh")
+_SWEPT: set[Path] = set()  # folders this process has swept already
+
+
+def _stale(entry: os.DirEntry[str], now: float) -> bool:
+    match = _TEMP_NAME.fullmatch(entry.name)
+    if match is None:
+        return False
+    try:
+        written = entry.stat(follow_symlinks=False).st_mtime
+    except OSError:
+        return False
+    if match.group("pid") is None:  # only for the kinds of file this project writes: the naming is common
+        return Path(match.group("name")).suffix.lower() in LEGACY_SUFFIXES and now - written > LEGACY_TEMP_AGE
+    pid = int(match.group("pid"))
+    if pid == os.getpid():
+        return False  # ours: a writer of this process may be using it
+    if not pid_alive(pid):
+        return True
+    started = process_started(pid)
+    return started is not None and started > written + 1.0  # the pid was reused after the temp was written
+
+
+def sweep_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temps and set-aside folders of this module's naming in ``folder`` whose writer is gone
+    (see the module docstring); once per folder per process. Returns what was removed. Never raises."""
+    folder = Path(folder)
+    key = folder.absolute()
+    if key in _SWEPT:
+        return []
+    _SWEPT.add(key)
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(".") or not _stale(entry, now):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:
+            continue  # not ours to remove after all (permissions), or gone meanwhile
+    return removed
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make the renames and removals in ``folder`` durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def fsync_path(path: Path) -> None:
+    """fsync one file's contents to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class PendingFile:
+    """A temp file next to ``target``, created empty; ``commit()`` renames it over the target, ``discard()`` removes it.
+
+    For writers whose lifetime is not one ``with`` block (e.g. a streaming GIF writer).
+    """
+
+    def __init__(self, target: str | os.PathLike[str]) -> None:
+        self.target = Path(target)
+        if self.target.is_dir():
+            raise IsADirectoryError(f"{self.target}: is a folder, cannot write a file there")
+        check_replaceable(self.target)
+        sweep_stale_temps(self.target.parent)
+        fd, name = tempfile.mkstemp(prefix=_temp_prefix(self.target), suffix=".tmp", dir=self.target.parent)
+        os.close(fd)
+        self.temp = Path(name)
+        self.done = False
+
+    def commit(self) -> Path:
+        """fsync the temp file, rename it over the target, and return the target."""
+        if self.done:
+            raise AtomicWriteError(f"{self.target}: this pending file was already committed or discarded")
+        try:
+            fsync_path(self.temp)
+            _publish_mode(self.temp, self.target, 0o666)
+            os.replace(self.temp, self.target)
+        except OSError as err:
+            self.discard()
+            raise AtomicWriteError(f"{self.target}: could not move the finished file into place: {err}") from err
+        self.done = True
+        fsync_dir(self.target.parent)
+        return self.target
+
+    def discard(self) -> None:
+        """Remove the temp file (idempotent); the target is never touched."""
+        self.done = True
+        with contextlib.suppress(FileNotFoundError):
+            self.temp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_write_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temp path in ``target``'s folder; on success it is fsynced and renamed over ``target``.
+
+    The temp file exists (empty) when yielded, so writers may open it or replace it. On any exception
+    the temp is removed and ``target`` is left as it was.
+    """
+    pending = PendingFile(target)
+    try:
+        yield pending.temp
+    except BaseException:
+        pending.discard()
+        raise
+    pending.commit()
+
+
+@contextlib.contextmanager
+def atomic_write_dir(target: str | os.PathLike[str], fsync: bool = True) -> Iterator[Path]:
+    """Yield an empty temp folder next to ``target``; on success it replaces ``target`` (file or folder).
+
+    fsync: fsync every file in the folder before the rename. On any exception the temp folder is
+    removed and ``target`` is left as it was.
+    """
+    target = Path(target)
+    check_replaceable(target)
+    sweep_stale_temps(target.parent)
+    temp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
+    try:
+        yield temp
+        if fsync:
+            for path in temp.rglob("*"):
+                if path.is_file() and not path.is_symlink():
+                    fsync_path(path)
+        _publish_mode(temp, target, 0o777)
+        _replace_dir(temp, target)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    fsync_dir(target.parent)
+
+
+def _replace_dir(temp: Path, target: Path) -> None:
+    """Rename ``temp`` to ``target``, moving an existing ``target`` aside first and deleting it after."""
+    if not os.path.lexists(target):
+        os.replace(temp, target)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".old", dir=target.parent))
+    old = aside / "old"
+    try:
+        os.replace(target, old)
+    except OSError as err:
+        aside.rmdir()
+        raise AtomicWriteError(f"{target}: could not move the existing output aside: {err}") from err
+    try:
+        os.replace(temp, target)
+    except OSError as err:
+        os.replace(old, target)
+        shutil.rmtree(aside, ignore_errors=True)
+        raise AtomicWriteError(f"{target}: could not move the finished folder into place: {err}") from err
+    shutil.rmtree(aside, ignore_errors=True)
