@@ -61,7 +61,7 @@ def main() -> None:
     for stroke in sample_strokes()[:-6]:
         c.add_stroke(stroke)
     deadline = time.perf_counter() + 20
-    while not c.doc.rigged and time.perf_counter() < deadline:  # rigged automatically after the last stroke
+    while not c.doc.annotated and time.perf_counter() < deadline:  # annotated automatically after the last stroke
         QApplication.processEvents()
         time.sleep(0.01)
     shot("02-draw.png", 10)
@@ -87,7 +87,7 @@ def main() -> None:
     if drawing.is_file():  # a six-armed drawing no biped skeleton fits: the built-in model rings what it is unsure of
         win.load(drawing)  # type: ignore[attr-defined]
         deadline = time.perf_counter() + 30
-        while not c.doc.rigged and time.perf_counter() < deadline:
+        while not c.doc.annotated and time.perf_counter() < deadline:
             QApplication.processEvents()
             time.sleep(0.01)
         win.set_tool("joints")  # type: ignore[attr-defined]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.core.commands import (AddStroke, EditMask, History, RigState, SetBox, SetRig, SetStrokes, move_joint,
-                             reset_joints, swap_left_right)
+from studio.core.commands import (AddStroke, AnnotationState, EditMask, History, SetAnnotation, SetBox, SetStrokes,
+                                  move_joint, reset_joints, swap_left_right)
 from studio.core.document import Document, DocumentError, Skeleton
 from studio.core.observe import Signal
 from studio.pipeline.intake.segment import paint
@@ -14,7 +14,7 @@ from studio.pipeline.intake.strokes import Stroke
 from studio.core.sample import sample_character, sample_image
 
 
-def _rigged() -> Document:
+def _annotated() -> Document:
     return Document.from_character(sample_character(), sample_image())
 
 
@@ -51,10 +51,10 @@ def test_without_its_image_the_texture_goes_on_white_paper() -> None:
     np.testing.assert_allclose(doc.character().rest, character.rest)
 
 
-def test_unrigged_and_empty_mask_give_clear_errors() -> None:
-    with pytest.raises(DocumentError, match="not rigged yet"):
+def test_unannotated_and_empty_mask_give_clear_errors() -> None:
+    with pytest.raises(DocumentError, match="not annotated yet"):
         Document.blank(64, 64).character()
-    doc = _rigged()
+    doc = _annotated()
     doc.set_mask(np.zeros_like(doc.mask))
     with pytest.raises(DocumentError, match="mask inside the box is empty"):
         doc.character()
@@ -80,7 +80,7 @@ def test_strokes_draw_undo_and_clear() -> None:
 
 
 def test_box_is_clamped_and_undoable() -> None:
-    doc = _rigged()
+    doc = _annotated()
     history = History(doc)
     before = doc.box
     history.push(SetBox(before, (-50.0, 10.0, 5000.0, 200.0)))
@@ -90,7 +90,7 @@ def test_box_is_clamped_and_undoable() -> None:
 
 
 def test_a_mask_brush_stroke_is_one_command_with_only_its_rectangle() -> None:
-    doc = _rigged()
+    doc = _annotated()
     history = History(doc)
     old = doc.mask.copy()
     new = paint(paint(old, (20.0, 20.0), 6.0), (30.0, 22.0), 6.0)
@@ -104,7 +104,7 @@ def test_a_mask_brush_stroke_is_one_command_with_only_its_rectangle() -> None:
 
 
 def test_joint_drag_reset_and_swap() -> None:
-    doc = _rigged()
+    doc = _annotated()
     history = History(doc)
     start = doc.skeleton.joints.copy()
     hand = doc.skeleton.names.index("left_hand")
@@ -128,18 +128,19 @@ def test_setting_a_rig_is_undoable_as_one_step() -> None:
     mask = np.zeros((64, 64), np.uint8)
     mask[10:50, 20:40] = 255
     skeleton = Skeleton.ad(np.tile([30.0, 30.0], (16, 1)))
-    history.push(SetRig(RigState.of(doc), RigState((10.0, 5.0, 50.0, 60.0), mask, skeleton, skeleton.joints)))
-    assert doc.rigged and doc.character().mask.shape == (55, 40)
+    after = AnnotationState((10.0, 5.0, 50.0, 60.0), mask, skeleton, skeleton.joints)
+    history.push(SetAnnotation(AnnotationState.of(doc), after))
+    assert doc.annotated and doc.character().mask.shape == (55, 40)
     history.undo()
-    assert not doc.rigged and doc.mask is None
+    assert not doc.annotated and doc.mask is None
     assert not history.can_undo and history.can_redo
 
 
 def test_unsure_joints_stay_flagged_until_moved_or_confirmed() -> None:
-    doc = _rigged()
+    doc = _annotated()
     history = History(doc)
-    plain = RigState.of(doc)
-    history.push(SetRig(plain, RigState(plain.box, plain.mask, plain.skeleton, plain.detected,
+    plain = AnnotationState.of(doc)
+    history.push(SetAnnotation(plain, AnnotationState(plain.box, plain.mask, plain.skeleton, plain.detected,
                                         frozenset({"left_hand", "right_foot"}))))
     names = doc.skeleton.names
     hand, foot = names.index("left_hand"), names.index("right_foot")
@@ -147,7 +148,7 @@ def test_unsure_joints_stay_flagged_until_moved_or_confirmed() -> None:
     history.push(move_joint(doc, hand, (10.0, 12.0), doc.skeleton.joints))
     assert doc.unsure_joints() == [foot]  # moved by hand: checked
     history.undo()
-    assert doc.unsure_joints() == sorted([hand, foot])  # back where the rig put it: unchecked again
+    assert doc.unsure_joints() == sorted([hand, foot])  # back where the annotation put it: unchecked again
     seen: list[str] = []
     doc.changed.connect(seen.append)
     revision = doc.revision
@@ -158,15 +159,15 @@ def test_unsure_joints_stay_flagged_until_moved_or_confirmed() -> None:
     doc.mark_saved()
     doc.confirm_joints()
     assert seen == ["joints"] and not doc.settings_changed  # nothing left to confirm: no change
-    history.undo()  # undoing the rig brings back the state before it, which had no unsure joints
+    history.undo()  # undoing the annotation brings back the state before it, which had no unsure joints
     assert doc.unsure == frozenset()
     history.redo()
     assert doc.unsure == {"left_hand", "right_foot"}
 
 
-def test_commands_on_an_unrigged_document_say_what_to_do() -> None:
+def test_commands_on_an_unannotated_document_say_what_to_do() -> None:
     doc = Document.blank(32, 32)
-    with pytest.raises(DocumentError, match="rig the drawing first"):
+    with pytest.raises(DocumentError, match="annotate the drawing first"):
         swap_left_right(doc)
-    with pytest.raises(DocumentError, match="rig the drawing first"):
+    with pytest.raises(DocumentError, match="annotate the drawing first"):
         reset_joints(doc)

@@ -1,4 +1,4 @@
-"""The studio window, offscreen: opens rigged and animating, edits are undoable, errors show inline, exports work."""
+"""The studio window, offscreen: opens annotated and animating, edits are undoable, errors show inline, exports work."""
 
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ def _drag(canvas: Any, start: QPoint, end: QPoint, steps: int = 6) -> None:
     QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
 
 
-def test_opens_on_the_sample_rigged_and_animating(window: Any, qtbot: Any) -> None:
-    assert window.controller.doc.rigged and window.preview.animation is not None
+def test_opens_on_the_sample_annotated_and_animating(window: Any, qtbot: Any) -> None:
+    assert window.controller.doc.annotated and window.preview.animation is not None
     first = window.preview.frame
     wait_until(qtbot, lambda: window.preview.frame != first, 5)  # it plays by itself
     grab = window.grab()
@@ -54,9 +54,9 @@ def test_opens_on_the_sample_rigged_and_animating(window: Any, qtbot: Any) -> No
 def test_with_nothing_to_play_the_transport_is_off_and_comes_back(window: Any, qtbot: Any) -> None:
     preview = window.preview
     assert preview.play.isEnabled() and preview.scrub.isEnabled() and preview.playing
-    window.controller.preview_failed.emit("the motion needs a rigged drawing")
+    window.controller.preview_failed.emit("the motion needs an annotated drawing")
     assert not preview.play.isEnabled() and not preview.scrub.isEnabled() and preview.time_label.text() == "–"
-    assert preview.view.message == "The motion needs a rigged drawing" and not preview.timer.isActive()
+    assert preview.view.message == "The motion needs an annotated drawing" and not preview.timer.isActive()
     window.controller.request_preview()
     wait_until(qtbot, lambda: preview.animation is not None and preview.play.isEnabled(), 30)
     assert preview.scrub.isEnabled() and preview.playing and preview.timer.isActive()
@@ -72,7 +72,7 @@ def test_the_export_estimate_never_shows_the_last_animations_frames(window: Any,
     wait_until(qtbot, lambda: window.preview.animation.n_frames == 24 and "24 frames at" in estimate.text())
     assert "24 frames" not in before and seen[0] == "Estimating the export…"
     assert all("24 frames at" in text for text in seen[1:])
-    window.controller.preview_failed.emit("the motion needs a rigged drawing")
+    window.controller.preview_failed.emit("the motion needs an annotated drawing")
     assert estimate.text() == ""
 
 
@@ -89,8 +89,8 @@ def test_the_estimate_times_the_chosen_format(window: Any, qtbot: Any, monkeypat
 
 
 def test_rig_notes_read_as_sentences_in_the_status_bar(window: Any) -> None:
-    window.controller.rig_finished.emit(["low confidence: check hip, left knee", "2 figures detected."])
-    assert window.statusBar().currentMessage() == "Rigged. Low confidence: check hip, left knee. 2 figures detected."
+    window.controller.annotation_finished.emit(["low confidence: check hip, left knee", "2 figures detected."])
+    assert window.statusBar().currentMessage() == "Annotated. Low confidence: check hip, left knee. 2 figures detected."
 
 
 def test_joint_drag_previews_live_and_is_one_undoable_command(window: Any, qtbot: Any) -> None:
@@ -138,15 +138,15 @@ def test_box_and_mask_edits_undo(window: Any) -> None:
 def test_drawing_on_a_new_page_rigs_it_automatically(window: Any, qtbot: Any) -> None:
     c, canvas = window.controller, window.canvas
     window.new_drawing()
-    assert not c.doc.rigged and window.canvas.tool == "draw"
+    assert not c.doc.annotated and window.canvas.tool == "draw"
     window.options.width_slider.setValue(40)
     w, h = c.doc.size
     to = canvas.to_widget
     _drag(canvas, to(w * 0.5, h * 0.15).toPoint(), to(w * 0.5, h * 0.85).toPoint())  # body
     _drag(canvas, to(w * 0.25, h * 0.4).toPoint(), to(w * 0.75, h * 0.4).toPoint())  # arms
     assert len(c.doc.strokes) == 2
-    wait_until(qtbot, lambda: c.doc.rigged and c.animation is not None and c.animation.character.width < w, 30)
-    assert c.undo.count() == 3  # two strokes and the automatic rig, each undoable
+    wait_until(qtbot, lambda: c.doc.annotated and c.animation is not None and c.animation.character.width < w, 30)
+    assert c.undo.count() == 3  # two strokes and the automatic annotation, each undoable
 
 
 def test_a_corrupt_image_shows_an_inline_error(window: Any, tmp_path: Path) -> None:
@@ -155,7 +155,7 @@ def test_a_corrupt_image_shows_an_inline_error(window: Any, tmp_path: Path) -> N
     assert not window.load(bad)
     assert window.banner.isVisible() and "broken.png" in window.banner.label.text()
     assert window.banner.label.text().count("broken.png") == 1  # named once, not "broken.png: …/broken.png: …"
-    assert window.controller.doc.rigged  # the sample is still there: nothing lost
+    assert window.controller.doc.annotated  # the sample is still there: nothing lost
 
 
 def test_a_blank_page_says_no_figure_found(window: Any, qtbot: Any, tmp_path: Path) -> None:
@@ -292,7 +292,7 @@ def test_paste_and_drop_open_images(window: Any, qtbot: Any, tmp_path: Path) -> 
     QGuiApplication.clipboard().setImage(qimage_from_rgb(sample_image()))
     window.paste()
     assert c.doc.source == "pasted drawing" and c.doc.size == (400, 440)
-    qtbot.waitUntil(lambda: c.doc.rigged, timeout=20000)
+    qtbot.waitUntil(lambda: c.doc.annotated, timeout=20000)
     QGuiApplication.clipboard().setText("just text")
     window.paste()
     assert "no image" in window.banner.label.text()
@@ -308,14 +308,14 @@ def test_paste_and_drop_open_images(window: Any, qtbot: Any, tmp_path: Path) -> 
     assert isinstance(QImage(), QImage)
 
 
-def test_rigging_can_be_cancelled_and_changes_nothing(window: Any, qtbot: Any) -> None:
+def test_annotating_can_be_cancelled_and_changes_nothing(window: Any, qtbot: Any) -> None:
     c = window.controller
     before = c.doc.skeleton.joints.copy()
-    job = c.rig()
-    assert window.rig_cancel.isVisible()
-    window.rig_cancel.click()
+    job = c.annotate()
+    assert window.annotate_cancel.isVisible()
+    window.annotate_cancel.click()
     qtbot.waitUntil(lambda: job.done.is_set(), timeout=20000)
-    qtbot.waitUntil(lambda: not window.rig_cancel.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: not window.annotate_cancel.isVisible(), timeout=5000)
     np.testing.assert_array_equal(c.doc.skeleton.joints, before)
     assert c.undo.count() == 0
 
@@ -383,14 +383,14 @@ def test_a_steady_drag_keeps_the_preview_moving(window: Any) -> None:
 
 def test_a_rig_result_does_not_overwrite_edits_made_meanwhile(window: Any, qtbot: Any) -> None:
     c = window.controller
-    job = c.rig()
+    job = c.annotate()
     joints = c.doc.skeleton.joints.copy()
     joints[5] += (4.0, 4.0)
-    c.set_joints(c.doc.skeleton.joints.copy(), joints, 5)  # before the rig's result is delivered
+    c.set_joints(c.doc.skeleton.joints.copy(), joints, 5)  # before the annotation's result is delivered
     qtbot.waitUntil(lambda: job.done.is_set(), timeout=20000)
     qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=5000)
     np.testing.assert_array_equal(c.doc.skeleton.joints, joints)
-    assert "changed while it was being rigged" in window.banner.label.text() and c.undo.count() == 1
+    assert "changed while it was being annotated" in window.banner.label.text() and c.undo.count() == 1
 
 
 def test_a_second_export_does_not_cancel_the_first(window: Any, qtbot: Any, tmp_path: Path) -> None:
@@ -479,7 +479,7 @@ from studio.ui.app import create_app
 _, w = create_app(settings=AppSettings(), offscreen=True)
 c = w.controller
 w.new_drawing()
-c.rig_fixed_by_hand = True  # no automatic rig between the strokes: this is about saving them
+c.annotation_fixed_by_hand = True  # no automatic annotation between the strokes: this is about saving them
 c.enable_autosave(Autosaver(), AutosaveSchedule(quiet_s=0.5, max_wait_s=1.0))
 k, due = 0, time.monotonic()
 while True:  # a stroke every 0.3 s, for ever: never the 0.5 s pause a debounce alone would wait for
@@ -521,13 +521,13 @@ def test_steady_editing_is_autosaved_and_survives_kill_9(tmp_path: Path) -> None
 
 
 def test_unsure_joints_are_ringed_and_listed_until_fixed_or_confirmed(window: Any, qtbot: Any) -> None:
-    from studio.core.commands import RigState, SetRig
+    from studio.core.commands import AnnotationState, SetAnnotation
 
     c, canvas = window.controller, window.canvas
     window.set_tool("joints")
     assert not window.joint_check.isVisible()
-    plain = RigState.of(c.doc)
-    c.undo.run(SetRig(plain, RigState(plain.box, plain.mask, plain.skeleton, plain.detected,
+    plain = AnnotationState.of(c.doc)
+    c.undo.run(SetAnnotation(plain, AnnotationState(plain.box, plain.mask, plain.skeleton, plain.detected,
                                        frozenset({"left_hand", "right_knee"}))))
     assert window.joint_check.isVisible()
     assert "left hand and right knee" in window.joint_check.label.text()
@@ -560,13 +560,13 @@ def test_where_no_figure_is_found_a_dragged_box_rigs_inside_it(window: Any, qtbo
     window.load(path)
     wait_until(qtbot, lambda: window.banner.isVisible(), 20)
     assert "No figure found" in window.banner.label.text() and "Box tool" in window.banner.label.text()
-    assert not c.doc.rigged
+    assert not c.doc.annotated
     window.set_tool("box")
     QTest.mouseClick(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                      canvas.to_widget(20, 20).toPoint())
     assert c.doc.box is None  # a click is not a box
     _drag(canvas, canvas.to_widget(135, 50).toPoint(), canvas.to_widget(265, 255).toPoint())
-    wait_until(qtbot, lambda: c.doc.rigged, 20)
+    wait_until(qtbot, lambda: c.doc.annotated, 20)
     left, top, right, bottom = c.doc.box
     assert abs(left - 135) < 3 and abs(top - 50) < 3 and abs(right - 265) < 3 and abs(bottom - 255) < 3
     assert not window.banner.isVisible()
@@ -574,7 +574,7 @@ def test_where_no_figure_is_found_a_dragged_box_rigs_inside_it(window: Any, qtbo
 
 def test_a_small_figure_on_a_big_sheet_is_shown_large_and_the_view_zooms_and_pans(window: Any, qtbot: Any,
                                                                                      tmp_path: Path) -> None:
-    """Rigging a photo whose figure covers little of it zooms to the figure; the wheel zooms about the pointer,
+    """Annotating a photo whose figure covers little of it zooms to the figure; the wheel zooms about the pointer,
     a middle drag pans, and a joint dragged while zoomed lands where the pointer is; Fit shows it all again."""
     import cv2
 
@@ -587,7 +587,7 @@ def test_a_small_figure_on_a_big_sheet_is_shown_large_and_the_view_zooms_and_pan
     Image.fromarray(page).save(path)
     c, canvas = window.controller, window.canvas
     window.load(path)
-    wait_until(qtbot, lambda: c.doc.rigged and c.doc.source == str(path), 30)
+    wait_until(qtbot, lambda: c.doc.annotated and c.doc.source == str(path), 30)
     left, top, right, bottom = c.doc.box
     a, b = canvas.to_widget(left, top), canvas.to_widget(right, bottom)
     assert b.y() - a.y() > 0.6 * canvas.height()  # framed: the figure fills most of the canvas
@@ -627,7 +627,7 @@ def test_a_small_figure_on_a_big_sheet_is_shown_large_and_the_view_zooms_and_pan
 
 def test_panning_is_safe_whatever_else_the_mouse_and_keyboard_do(window: Any, qtbot: Any) -> None:
     """A click during a pan edits nothing; a pan whose release went elsewhere ends on the next move; two fingers
-    on a touchpad pan; rigging again keeps a view the user chose; Ctrl+= zooms in."""
+    on a touchpad pan; annotating again keeps a view the user chose; Ctrl+= zooms in."""
     c, canvas = window.controller, window.canvas
     window.set_tool("draw")
     strokes, revision = len(c.doc.strokes), c.doc.revision
@@ -664,17 +664,18 @@ def test_panning_is_safe_whatever_else_the_mouse_and_keyboard_do(window: Any, qt
     QTest.keyClick(window, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
     assert canvas.viewport.zoom == pytest.approx(zoom * 1.25)
     window.set_tool("joints")
-    c.rig()
-    wait_until(qtbot, lambda: "rig" not in c.jobs.running, 30)
-    assert canvas.viewport.zoom == pytest.approx(zoom * 1.25)  # rigging again leaves the user's view alone
+    c.annotate()
+    wait_until(qtbot, lambda: "annotate" not in c.jobs.running, 30)
+    assert canvas.viewport.zoom == pytest.approx(zoom * 1.25)  # annotating again leaves the user's view alone
 
 
 def test_confirming_unsure_joints_marks_the_window_unsaved(window: Any) -> None:
-    from studio.core.commands import RigState, SetRig
+    from studio.core.commands import AnnotationState, SetAnnotation
 
     c = window.controller
-    plain = RigState.of(c.doc)
-    c.undo.run(SetRig(plain, RigState(plain.box, plain.mask, plain.skeleton, plain.detected, frozenset({"neck"}))))
+    plain = AnnotationState.of(c.doc)
+    c.undo.run(SetAnnotation(plain, AnnotationState(plain.box, plain.mask, plain.skeleton, plain.detected,
+                                                    frozenset({"neck"}))))
     c.doc.mark_saved()
     c.undo.setClean()
     window._update_title()

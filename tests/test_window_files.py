@@ -37,7 +37,7 @@ def window(qtbot: Any) -> Any:
 def _still_works(window: Any, tmp_path: Path) -> None:
     """The sample is still there, unchanged, and the window opens the next (good) file."""
     c = window.controller
-    assert c.doc.source == "sample" and c.doc.rigged and c.undo.count() == 0
+    assert c.doc.source == "sample" and c.doc.annotated and c.undo.count() == 0
     good = save_project(sample_document(), tmp_path / "good.studio")
     assert window.load(good) and window.project_path == good
 

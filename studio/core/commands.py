@@ -106,7 +106,7 @@ class SetJoints:
 
 
 @dataclass
-class RigState:
+class AnnotationState:
     box: Box | None
     mask: np.ndarray | None
     skeleton: Skeleton | None
@@ -114,26 +114,26 @@ class RigState:
     unsure: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, doc: Document) -> "RigState":
+    def of(cls, doc: Document) -> "AnnotationState":
         return cls(doc.box, None if doc.mask is None else doc.mask.copy(), doc.skeleton,
                    None if doc.detected is None else doc.detected.copy(), doc.unsure)
 
 
 @dataclass
-class SetRig:
-    """An automatic rig (box, mask and skeleton at once) or clearing it."""
+class SetAnnotation:
+    """An automatic annotation (box, mask and skeleton at once) or clearing it."""
 
-    before: RigState
-    after: RigState
-    text: str = "Rig drawing"
+    before: AnnotationState
+    after: AnnotationState
+    text: str = "Annotate drawing"
 
     def do(self, doc: Document) -> None:
         s = self.after
-        doc.set_rig(s.box, None if s.mask is None else s.mask.copy(), s.skeleton, s.detected, s.unsure)
+        doc.set_annotation(s.box, None if s.mask is None else s.mask.copy(), s.skeleton, s.detected, s.unsure)
 
     def undo(self, doc: Document) -> None:
         s = self.before
-        doc.set_rig(s.box, None if s.mask is None else s.mask.copy(), s.skeleton, s.detected, s.unsure)
+        doc.set_annotation(s.box, None if s.mask is None else s.mask.copy(), s.skeleton, s.detected, s.unsure)
 
 
 def move_joint(doc: Document, index: int, xy: tuple[float, float], start: np.ndarray) -> SetJoints:
@@ -146,13 +146,13 @@ def move_joint(doc: Document, index: int, xy: tuple[float, float], start: np.nda
 
 def reset_joints(doc: Document) -> SetJoints:
     if doc.skeleton is None or doc.detected is None:
-        raise DocumentError("there are no detected joints to go back to: rig the drawing first")
+        raise DocumentError("there are no detected joints to go back to: annotate the drawing first")
     return SetJoints(doc.skeleton.joints.copy(), doc.detected.copy(), "Reset joints")
 
 
 def swap_left_right(doc: Document) -> SetJoints:
     if doc.skeleton is None:
-        raise DocumentError("there is no skeleton to mirror: rig the drawing first")
+        raise DocumentError("there is no skeleton to mirror: annotate the drawing first")
     return SetJoints(doc.skeleton.joints.copy(), doc.skeleton.mirrored_names(), "Swap left and right")
 
 

@@ -82,12 +82,12 @@ class ExportSettings:
 
 @dataclass
 class Document:
-    """One drawing being rigged and animated. Widgets observe ``changed(aspect)``; commands change it.
+    """One drawing being annotated and animated. Widgets observe ``changed(aspect)``; commands change it.
 
     paper: (H, W, 3) uint8 RGB under the strokes (a loaded photo, or white); strokes: drawn on top, in order.
     box: the figure's box, image px; mask: (H, W) uint8 0/255 over the whole image; skeleton: joints in image px;
-    detected: the joints as the last automatic rig placed them (for "reset to detected"); unsure: the joints that
-    rig scored low, which stay flagged while they are where it put them (``unsure_joints``).
+    detected: the joints as the last automatic annotation placed them (for "reset to detected"); unsure: the
+    joints that annotation scored low, which stay flagged while they are where it put them (``unsure_joints``).
     """
 
     paper: np.ndarray
@@ -148,11 +148,14 @@ class Document:
         return self._image
 
     @property
-    def rigged(self) -> bool:
+    def annotated(self) -> bool:
+        """Box, mask and joints are all there: the drawing can be rigged and animated."""
         return self.box is not None and self.mask is not None and self.skeleton is not None
 
+    rigged = annotated  # old name, kept until tests/test_{end_to_end,image_limits}.py use ``annotated``
+
     def unsure_joints(self) -> list[int]:
-        """Indices of the joints the automatic rig was unsure of and that nobody has moved since."""
+        """Indices of the joints the automatic annotation was unsure of and that nobody has moved since."""
         if self.skeleton is None or self.detected is None or self.detected.shape != self.skeleton.joints.shape:
             return []
         return [i for i, name in enumerate(self.skeleton.names)
@@ -172,11 +175,11 @@ class Document:
         return self.revision != self.saved_revision
 
     def character(self) -> Character:
-        """The rigged figure as an AD Character (texture and mask cropped to the box, joints in crop px)."""
+        """The annotated figure as an AD Character (texture and mask cropped to the box, joints in crop px)."""
         if self.box is None or self.mask is None or self.skeleton is None:
             missing = [n for n, v in (("box", self.box), ("mask", self.mask), ("skeleton", self.skeleton)) if v is None]
-            raise DocumentError(f"the drawing is not rigged yet (no {', '.join(missing)}): use Rig → Rig automatically "
-                                "(Ctrl+R), or keep drawing")
+            raise DocumentError(f"the drawing is not annotated yet (no {', '.join(missing)}): "
+                                "use Annotate → Annotate automatically (Ctrl+R), or keep drawing")
         w, h = self.size
         left, top, right, bottom = (int(round(v)) for v in clamp_box(self.box, w, h))
         mask = self.mask[top:bottom, left:right].copy()  # never a view: mask edits must not reach a running job
@@ -213,24 +216,27 @@ class Document:
     def paste_mask(self, rect: tuple[int, int, int, int], patch: np.ndarray) -> None:
         """Put ``patch`` into the mask at rect (left, top, right, bottom)."""
         if self.mask is None:
-            raise DocumentError("there is no mask to edit: rig the drawing first")
+            raise DocumentError("there is no mask to edit: annotate the drawing first")
         left, top, right, bottom = rect
         self.mask[top:bottom, left:right] = patch
         self._touch("mask")
 
     def set_joints(self, joints: np.ndarray) -> None:
         if self.skeleton is None:
-            raise DocumentError("there is no skeleton to edit: rig the drawing first")
+            raise DocumentError("there is no skeleton to edit: annotate the drawing first")
         self.skeleton = self.skeleton.moved(joints)
         self._touch("joints")
 
-    def set_rig(self, box: Box | None, mask: np.ndarray | None, skeleton: Skeleton | None,
-                detected: np.ndarray | None, unsure: frozenset[str] = frozenset()) -> None:
+    def set_annotation(self, box: Box | None, mask: np.ndarray | None, skeleton: Skeleton | None,
+                       detected: np.ndarray | None, unsure: frozenset[str] = frozenset()) -> None:
+        """Box, mask and joints at once (an automatic annotation, or clearing it)."""
         self.box, self.mask, self.skeleton, self.detected = box, mask, skeleton, detected
         self.unsure = frozenset(unsure)
         self.revision += 1
         for aspect in ("box", "mask", "joints"):
             self.changed.emit(aspect)
+
+    set_rig = set_annotation  # old name, kept until tests/test_{project,fuzz_readers}.py use ``set_annotation``
 
     def set_preview(self, **changes: Any) -> None:
         self.preview = replace(self.preview, **changes)

@@ -33,7 +33,7 @@ def sample_document() -> Document:
 
 def create_app(path: str | Path | None = None, settings: AppSettings | None = None, offscreen: bool = False,
                ) -> tuple[object, object]:
-    """(QApplication, MainWindow) showing ``path`` or the built-in sample, rigged and animating."""
+    """(QApplication, MainWindow) showing ``path`` or the built-in sample, annotated and animating."""
     _ensure_platform(offscreen)
     from PySide6.QtWidgets import QApplication
 
@@ -60,7 +60,7 @@ def wait_for_preview(window: object, timeout_s: float = 60.0) -> bool:
     w = window
     while time.perf_counter() < deadline:
         QApplication.processEvents()
-        busy = bool(w.controller.preview_jobs.running or "rig" in w.controller.jobs.running)  # type: ignore[attr-defined]
+        busy = bool(w.controller.preview_jobs.running or "annotate" in w.controller.jobs.running)  # type: ignore[attr-defined]
         if w.preview.view.image is not None and not busy:  # type: ignore[attr-defined]
             return True
         if not busy and not w.controller._preview_timer.isActive() and w.banner.isVisible():  # type: ignore[attr-defined]
@@ -70,7 +70,7 @@ def wait_for_preview(window: object, timeout_s: float = 60.0) -> bool:
 
 
 def screenshot(out: Path, path: str | None) -> int:
-    """Open the window offscreen on ``path`` (or the sample), rig it, show one preview frame, save a grab."""
+    """Open the window offscreen on ``path`` (or the sample), annotate it, show one preview frame, save a grab."""
     app, window = create_app(path, offscreen=True)
     w = window
     w.show()  # type: ignore[attr-defined]
@@ -146,7 +146,7 @@ def run(argv: Sequence[str]) -> int:
                                      "Run 'studio --help-cli' for the command-line tools.")
     parser.add_argument("file", nargs="?", help="an image, an AD character folder or a .studio project")
     parser.add_argument("--screenshot", metavar="OUT.png", type=Path,
-                        help="open offscreen, rig, show one preview frame, save a grab of the window and exit")
+                        help="open offscreen, annotate, show one preview frame, save a grab of the window and exit")
     args = parser.parse_args(list(argv))
     if args.file is not None and not Path(args.file).exists():
         print(f"studio: error: {args.file}: no such file or folder", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The rig canvas: shows the drawing with its box, mask and skeleton, and turns mouse gestures into edits."""
+"""The drawing canvas: shows the drawing with its box, mask and skeleton, and turns mouse gestures into edits."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ TOOLS = ("draw", "erase", "box", "mask", "joints")
 HANDLE_PX = 7.0  # half-size of a box handle, screen px
 JOINT_PICK_PX = 14.0  # how near the pointer must be to grab a joint, screen px
 ZOOM_STEP = 1.25  # per wheel notch or Zoom in/out
-SMALL_FIGURE = 0.25  # a rig whose box covers less of the drawing than this is zoomed to
+SMALL_FIGURE = 0.25  # a figure whose box covers less of the drawing than this is zoomed to
 
 
 class CanvasEdits(Protocol):
@@ -45,7 +45,7 @@ def _centred(x: float, y: float) -> tuple[float, float]:
     return x - 0.5, y - 0.5
 
 
-class RigCanvas(QWidget):
+class DrawingCanvas(QWidget):
     """Draw, or fix the box, the mask and the joints over one canvas. ``tool`` picks what a drag does.
 
     A mouse wheel zooms about the pointer and a middle-button drag pans a zoomed view; on a touchpad, two fingers
@@ -126,7 +126,7 @@ class RigCanvas(QWidget):
         self.update()
 
     def zoom_to_figure(self, only_if_small: bool = False) -> None:
-        """Zoom so the figure's box fills the canvas. With ``only_if_small`` (after a rig), only while the view is
+        """Zoom so the figure's box fills the canvas. With ``only_if_small`` (after an annotation), only while the view is
         fitted and the box covers little of the drawing: a small figure photographed on a big sheet."""
         box = self.doc.box
         if box is None:
@@ -367,7 +367,8 @@ class RigCanvas(QWidget):
             self.setCursor(Qt.CursorShape.OpenHandCursor if joint is not None else Qt.CursorShape.ArrowCursor)
             if name:
                 unsure = joint in self.doc.unsure_joints()
-                tip = name.replace("_", " ") + (" (the automatic rig was unsure: drag it into place)" if unsure else "")
+                note = " (the automatic annotation was unsure: drag it into place)" if unsure else ""
+                tip = name.replace("_", " ") + note
                 QToolTip.showText(self.mapToGlobal(point.toPoint()), tip, self)
             else:
                 QToolTip.hideText()

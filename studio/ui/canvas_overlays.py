@@ -1,4 +1,4 @@
-"""How the rig canvas draws the figure's box and skeleton over the drawing, in widget coordinates."""
+"""How the drawing canvas draws the figure's box and skeleton over the drawing, in widget coordinates."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 
-UNSURE_COLOUR = QColor(245, 160, 0)  # rings round the joints the automatic rig was unsure of
+UNSURE_COLOUR = QColor(245, 160, 0)  # rings round the joints the automatic annotation was unsure of
 SIDE_COLOURS = {"left": QColor(40, 110, 230), "right": QColor(225, 60, 50), "": QColor(30, 160, 80)}
 
 
@@ -32,7 +32,7 @@ def paint_box(painter: QPainter, top_left: QPointF, bottom_right: QPointF, handl
 def paint_skeleton(painter: QPainter, names: Sequence[str], parents: Sequence[int], points: Sequence[QPointF],
                    unsure: Iterable[int], active: bool) -> None:
     """Bones and joints coloured by side (larger while the Joints tool is on), an amber ring round each unsure
-    joint (the rig's guesses nobody has checked)."""
+    joint (the annotation's guesses nobody has checked)."""
     for j, p in enumerate(parents):
         if p >= 0:
             painter.setPen(QPen(SIDE_COLOURS[side(names[j])], 3 if active else 2))

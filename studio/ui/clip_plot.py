@@ -19,7 +19,7 @@ COLOURS = {"elbow": (37, 99, 235), "hand": (22, 163, 74), "knee": (234, 88, 12),
 OTHER = (100, 100, 110)
 DOTS_UP_TO = 60  # frames: at most this many, each sample is drawn as a dot so resampling shows
 INK = (60, 62, 72)
-HINT = "Bone angles appear once the drawing is rigged"
+HINT = "Bone angles appear once the drawing is annotated"
 
 
 def limb_joints(names: tuple[str, ...] | list[str]) -> list[int]:

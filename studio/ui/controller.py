@@ -1,4 +1,4 @@
-"""The window's controller: turns gestures into commands, runs rigging, preview and export jobs, reports results."""
+"""The window's controller: turns gestures into commands, runs annotation, preview and export jobs, reports results."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.core.annotate import AnnotateCancelled, annotate_image, make_backend
-from studio.core.commands import AddStroke, EditMask, RigState, SetBox, SetJoints, SetRig
+from studio.core.commands import AddStroke, EditMask, AnnotationState, SetBox, SetJoints, SetAnnotation
 from studio.core.document import Document, DocumentError, Skeleton
 from studio.pipeline.intake.images import LoadedImage
 from studio.pipeline.pose.backend import Box
@@ -22,7 +22,7 @@ from studio.core.settings import AppSettings
 from studio.ui.undo import UndoStack
 from studio.ui.worker import Job, Jobs
 
-AUTO_RIG_DELAY_MS = 450  # after the last stroke, while the rig has not been fixed by hand
+AUTO_ANNOTATE_DELAY_MS = 450  # after the last stroke, while the annotation has not been fixed by hand
 AUTOSAVE_RETRY_MS = 500  # an autosave due while the last one is still writing tries again this much later
 
 
@@ -32,9 +32,9 @@ class StudioController(QObject):
 
     preview_ready = Signal(object)  # Animation
     preview_failed = Signal(str)
-    rig_started = Signal(str)
-    rig_finished = Signal(list)  # notes
-    rig_dropped = Signal()  # a result that came after the drawing changed was not applied
+    annotation_started = Signal(str)
+    annotation_finished = Signal(list)  # notes
+    annotation_dropped = Signal()  # a result that came after the drawing changed was not applied
     failed = Signal(str)  # a user-facing one-line error with what to do next
     status = Signal(str)
     document_replaced = Signal()
@@ -46,21 +46,21 @@ class StudioController(QObject):
         self.doc = doc
         self.settings = settings or AppSettings()
         self.undo = UndoStack(doc)
-        self.jobs = Jobs()  # rigging, exports, uploads, autosaves
-        self.preview_jobs = Jobs(max_threads=1)  # its own thread: a slow rig or export never holds it up
+        self.jobs = Jobs()  # annotation, exports, uploads, autosaves
+        self.preview_jobs = Jobs(max_threads=1)  # its own thread: a slow annotation or export never holds it up
         self.estimate_jobs = Jobs(max_threads=1)
         self.engine = PreviewEngine()
         self.animation: Animation | None = None
         self.animation_is_draft = False  # built on the coarse mesh while a joint is dragged
-        self.rig_fixed_by_hand = False
+        self.annotation_fixed_by_hand = False
         self._pending: tuple[np.ndarray | None, bool] | None = None  # (live joints, keep framing) waiting to build
         self._building = False
         self.last_latency = 0.0  # seconds from the request to its animation (drag → updated preview)
         self._requested_at = 0.0
         self._preview_timer = QTimer(self, singleShot=True, interval=15)
         self._preview_timer.timeout.connect(lambda: self.request_preview())
-        self._rig_timer = QTimer(self, singleShot=True, interval=AUTO_RIG_DELAY_MS)
-        self._rig_timer.timeout.connect(lambda: self.rig(use_box=False, automatic=True))
+        self._annotate_timer = QTimer(self, singleShot=True, interval=AUTO_ANNOTATE_DELAY_MS)
+        self._annotate_timer.timeout.connect(lambda: self.annotate(use_box=False, automatic=True))
         self.autosaver: Autosaver | None = None
         self.autosave_schedule = AutosaveSchedule()  # when unsaved work is due in the recovery file
         self.project_path: str | None = None
@@ -115,7 +115,7 @@ class StudioController(QObject):
         self.undo.clear()
         self.undo.doc = doc
         self.undo.setClean()
-        self.rig_fixed_by_hand = doc.rigged
+        self.annotation_fixed_by_hand = doc.annotated
         doc.changed.connect(self._on_changed)
         self.document_replaced.emit()
         self.schedule_preview()
@@ -133,8 +133,8 @@ class StudioController(QObject):
     # ------------------------------------------------------------------ edits (the canvas calls these)
     def add_stroke(self, stroke: Stroke) -> None:
         self.undo.run(AddStroke(stroke))
-        if not self.rig_fixed_by_hand:
-            self._rig_timer.start()
+        if not self.annotation_fixed_by_hand:
+            self._annotate_timer.start()
 
     def clear_drawing(self) -> None:
         from studio.core.commands import SetStrokes
@@ -143,19 +143,19 @@ class StudioController(QObject):
             self.undo.run(SetStrokes(list(self.doc.strokes), []))
 
     def set_box(self, box: Box) -> None:
-        """The user's box; on a drawing not rigged yet (say, where no figure was found) it rigs inside it."""
-        self.rig_fixed_by_hand = True
+        """The user's box; on a drawing not annotated yet (say, where no figure was found) it annotates inside it."""
+        self.annotation_fixed_by_hand = True
         self.undo.run(SetBox(self.doc.box, box))
         if self.doc.skeleton is None:
-            self.rig(use_box=True)
+            self.annotate(use_box=True)
 
     def set_mask(self, mask: np.ndarray) -> None:
         if self.doc.mask is not None:
-            self.rig_fixed_by_hand = True
+            self.annotation_fixed_by_hand = True
             self.undo.run(EditMask.between(self.doc.mask, mask, "Paint mask"))
 
     def set_joints(self, before: np.ndarray, after: np.ndarray, index: int) -> None:
-        self.rig_fixed_by_hand = True
+        self.annotation_fixed_by_hand = True
         name = self.doc.skeleton.names[index].replace("_", " ") if self.doc.skeleton else "joint"
         self.undo.run(SetJoints(before, after, f"Move {name}"))
 
@@ -163,18 +163,18 @@ class StudioController(QObject):
         """A joint is being dragged: rebuild the animation for these joints now (framing kept)."""
         self.request_preview(joints, keep_framing=True)
 
-    # ------------------------------------------------------------------ rigging
-    def rig(self, use_box: bool = False, automatic: bool = False) -> Job | None:
+    # ------------------------------------------------------------------ annotation
+    def annotate(self, use_box: bool = False, automatic: bool = False) -> Job | None:
         """Find box (unless ``use_box``), mask and joints with the configured backend, off the UI thread."""
         s = self.settings
         try:
             backend = make_backend(s.backend, s.endpoint or None, s.checkpoint or None,
                                    os.environ.get("STUDIO_TORCHSERVE_TOKEN"))
         except Exception as exc:
-            self.failed.emit(f"{exc} (Settings → Rigging)")
+            self.failed.emit(f"{exc} (Settings → Annotation)")
             return None
-        if automatic and "rig" in self.jobs.running:  # one rig at a time: try again when it is done
-            self._rig_timer.start()
+        if automatic and "annotate" in self.jobs.running:  # one annotation at a time: try again when it is done
+            self._annotate_timer.start()
             return None
         image = LoadedImage(self.doc.image.copy(), 1.0, self.doc.size, self.doc.source)
         box = self.doc.box if use_box else None
@@ -183,23 +183,23 @@ class StudioController(QObject):
         def work(job: Job) -> Any:
             return annotate_image(image, backend, box, progress=job.stage.emit, cancel=job.is_cancelled)
 
-        job = self.jobs.start("rig", work, (AnnotateCancelled,))
+        job = self.jobs.start("annotate", work, (AnnotateCancelled,))
         job.stage.connect(lambda text: self.status.emit(text[:1].upper() + text[1:] + "…"))
-        job.finished.connect(lambda result: self._rigged(doc, result, automatic, revision))
-        job.failed.connect(lambda message: self.failed.emit(_rig_hint(message, automatic)))
-        self.rig_started.emit(backend.name)
+        job.finished.connect(lambda result: self._annotated(doc, result, automatic, revision))
+        job.failed.connect(lambda message: self.failed.emit(_annotate_hint(message, automatic)))
+        self.annotation_started.emit(backend.name)
         return job
 
-    def _rigged(self, doc: Document, annotation: Any, automatic: bool, revision: int) -> None:
+    def _annotated(self, doc: Document, annotation: Any, automatic: bool, revision: int) -> None:
         if doc is not self.doc:
             return
-        if doc.revision != revision:  # edited while rigging: the result would overwrite those edits
+        if doc.revision != revision:  # edited while annotating: the result would overwrite those edits
             if not automatic:
-                self.failed.emit("The drawing changed while it was being rigged, so the result was dropped: "
-                                 "rig again (Ctrl+R) when you are done editing")
-            elif not self.rig_fixed_by_hand:
-                self._rig_timer.start()
-            self.rig_dropped.emit()
+                self.failed.emit("The drawing changed while it was being annotated, so the result was dropped: "
+                                 "annotate again (Ctrl+R) when you are done editing")
+            elif not self.annotation_fixed_by_hand:
+                self._annotate_timer.start()
+            self.annotation_dropped.emit()
             return
         character = annotation.character
         left, top, right, bottom = character.bounding_box
@@ -207,11 +207,12 @@ class StudioController(QObject):
         mask[top:bottom, left:right] = character.mask
         joints = character.rest + [left, top]
         skeleton = Skeleton(character.names, character.parents, joints)
-        after = RigState(tuple(float(v) for v in (left, top, right, bottom)), mask, skeleton,  # type: ignore[arg-type]
+        after = AnnotationState(tuple(float(v) for v in (left, top, right, bottom)), mask, skeleton,  # type: ignore[arg-type]
                          joints.copy(), frozenset(annotation.unsure))
-        self.undo.run(SetRig(RigState.of(doc), after, "Rig drawing (automatic)" if automatic else "Rig drawing"))
-        self.rig_fixed_by_hand = False
-        self.rig_finished.emit(list(annotation.notes))
+        text = "Annotate drawing (automatic)" if automatic else "Annotate drawing"
+        self.undo.run(SetAnnotation(AnnotationState.of(doc), after, text))
+        self.annotation_fixed_by_hand = False
+        self.annotation_finished.emit(list(annotation.notes))
 
     # ------------------------------------------------------------------ preview
     def schedule_preview(self) -> None:
@@ -310,7 +311,7 @@ class StudioController(QObject):
         if self.autosaver is not None:
             self.autosaver.discard()
         self._preview_timer.stop()
-        self._rig_timer.stop()
+        self._annotate_timer.stop()
         for pool in (self.jobs, self.preview_jobs, self.estimate_jobs):
             pool.cancel_all()
         for pool in (self.jobs, self.preview_jobs, self.estimate_jobs):
@@ -318,7 +319,7 @@ class StudioController(QObject):
 
     @property
     def busy(self) -> bool:
-        """Whether any background job (rig, preview, estimate, export, upload, autosave) is running."""
+        """Whether any background job (annotation, preview, estimate, export, upload, autosave) is running."""
         return any(pool.running for pool in (self.jobs, self.preview_jobs, self.estimate_jobs))
 
 
@@ -326,12 +327,12 @@ def _bytes(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
 
 
-def _rig_hint(message: str, automatic: bool) -> str:
+def _annotate_hint(message: str, automatic: bool) -> str:
     hint = " Draw a bigger figure, or drag a box around it with the Box tool (B)." if automatic else \
-        " Drag a box around the figure with the Box tool (B): it rigs inside it."
+        " Drag a box around the figure with the Box tool (B): it annotates inside it."
     if "no figure found" in message:
         return message + hint
-    return f"Rigging failed: {message}"
+    return f"Annotating failed: {message}"
 
 
 __all__ = ["StudioController"]

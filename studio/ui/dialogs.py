@@ -1,4 +1,4 @@
-"""Dialogs that ask: settings (rigging backend, S3 share, export folder), About, crash recovery."""
+"""Dialogs that ask: settings (annotation backend, S3 share, export folder), About, crash recovery."""
 
 from __future__ import annotations
 
@@ -47,8 +47,8 @@ class SettingsDialog(QDialog):
         self.endpoint = QLineEdit(settings.endpoint)
         self.endpoint.setPlaceholderText("http://127.0.0.1:8080")
         self.checkpoint = QLineEdit(settings.checkpoint)
-        rig = QGroupBox("Rigging")
-        form = QFormLayout(rig)
+        annotation = QGroupBox("Annotation")
+        form = QFormLayout(annotation)
         form.addRow("Backend", self.backend)
         form.addRow("TorchServe URL", self.endpoint)
         form.addRow("Checkpoint", _with_browse(self.checkpoint, self, "Pose checkpoint"))
@@ -79,7 +79,7 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        for box in (rig, share, out, buttons):
+        for box in (annotation, share, out, buttons):
             layout.addWidget(box)
 
     def result_settings(self) -> AppSettings:

@@ -53,8 +53,8 @@ class FileActions(QMainWindow):
         self.project_path = Path(path) if Path(path).suffix.lower() == PROJECT_SUFFIX else None
         self._replace(doc)
         self._remember(path)
-        if not doc.rigged:
-            self.controller.rig()
+        if not doc.annotated:
+            self.controller.annotate()
         return True
 
     def _remember(self, path: str | Path) -> None:
@@ -116,7 +116,7 @@ class FileActions(QMainWindow):
                                                                                         "pasted drawing"))
                 if doc is not None:
                     self._replace(doc)
-                    self.controller.rig()
+                    self.controller.annotate()
                 return
         if data.hasUrls() and data.urls()[0].isLocalFile():
             self.load(data.urls()[0].toLocalFile())

@@ -1,4 +1,4 @@
-"""An amber strip over the canvas that asks the user to check the joints the automatic rig was unsure of."""
+"""An amber strip over the canvas that asks the user to check the joints the automatic annotation was unsure of."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ def _listed(names: list[str]) -> str:
 
 
 class JointCheck(QWidget):
-    """Shown while some unsure joint is still where the rig put it; hides itself once each is moved or confirmed."""
+    """Shown while some unsure joint is still where the annotation put it; hides itself once each is moved or
+    confirmed."""
 
     def __init__(self, doc: Document) -> None:
         super().__init__()
@@ -50,6 +51,6 @@ class JointCheck(QWidget):
         unsure = [] if skeleton is None else joints_to_name([skeleton.names[i] for i in self.doc.unsure_joints()])
         if unsure:
             them = "them" if len(unsure) > 1 else "it"
-            self.label.setText(f"The automatic rig is unsure of the {_listed(unsure)} (ringed in amber): drag {them} "
-                               f"into place with the Joints tool (J), or confirm {them}.")
+            self.label.setText(f"The automatic annotation is unsure of the {_listed(unsure)} (ringed in amber): "
+                               f"drag {them} into place with the Joints tool (J), or confirm {them}.")
         self.setVisible(bool(unsure))

@@ -1,4 +1,4 @@
-"""The studio's main window: the rig canvas, the live preview, the motion library and export, with menus."""
+"""The studio's main window: the drawing canvas, the live preview, the motion library and export, with menus."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QDockWidget, QPushButton, QSplitter,
 from studio.core.commands import reset_joints, swap_left_right
 from studio.core.motion_source import load_motion
 from studio.ui.banner import Banner
-from studio.ui.canvas import RigCanvas
+from studio.ui.canvas import DrawingCanvas
 from studio.ui.clip_plot import ClipPlot
 from studio.ui.controller import StudioController
 from studio.ui.dialogs import SettingsDialog, show_about
@@ -32,7 +32,7 @@ class MainWindow(FileActions):
     def __init__(self, controller: StudioController) -> None:
         super().__init__()
         self.controller = c = controller
-        self.canvas = RigCanvas(c.doc, c)
+        self.canvas = DrawingCanvas(c.doc, c)
         self.options = ToolOptions(self.canvas)
         self.banner = Banner()
         self.joint_check = JointCheck(c.doc)
@@ -75,14 +75,14 @@ class MainWindow(FileActions):
         c.preview_failed.connect(self._preview_failed)
         c.failed.connect(self._failed)
         c.status.connect(self._status)
-        self.rig_cancel = QPushButton("Cancel rigging")
-        self.rig_cancel.setToolTip("Stop the running detection or pose estimation")
-        self.rig_cancel.clicked.connect(self._cancel_rig)
-        self.rig_cancel.hide()
-        self.statusBar().addPermanentWidget(self.rig_cancel)
-        c.rig_started.connect(self._rig_started)
-        c.rig_finished.connect(self._rig_finished)
-        c.rig_dropped.connect(self.rig_cancel.hide)
+        self.annotate_cancel = QPushButton("Cancel annotating")
+        self.annotate_cancel.setToolTip("Stop the running detection or pose estimation")
+        self.annotate_cancel.clicked.connect(self._cancel_annotate)
+        self.annotate_cancel.hide()
+        self.statusBar().addPermanentWidget(self.annotate_cancel)
+        c.annotation_started.connect(self._annotation_started)
+        c.annotation_finished.connect(self._annotation_finished)
+        c.annotation_dropped.connect(self.annotate_cancel.hide)
         c.document_replaced.connect(self._document_replaced)
         c.preview_settings_changed.connect(self._sync_preview_controls)
         c.estimate_ready.connect(self.preview.estimate.setText)
@@ -136,11 +136,12 @@ class MainWindow(FileActions):
         redo.setIconText("Redo")
         paste = self._action("&Paste image", self.paste, K.Paste, "Open the image on the clipboard as a new drawing")
         clear = self._action("&Clear drawing", c.clear_drawing, None, "Remove every stroke (undoable)")
-        rig = self._action("&Rig automatically", lambda: c.rig(), "Ctrl+R", "Find the figure, its mask and its joints")
-        rig_box = self._action("Rig inside the &box", lambda: c.rig(use_box=True), "Ctrl+Shift+R",
+        annotate = self._action("&Annotate automatically", lambda: c.annotate(), "Ctrl+R",
+                                "Find the figure, its mask and its joints")
+        annotate_box = self._action("Annotate inside the &box", lambda: c.annotate(use_box=True), "Ctrl+Shift+R",
                                "Find the mask and joints inside the current box")
         reset = self._action("Reset &joints", lambda: self._command(reset_joints), None,
-                             "Put the joints back where rigging placed them")
+                             "Put the joints back where annotating placed them")
         swap = self._action("&Swap left and right", lambda: self._command(swap_left_right), None,
                             "Mirror the joint names: the figure's left becomes its right")
         settings = self._action("Se&ttings…", self.open_settings, K.Preferences)
@@ -162,7 +163,8 @@ class MainWindow(FileActions):
         tools[-1].setChecked(True)
         menus: dict[str, list[QAction | None]] = {"&File": [new, open_, open_char, None, save, save_as, None, export, export_as, export_char, None,
                            quit_],
-                 "&Edit": [undo, redo, None, paste, clear], "&Rig": [rig, rig_box, reset, swap, None, *tools],
+                 "&Edit": [undo, redo, None, paste, clear],
+                 "&Annotate": [annotate, annotate_box, reset, swap, None, *tools],
                  "&View": [zoom_in, zoom_out, fit, figure], "&Settings": [settings], "&Help": [about]}
         for title, actions in menus.items():
             menu = self.menuBar().addMenu(title)
@@ -171,10 +173,10 @@ class MainWindow(FileActions):
         bar = QToolBar("Main")
         bar.setObjectName("main-toolbar")
         bar.setMovable(False)
-        for item in (new, open_, save, None, undo, redo, None, *tools, None, rig, reset, swap, None, export):
+        for item in (new, open_, save, None, undo, redo, None, *tools, None, annotate, reset, swap, None, export):
             bar.addSeparator() if item is None else bar.addAction(item)
         self.addToolBar(bar)
-        self.actions_by_name = {"rig": rig, "export": export, "undo": undo, "redo": redo, "save": save}
+        self.actions_by_name = {"annotate": annotate, "export": export, "undo": undo, "redo": redo, "save": save}
 
     def set_tool(self, tool: str) -> None:
         self.canvas.set_tool(tool)
@@ -200,7 +202,7 @@ class MainWindow(FileActions):
         doc = self.controller.doc
         self.canvas.set_document(doc)
         self.joint_check.set_document(doc)
-        if doc.rigged and not doc.strokes:  # an opened photo or project: show a small figure large
+        if doc.annotated and not doc.strokes:  # an opened photo or project: show a small figure large
             self.canvas.zoom_to_figure(only_if_small=True)
         self._sync_preview_controls()
         self.export_panel.sync_from_document()
@@ -214,7 +216,7 @@ class MainWindow(FileActions):
         self.plot.set_animation(None)  # no curves of a motion that is not playing
 
     def _failed(self, text: str) -> None:
-        self.rig_cancel.hide()
+        self.annotate_cancel.hide()
         self.statusBar().clearMessage()  # not "Finding the figure…" under the error that ended it
         self.banner.show_message(text)
 
@@ -230,27 +232,27 @@ class MainWindow(FileActions):
         if not self.controller.animation_is_draft:  # the plot follows on release, not on every drag step
             self.plot.set_animation(animation)  # type: ignore[arg-type]
 
-    def _rig_started(self, backend: str) -> None:
-        self.statusBar().showMessage(f"Rigging with the {backend} backend…")
-        self.rig_cancel.show()
-        job = self.controller.jobs.running.get("rig")
+    def _annotation_started(self, backend: str) -> None:
+        self.statusBar().showMessage(f"Annotating with the {backend} backend…")
+        self.annotate_cancel.show()
+        job = self.controller.jobs.running.get("annotate")
         if job is not None:
-            job.cancelled.connect(self._rig_cancelled)
+            job.cancelled.connect(self._annotate_cancelled)
 
-    def _cancel_rig(self) -> None:
-        job = self.controller.jobs.running.get("rig")
+    def _cancel_annotate(self) -> None:
+        job = self.controller.jobs.running.get("annotate")
         if job is not None:
             job.cancel()
 
-    def _rig_cancelled(self) -> None:
-        self.rig_cancel.hide()
-        self.statusBar().showMessage("Rigging cancelled: the drawing is as it was", 5000)
+    def _annotate_cancelled(self) -> None:
+        self.annotate_cancel.hide()
+        self.statusBar().showMessage("Annotating cancelled: the drawing is as it was", 5000)
 
-    def _rig_finished(self, notes: list[str]) -> None:
-        self.rig_cancel.hide()
+    def _annotation_finished(self, notes: list[str]) -> None:
+        self.annotate_cancel.hide()
         self.banner.hide()
         sentences = [n[:1].upper() + n[1:] + ("" if n.endswith(".") else ".") for n in notes]  # the CLI's notes
-        self.statusBar().showMessage(" ".join(["Rigged."] + sentences), 8000)
+        self.statusBar().showMessage(" ".join(["Annotated."] + sentences), 8000)
         if not self.controller.doc.strokes:  # a photo or scan, not a page being drawn: show a small figure large
             self.canvas.zoom_to_figure(only_if_small=True)
 
@@ -299,7 +301,7 @@ class MainWindow(FileActions):
                                                                                    "dropped drawing"))
             if doc is not None:
                 self._replace(doc)
-                self.controller.rig()
+                self.controller.annotate()
         event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802

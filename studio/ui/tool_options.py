@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QRadioButton, QSlider, QWidget
 
-from studio.ui.canvas import RigCanvas
+from studio.ui.canvas import DrawingCanvas
 
 PALETTE = ((40, 40, 60), (220, 50, 47), (38, 139, 210), (60, 160, 70), (250, 200, 40), (255, 140, 0),
            (150, 90, 200), (120, 80, 40), (255, 170, 190), (255, 255, 255))
@@ -17,7 +17,7 @@ class ToolOptions(QWidget):
 
     changed = Signal()
 
-    def __init__(self, canvas: RigCanvas) -> None:
+    def __init__(self, canvas: DrawingCanvas) -> None:
         super().__init__()
         self.canvas = canvas
         layout = QHBoxLayout(self)
