@@ -16,15 +16,40 @@ def _rounded(values: np.ndarray, decimals: int) -> list[Any]:
     return np.where(np.isnan(rounded), None, rounded).tolist()  # type: ignore[call-overload]
 
 
-def rig_dump(pose: Pose2D, character: Character, case: str, extra_meta: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A JSON-ready ``{"meta", "frames"}`` mapping of ``pose`` (angles in degrees CCW from up, px y down)."""
+def _clip_frames(pose: Pose2D, clip_frames: np.ndarray | None) -> np.ndarray:
+    """(F,) float64: the clip frame each output frame samples, checked against ``pose``."""
+    if clip_frames is None:
+        return np.arange(pose.n_frames, dtype=float)
+    frames = np.asarray(clip_frames, dtype=float)
+    if frames.shape != (pose.n_frames,) or not np.all(np.isfinite(frames)) or np.any(frames < 0):
+        raise ValueError(f"clip_frames must be {pose.n_frames} finite clip frames ≥ 0, got shape {frames.shape}")
+    return frames
+
+
+def rig_dump(pose: Pose2D, character: Character, case: str, extra_meta: dict[str, Any] | None = None,
+             clip_frames: np.ndarray | None = None, clip_frame_time: float | None = None) -> dict[str, Any]:
+    """A JSON-ready ``{"meta", "frames"}`` mapping of ``pose`` (angles in degrees CCW from up, px y down).
+
+    ``clip_frames``: (F,) float64, the (fractional) clip frame output frame k samples, when the clip was resampled
+    (for the GIF's frame-rate cap) before retargeting; ``clip_frame_time``: the clip's seconds per frame. Without them
+    output frame k is clip frame k, as in AD's own dumps. ``frames.time`` is then the clip time each output frame
+    shows, ``frames.clip_frame`` that clip frame and ``frames.bvh_frame_idx`` the nearest whole one (AD's
+    ``round(time / frame_time)``), so that a resampled dump lines up with the source clip; ``meta.frame_time`` stays
+    the output frames' spacing.
+    """
+    if (clip_frames is None) != (clip_frame_time is None):
+        raise ValueError("clip_frames and clip_frame_time go together")
     n = pose.n_frames
+    frames_in_clip = _clip_frames(pose, clip_frames)
+    step = pose.frame_time if clip_frame_time is None else float(clip_frame_time)
     meta: dict[str, Any] = {
         "format": "ad_ref_v1",
         "case": case,
         "producer": "drawing-studio",
         "n_frames": n,
         "frame_time": pose.frame_time,
+        "clip_frame_time": step,
+        "resampled": clip_frames is not None,
         "joints": list(character.names),
         "parents": [character.parent_name(j) for j in range(len(character.names))],
         "rest_px": character.rest.tolist(),
@@ -37,8 +62,10 @@ def rig_dump(pose: Pose2D, character: Character, case: str, extra_meta: dict[str
     }
     meta.update(extra_meta or {})
     frames = {
-        "bvh_frame_idx": list(range(n)),
-        "time": [round(k * pose.frame_time, 6) for k in range(n)],
+        # Half a frame rounds up, as resample_clip picks its nearest source frame.
+        "bvh_frame_idx": np.floor(frames_in_clip + 0.5).astype(int).tolist(),
+        "clip_frame": _rounded(frames_in_clip, 6),
+        "time": _rounded(frames_in_clip * step, 6),
         "px": _rounded(pose.joints, 3),
         "root_offset_px": _rounded(pose.root_offset, 3),
         "bone_angle": _rounded(pose.bone_angle, 3),
