@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 SHARED_REASON = "../shared/data is not present (it is not part of a user's clone)"
 
+# Fixture modules (tests/ is on sys.path): their fixtures are found by name, with no import in the test files.
+pytest_plugins = ["s3_fixture"]
+
 
 @pytest.fixture(scope="session")
 def shared() -> Path:

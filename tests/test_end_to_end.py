@@ -15,7 +15,7 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from s3_fixture import WeedS3, s3_env, weed_s3  # noqa: E402,F401 - fixtures used by name
+from s3_fixture import WeedS3  # noqa: E402
 
 from studio.pipeline.encode.gif import gif_frame_delays  # noqa: E402
 from studio.core.settings import AppSettings, ShareConfig  # noqa: E402

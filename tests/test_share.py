@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from s3_fixture import WeedS3, free_ports, s3_env, weed_s3  # noqa: F401 - fixtures used by name
+from s3_fixture import WeedS3, free_ports
 
 from studio.core.share import (
     MAX_EXPIRES,
@@ -109,7 +109,7 @@ def test_an_invalid_bucket_name_is_one_whole_sentence(bucket: str, tmp_path: Pat
 
 # --- against weed mini ------------------------------------------------------------------------------------------
 
-def test_small_file_round_trips_through_presigned_url(s3_env: WeedS3, tmp_path: Path) -> None:  # noqa: F811
+def test_small_file_round_trips_through_presigned_url(s3_env: WeedS3, tmp_path: Path) -> None:
     path = tmp_path / "dab.gif"
     path.write_bytes(b"GIF89a" + os.urandom(2000))
     seen: list[tuple[int, int]] = []
@@ -125,7 +125,7 @@ def test_small_file_round_trips_through_presigned_url(s3_env: WeedS3, tmp_path: 
     assert "X-Amz-Expires=600" in shared.url
 
 
-def test_tampered_presigned_url_is_refused(s3_env: WeedS3, tmp_path: Path) -> None:  # noqa: F811
+def test_tampered_presigned_url_is_refused(s3_env: WeedS3, tmp_path: Path) -> None:
     path = tmp_path / "wave.png"
     path.write_bytes(os.urandom(500))
     url = share_file(path, _settings(s3_env), key="drawings/tamper/wave.png").url
@@ -140,7 +140,7 @@ def test_tampered_presigned_url_is_refused(s3_env: WeedS3, tmp_path: Path) -> No
     assert _status(other_key) == 403
 
 
-def test_large_file_goes_multipart_with_progress(s3_env: WeedS3, tmp_path: Path) -> None:  # noqa: F811
+def test_large_file_goes_multipart_with_progress(s3_env: WeedS3, tmp_path: Path) -> None:
     path = tmp_path / "jumping.mp4"
     data = os.urandom(MULTIPART_THRESHOLD + 1024 * 1024)
     path.write_bytes(data)
@@ -154,7 +154,7 @@ def test_large_file_goes_multipart_with_progress(s3_env: WeedS3, tmp_path: Path)
     assert _fetch(shared.url) == data
 
 
-def test_cancel_mid_upload_leaves_nothing(s3_env: WeedS3, tmp_path: Path) -> None:  # noqa: F811
+def test_cancel_mid_upload_leaves_nothing(s3_env: WeedS3, tmp_path: Path) -> None:
     path = tmp_path / "big.mp4"
     path.write_bytes(os.urandom(MULTIPART_THRESHOLD + 1024 * 1024))
     seen: list[int] = []
@@ -169,7 +169,7 @@ def test_cancel_mid_upload_leaves_nothing(s3_env: WeedS3, tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("size", [100, 1024 * 1024])
-def test_cancel_single_put_leaves_nothing(s3_env: WeedS3, tmp_path: Path, size: int) -> None:  # noqa: F811
+def test_cancel_single_put_leaves_nothing(s3_env: WeedS3, tmp_path: Path, size: int) -> None:
     """100 B: the only progress call comes after the PUT finished; 1 MiB: the cancel lands mid-body."""
     path = tmp_path / "one.gif"
     path.write_bytes(os.urandom(size))
@@ -181,7 +181,7 @@ def test_cancel_single_put_leaves_nothing(s3_env: WeedS3, tmp_path: Path, size: 
     assert _keys(s3_env, f"drawings/single{size}/") == []
 
 
-def test_multipart_listing_sees_open_uploads(s3_env: WeedS3) -> None:  # noqa: F811
+def test_multipart_listing_sees_open_uploads(s3_env: WeedS3) -> None:
     """Guards the cancel test: weed must list an open multipart upload, or 'none left' would prove nothing."""
     client = s3_env.client()
     upload = client.create_multipart_upload(Bucket=s3_env.bucket, Key="drawings/open/x")  # type: ignore[attr-defined]
@@ -193,7 +193,7 @@ def test_multipart_listing_sees_open_uploads(s3_env: WeedS3) -> None:  # noqa: F
                                       UploadId=upload["UploadId"])
 
 
-def test_cancel_before_start_uploads_nothing(s3_env: WeedS3, tmp_path: Path) -> None:  # noqa: F811
+def test_cancel_before_start_uploads_nothing(s3_env: WeedS3, tmp_path: Path) -> None:
     path = tmp_path / "tiny.json"
     path.write_text("{}")
     with pytest.raises(ShareCancelled):
@@ -201,7 +201,7 @@ def test_cancel_before_start_uploads_nothing(s3_env: WeedS3, tmp_path: Path) -> 
     assert _keys(s3_env, "drawings/early/") == []
 
 
-def test_share_files_returns_motion_urls(s3_env: WeedS3, tmp_path: Path) -> None:  # noqa: F811
+def test_share_files_returns_motion_urls(s3_env: WeedS3, tmp_path: Path) -> None:
     files = {"dab": b"GIF89a-dab", "jumping": b"GIF89a-jumping"}
     paths = []
     for stem, body in files.items():
@@ -217,14 +217,14 @@ def test_share_files_returns_motion_urls(s3_env: WeedS3, tmp_path: Path) -> None
     assert seen[-1] == (total, total)
 
 
-def test_share_files_rejects_clashing_stems(s3_env: WeedS3, tmp_path: Path) -> None:  # noqa: F811
+def test_share_files_rejects_clashing_stems(s3_env: WeedS3, tmp_path: Path) -> None:
     (tmp_path / "dab.gif").write_bytes(b"1")
     (tmp_path / "dab.mp4").write_bytes(b"2")
     with pytest.raises(ShareError, match="same name: dab"):
         share_files([tmp_path / "dab.gif", tmp_path / "dab.mp4"], _settings(s3_env))
 
 
-def test_wrong_secret_is_a_credentials_error_without_the_secret(s3_env: WeedS3, tmp_path: Path,  # noqa: F811
+def test_wrong_secret_is_a_credentials_error_without_the_secret(s3_env: WeedS3, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     wrong = "wrong-secret-do-not-print-0123456789"
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", wrong)
@@ -238,7 +238,7 @@ def test_wrong_secret_is_a_credentials_error_without_the_secret(s3_env: WeedS3, 
     assert wrong not in message and s3_env.secret_key not in message and "\n" not in message
 
 
-def test_unknown_access_key_is_a_credentials_error(s3_env: WeedS3, tmp_path: Path,  # noqa: F811
+def test_unknown_access_key_is_a_credentials_error(s3_env: WeedS3, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "NOSUCHKEY")
     path = tmp_path / "dab.gif"
@@ -248,7 +248,7 @@ def test_unknown_access_key_is_a_credentials_error(s3_env: WeedS3, tmp_path: Pat
     assert s3_env.secret_key not in str(info.value)
 
 
-def test_no_credentials_says_how_to_set_them(s3_env: WeedS3, tmp_path: Path,  # noqa: F811
+def test_no_credentials_says_how_to_set_them(s3_env: WeedS3, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
@@ -259,7 +259,7 @@ def test_no_credentials_says_how_to_set_them(s3_env: WeedS3, tmp_path: Path,  # 
     assert info.value.kind == "no-credentials"
 
 
-def test_profile_credentials_and_unknown_profile(s3_env: WeedS3, tmp_path: Path,  # noqa: F811
+def test_profile_credentials_and_unknown_profile(s3_env: WeedS3, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
@@ -274,7 +274,7 @@ def test_profile_credentials_and_unknown_profile(s3_env: WeedS3, tmp_path: Path,
     assert info.value.kind == "profile"
 
 
-def test_missing_bucket_is_named(s3_env: WeedS3, tmp_path: Path) -> None:  # noqa: F811
+def test_missing_bucket_is_named(s3_env: WeedS3, tmp_path: Path) -> None:
     path = tmp_path / "dab.gif"
     path.write_bytes(b"GIF89a")
     with pytest.raises(ShareError, match="bucket 'no-such-bucket' does not exist") as info:
@@ -282,14 +282,14 @@ def test_missing_bucket_is_named(s3_env: WeedS3, tmp_path: Path) -> None:  # noq
     assert info.value.kind == "bucket"
 
 
-def test_missing_bucket_multipart_is_named(s3_env: WeedS3, tmp_path: Path) -> None:  # noqa: F811
+def test_missing_bucket_multipart_is_named(s3_env: WeedS3, tmp_path: Path) -> None:
     path = tmp_path / "big.mp4"
     path.write_bytes(os.urandom(MULTIPART_THRESHOLD + 1))
     with pytest.raises(ShareError, match="bucket 'no-such-bucket' does not exist"):
         share_file(path, _settings(s3_env, bucket="no-such-bucket"))
 
 
-def test_endpoint_down_names_the_endpoint(s3_env: WeedS3, tmp_path: Path) -> None:  # noqa: F811
+def test_endpoint_down_names_the_endpoint(s3_env: WeedS3, tmp_path: Path) -> None:
     [port] = free_ports(1)
     endpoint = f"http://127.0.0.1:{port}"
     path = tmp_path / "dab.gif"
@@ -299,7 +299,7 @@ def test_endpoint_down_names_the_endpoint(s3_env: WeedS3, tmp_path: Path) -> Non
     assert info.value.kind == "endpoint" and endpoint in str(info.value)
 
 
-def test_share_files_cancelled_after_first_file_removes_it(s3_env: WeedS3, tmp_path: Path) -> None:  # noqa: F811
+def test_share_files_cancelled_after_first_file_removes_it(s3_env: WeedS3, tmp_path: Path) -> None:
     first, second = tmp_path / "dab.gif", tmp_path / "jumping.gif"
     first.write_bytes(b"GIF89a-first")
     second.write_bytes(b"GIF89a-second")
