@@ -9,7 +9,8 @@ import pytest
 
 from studio.core.motion_source import load_motion
 from studio.pipeline.files.atomic import ExportCancelled
-from studio.core.render import Animation, Background, export_animation
+from studio.core.render import Animation, Background, plan_clip
+from studio.core.render_job import export_animation
 from studio.core.sample import sample_character
 
 
@@ -64,10 +65,31 @@ def test_every_frame_fits_the_canvas_with_the_ad_camera(animation: Animation) ->
 
 
 def test_premultiplied_frames_match_the_straight_ones() -> None:
-    from studio.core.render import premultiply
+    from studio.pipeline.compositing import premultiply
 
     animation = Animation(sample_character(), load_motion("wave", sample_character()), (96, 96), 6)
     straight = animation.render_rgba(3)
     pre = animation.render_premultiplied(3)
     assert pre.shape == straight.shape and (pre[:, :, 3] == straight[:, :, 3]).all()
     np.testing.assert_allclose(pre.astype(int), premultiply(straight).astype(int), atol=2)
+
+
+def test_an_export_leaves_the_animations_timings_as_they_were(animation: Animation, tmp_path: Path) -> None:
+    before = animation.timings
+    exported = export_animation(animation, tmp_path / "t.gif", Background())
+    assert animation.timings == before and "render+encode" not in before
+    assert {"render+encode", "raster", "deform", "encode_wait"} <= set(exported)
+    animation.timings["x"] = 1.0  # a copy: writing into it changes nothing
+    assert "x" not in animation.timings
+
+
+def test_plan_clip_caps_a_gif_at_50_fps_keeping_the_duration() -> None:
+    from studio.pipeline.encode.gif import GIF_MAX_FPS
+
+    character = sample_character()
+    source = load_motion("wave", character)
+    clip, notes = plan_clip(source, None, None)
+    assert notes == []
+    fast, notes = plan_clip(source, int(clip.duration * 100), GIF_MAX_FPS)
+    assert fast.n_frames <= clip.duration * GIF_MAX_FPS + 1e-6 and "faster than 50 fps" in notes[0]
+    assert fast.duration == pytest.approx(clip.duration, rel=1e-6)

@@ -158,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from studio.core.render import RenderRequest, parse_background, render_to_file
+    from studio.core.render import parse_background
+    from studio.core.render_job import RenderRequest, render_to_file
 
     request = RenderRequest(character=args.character, motion=args.motion, retarget=args.retarget, bvh=args.bvh,
                             frames=args.frames, size=args.size, background=parse_background(args.background),
@@ -272,7 +273,9 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from studio.core.motion_source import bundled_motions, load_motion
-    from studio.core.render import Animation, Background, export_animation
+    from studio.core.render import Animation, Background
+    from studio.core.render_job import export_animation
+    from studio.pipeline.encode.gif import GIF_MAX_FPS
     from studio.core.sample import sample_character, sample_character_files
 
     names = bundled_motions()
@@ -287,9 +290,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     rig = None
     for name in names:
         started = time.perf_counter()
-        animation = Animation(character, load_motion(name, character), args.size, rig=rig, max_fps=50.0)
+        animation = Animation(character, load_motion(name, character), args.size, rig=rig, max_fps=GIF_MAX_FPS)
         rig = animation.rig
-        target = export_animation(animation, out / f"sample_{name}.gif", Background())
+        target = out / f"sample_{name}.gif"
+        export_animation(animation, target, Background())
         for note in animation.notes:
             if any(k in note for k in IMPORTANT_NOTES):
                 print(f"note: {name}: {note}", file=sys.stderr)

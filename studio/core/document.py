@@ -10,6 +10,7 @@ import numpy as np
 from studio.core.observe import Signal
 from studio.pipeline.intake.box import clamp_box
 from studio.pipeline.character import Character
+from studio.pipeline.compositing import WHITE, over
 from studio.pipeline.pose.backend import AD_SKELETON, Box
 from studio.pipeline.intake.strokes import Stroke, render_strokes
 
@@ -120,8 +121,7 @@ class Document:
         fits = (image is not None and box is not None and (box[2] - box[0], box[3] - box[1]) == (w, h)
                 and box[0] >= 0 and box[1] >= 0 and box[2] <= image.shape[1] and box[3] <= image.shape[0])
         if not fits or image is None or box is None:
-            alpha = character.texture[:, :, 3:4].astype(np.float32) / 255.0
-            paper = np.round(character.texture[:, :, :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+            paper = over(character.texture, WHITE)
             box = (0, 0, w, h)
         else:
             paper = np.ascontiguousarray(image[:, :, :3])

@@ -8,7 +8,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from studio.core.document import ExportSettings
 from studio.core.motion_source import load_motion
@@ -16,10 +15,9 @@ from studio.pipeline.files.atomic import ExportCancelled, atomic_write_path
 from studio.pipeline.character import Character
 from studio.pipeline.encode.gif import GIF_MAX_FPS, gif_safe_frame_count
 from studio.pipeline.deform.rig import Rig
-from studio.core.render import Animation, export_animation, parse_background
-
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
+from studio.pipeline.progress import Cancel, Progress
+from studio.core.render import Animation, parse_background
+from studio.core.render_job import export_animation
 SUFFIX = {"gif": ".gif", "mp4": ".mp4", "png": ""}
 
 
@@ -36,7 +34,8 @@ def export_motion(character: Character, motion: str, settings: ExportSettings, o
                   cancel: Cancel | None = None) -> Path:
     """Write ``motion`` on ``character`` to ``output`` (atomic: a cancelled export leaves nothing)."""
     animation = export_animation_for(character, motion, settings, frames, rig)
-    return export_animation(animation, Path(output), parse_background(settings.background), progress, cancel)
+    export_animation(animation, Path(output), parse_background(settings.background), progress, cancel)
+    return Path(output)
 
 
 def export_all(character: Character, motions: list[str], settings: ExportSettings, folder: Path,
@@ -151,8 +150,6 @@ class _SubAnimation:
         self.character, self.width, self.height = animation.character, animation.width, animation.height
         self.frame_time = animation.frame_time
         self.n_frames = len(frames)
-        self.timings: dict[str, float] = {}
-        self.raster_times: list[float] = []
         self.deform_times = animation.deform_times[:0]
 
     def render_indexed(self, k: int, texture_idx, background, out=None):  # type: ignore[no-untyped-def]

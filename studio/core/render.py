@@ -1,40 +1,36 @@
-"""Render jobs: character + motion → animated frames → GIF, MP4 or PNG frames, with timings and cancel."""
+"""The Animation: a character posed by a planned clip, framed on a canvas, each frame rendered on demand (as
+palette indices, premultiplied or straight RGBA over a background); and the backgrounds."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, cast
 
 import cv2
 import numpy as np
 
-from studio.core.motion_source import MotionSource, load_motion
+from studio.core.motion_source import MotionSource
+from studio.pipeline.character import Character
+from studio.pipeline.compositing import over, premultiply, unpremultiply
 from studio.pipeline.deform import camera as cameras
-from studio.pipeline.files.atomic import ExportCancelled, atomic_write_path, check_replaceable
-from studio.pipeline.character import Character, read_character
-from studio.pipeline.motion.clip import resample_clip, retime_clip, slice_clip
-from studio.pipeline.encode.gif import GifWriter, gif_frame_delays, gif_safe_frame_count
-from studio.pipeline.intake.images import ImageError, read_capped
-from studio.pipeline.motion.normalise import normalise_motion
-from studio.pipeline.encode.palette import background_palette, quantise_texture, quantise_to_palette
 from studio.pipeline.deform.raster import fill_source_maps, raster_indexed, sample_rgba
-from studio.pipeline.motion.retarget import Pose2D, retarget
 from studio.pipeline.deform.rig import DrawOrder, Rig
-from studio.pipeline.motion.rigdump import rig_dump
+from studio.pipeline.encode.gif import gif_safe_frame_count
+from studio.pipeline.intake.images import ImageError, read_capped
+from studio.pipeline.motion.bvh import Bvh
+from studio.pipeline.motion.clip import resample_clip, retime_clip, slice_clip
+from studio.pipeline.motion.normalise import normalise_motion
+from studio.pipeline.motion.retarget import Pose2D, retarget
 
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
 COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0), "grey": (128, 128, 128), "gray": (128, 128, 128),
            "red": (220, 40, 40), "green": (40, 160, 60), "blue": (40, 90, 220), "yellow": (250, 220, 60),
            "paper": (250, 246, 236)}
 
 
 FRAMING_STEP = 0.02  # of the texture's larger side: joint motion tolerated between framing samples
-MAX_FPS = 240
+MAX_FPS = 240  # the most frames per second of clip a render may ask for
 MAX_FRAMES = 20000
 
 
@@ -77,75 +73,6 @@ def parse_background(text: str) -> Background:
                       "'#rrggbb' or an existing image file")
 
 
-@dataclass(frozen=True)
-class RenderRequest:
-    character: str | Path
-    motion: str
-    output: Path
-    retarget: str | Path | None = None
-    bvh: str | Path | None = None
-    frames: int | None = None
-    size: tuple[int, int] = (500, 500)
-    background: Background = field(default_factory=Background)
-    camera: str = "ad"
-    dump_rig: Path | None = None
-
-
-@dataclass
-class RenderResult:
-    output: Path
-    frames: int
-    frame_time: float
-    width: int
-    height: int
-    notes: list[str]
-    timings: dict[str, float]
-
-
-def output_kind(path: Path) -> str:
-    """'gif', 'mp4' or 'png' (a folder of frames), from the name."""
-    suffix = path.suffix.lower()
-    if suffix == ".gif":
-        return "gif"
-    if suffix in (".mp4", ".m4v"):
-        return "mp4"
-    if suffix == "" or path.is_dir():
-        return "png"
-    raise RenderError(f"{path}: unknown output type {suffix!r}: use .gif, .mp4 or a folder for PNG frames")
-
-
-def check_output(path: Path, kind: str, protected: tuple[Path, ...] = ()) -> None:
-    """Refuse, before any work, an output that cannot be written or whose replacement would lose data:
-    a missing parent folder, a folder where a file goes, a read-only file or folder (ReadOnlyTargetError,
-    unless forced with ``atomic.overwrite_read_only``), and for PNG frames any existing file or any folder
-    holding something other than frame PNGs (the input character folder included)."""
-    parent = path.parent
-    if not parent.is_dir():
-        raise RenderError(f"{parent}: the output folder does not exist")
-    check_replaceable(path)
-    if kind in ("gif", "mp4") and path.is_dir():
-        raise RenderError(f"{path}: is a folder; give a file name ending in .{kind}")
-    if kind == "png" and path.exists():
-        resolved = path.resolve()
-        if not path.is_dir():
-            raise RenderError(f"{path}: an existing file; PNG frames go into a folder")
-        if resolved == Path.cwd().resolve() or any(resolved == p.resolve() for p in protected):
-            raise RenderError(f"{path}: refusing to replace this folder with PNG frames; name a new folder")
-        others = [p.name for p in path.iterdir() if not (p.name.startswith("frame_") and p.suffix == ".png")]
-        if others:
-            raise RenderError(f"{path}: folder holds other files ({', '.join(sorted(others)[:3])}); PNG frames "
-                              "replace a folder only when it is empty or holds earlier frames")
-
-
-def load_character(spec: str | Path) -> Character:
-    """A character folder, or 'sample' for the built-in sample character."""
-    if str(spec) == "sample":
-        from studio.core.sample import sample_character
-
-        return sample_character()
-    return read_character(spec)
-
-
 class Animation:
     """A character posed by a clip, ready to render any frame. The rig can be reused across clips."""
 
@@ -154,54 +81,39 @@ class Animation:
                  framing: cameras.Camera | None = None) -> None:
         """``framing``: keep this camera instead of fitting one to the clip (the live preview keeps the
         framing while a joint is dragged, so the figure does not jump)."""
-        self.timings: dict[str, float] = {}
+        self._timings: dict[str, float] = {}
         self.notes: list[str] = list(source.notes)
         self.character = character
         self.width, self.height = size
         if rig is None:
             rig = Rig.build(character)
-            self.timings.update(rig.timings)
+            self._timings.update(rig.timings)
         self.rig = rig
         for name, distance in rig.snapped_joints:
             self.notes.append(f"joint {name} lies {distance:.1f} px outside the mask: pinned to the nearest mesh point")
 
         started = time.perf_counter()
-        clip = slice_clip(source.bvh, source.motion_config.start_frame_idx, source.motion_config.end_frame_idx)
-        if source.motion_config.frame_time:
-            clip = retime_clip(clip, source.motion_config.frame_time)
-        target = frames
-        most = max(1, min(MAX_FRAMES, int(np.ceil(clip.duration * MAX_FPS))))
-        if target is not None and target > most:
-            raise RenderError(f"{target} frames is too many for a {clip.duration:.2f} s clip: at most {most} "
-                              f"({MAX_FPS} fps, {MAX_FRAMES} frames in all)")
-        if max_fps is not None:
-            safe = gif_safe_frame_count(target or clip.n_frames, clip.duration / (target or clip.n_frames), max_fps)
-            if safe < (target or clip.n_frames):
-                self.notes.append(f"{target or clip.n_frames} frames would play faster than {max_fps:g} fps as a GIF: "
-                                  f"resampled to {safe} frames, keeping the {clip.duration:.2f} s duration")
-                target = safe
-        if target is not None and target != clip.n_frames:
-            clip = resample_clip(clip, target)
+        clip, notes = plan_clip(source, frames, max_fps)
+        self.notes.extend(notes)
         config = dataclasses.replace(source.motion_config, start_frame_idx=0, end_frame_idx=None, frame_time=None)
         motion = normalise_motion(clip, config)
         self.pose: Pose2D = retarget(character, motion, source.retarget_config)
         self.notes.extend(self.pose.notes)
         _check_finite(self.pose.joints)
         self.order = DrawOrder(rig, source.retarget_config.bodypart_groups)
-        self.timings["retarget"] = time.perf_counter() - started
+        self._timings["retarget"] = time.perf_counter() - started
 
         self._vertices = np.empty((self.pose.n_frames, len(rig.mesh.vertices), 2))
         self._deformed = np.zeros(self.pose.n_frames, bool)
         self.deform_times = np.zeros(self.pose.n_frames)
         # Framing needs the extent of the whole clip, before the first frame is drawn.
-        self.raster_times: list[float] = []
         self._premultiplied: np.ndarray | None = None
         if framing is not None:
             self.camera = framing
             return
         started = time.perf_counter()
         lo, hi = self._clip_extent(FRAMING_STEP * max(character.width, character.height))
-        self.timings["framing"] = time.perf_counter() - started
+        self._timings["framing"] = time.perf_counter() - started
         if camera == "fit":
             self.camera = cameras.fit_camera(self.width, self.height, lo, hi)
         else:
@@ -233,6 +145,12 @@ class Animation:
             hidden = np.flatnonzero(~shown)
             self.notes.append(f"the character is outside the canvas in {hidden.size} of {shown.size} frames "
                               f"(first: frame {int(hidden[0])})")
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds this animation's own stages took (mesh, arap_factorise when it built the rig; retarget;
+        framing when it fitted a camera): a copy, so an export's times stay the export's."""
+        return dict(self._timings)
 
     @property
     def n_frames(self) -> int:
@@ -303,127 +221,37 @@ def _check_finite(joints: np.ndarray) -> None:
                           "clip's values in that frame and the retarget config's numbers")
 
 
-def premultiply(rgba: np.ndarray) -> np.ndarray:
-    """(h, w, 4) uint8 with colour scaled by alpha, so bilinear sampling at the mask's edge does not
-    pull in the colour of the transparent paper around the figure."""
-    out = rgba.copy()
-    out[:, :, :3] = (rgba[:, :, :3].astype(np.uint16) * rgba[:, :, 3:4] // 255).astype(np.uint8)
-    return out
-
-
-def unpremultiply(rgba: np.ndarray) -> np.ndarray:
-    alpha = rgba[:, :, 3:4].astype(np.float32)
-    rgb = rgba[:, :, :3].astype(np.float32) * 255.0 / np.maximum(alpha, 1.0)
-    rgba[:, :, :3] = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
-    return rgba
-
-
 def composite(rgba: np.ndarray, background: Background) -> np.ndarray:
     """Alpha-composite (h, w, 4) RGBA over a colour or image background; transparent returns it as is."""
     if background.transparent:
         return rgba
     h, w = rgba.shape[:2]
-    if background.image is not None:
-        base = cv2.resize(background.image, (w, h), interpolation=cv2.INTER_AREA)
-    else:
-        base = np.empty((h, w, 3), np.uint8)
-        base[:] = cast(tuple[int, int, int], background.colour)
-    alpha = rgba[:, :, 3:4].astype(np.float32) / 255.0
-    rgb = (rgba[:, :, :3] * alpha + base * (1.0 - alpha)).astype(np.uint8)
-    return np.dstack([rgb, np.full((h, w), 255, np.uint8)])
+    base = background.colour if background.image is None else \
+        cv2.resize(background.image, (w, h), interpolation=cv2.INTER_AREA)
+    return np.dstack([over(rgba, base), np.full((h, w), 255, np.uint8)])  # type: ignore[arg-type]
 
 
-def _frames_rgba(animation: Animation, background: Background | None, cancel: Cancel | None) -> Iterator[np.ndarray]:
-    for k in range(animation.n_frames):
-        if cancel is not None and cancel():
-            raise ExportCancelled("export cancelled")
-        yield animation.render_rgba(k, background)
-
-
-def export_animation(animation: Animation, output: Path, background: Background, progress: Progress | None = None,
-                     cancel: Cancel | None = None) -> Path:
-    """Write ``animation`` to ``output`` (.gif, .mp4 or a PNG folder) atomically."""
-    kind = output_kind(output)
-    check_output(output, kind)
-    started = time.perf_counter()
-    if kind == "gif":
-        _write_gif(animation, output, background, progress, cancel)
-    elif kind == "mp4":
-        from studio.pipeline.encode.video import write_mp4
-
-        fps = 1.0 / animation.frame_time
-        write_mp4(output, _frames_rgba(animation, background, cancel), fps,
-                  background=background.colour or (255, 255, 255), progress=progress, cancel=cancel,
-                  total=animation.n_frames)
-    else:
-        from studio.pipeline.encode.video import write_png_frames
-
-        write_png_frames(output, _frames_rgba(animation, background, cancel), progress=progress,
-                         total=animation.n_frames,
-                         cancel=cancel)
-    animation.timings["render+encode"] = time.perf_counter() - started
-    if animation.raster_times:
-        animation.timings["raster"] = float(np.sum(animation.raster_times))
-    animation.timings["deform"] = float(animation.deform_times.sum())
-    return output
-
-
-def _write_gif(animation: Animation, output: Path, background: Background, progress: Progress | None,
-               cancel: Cancel | None) -> None:
-    n = animation.n_frames
-    delays = gif_frame_delays(n, animation.frame_time)
-    if background.image is not None:
-        # An image background needs its own colours: one fixed palette for texture + background, and
-        # each composited frame mapped onto it (slower than the indexed path, still one palette).
-        backdrop = cv2.resize(background.image, (animation.width, animation.height), interpolation=cv2.INTER_AREA)
-        palette = background_palette(animation.character.texture, backdrop)
-        transparent = None
-
-        def frame_at(k: int) -> np.ndarray:
-            return quantise_to_palette(np.ascontiguousarray(animation.render_rgba(k, background)[:, :, :3]), palette)
-    else:
-        texture_idx, palette, reserved = quantise_texture(animation.character.texture,
-                                                          background_colour=background.colour)
-        transparent = reserved if background.transparent else None
-
-        def frame_at(k: int) -> np.ndarray:
-            return animation.render_indexed(k, texture_idx, reserved)
-
-    with GifWriter(output, animation.width, animation.height, palette, transparent, threaded=True) as writer:
-        for k in range(n):
-            if cancel is not None and cancel():
-                raise ExportCancelled("export cancelled")
-            tick = time.perf_counter()
-            frame = frame_at(k)
-            animation.raster_times.append(time.perf_counter() - tick)
-            writer.add(frame, delays[k])
-            if progress is not None:
-                progress(k + 1, n)
-        tick = time.perf_counter()
-        writer.close()
-    animation.timings["encode_wait"] = time.perf_counter() - tick
-
-
-def render_to_file(request: RenderRequest, progress: Progress | None = None, cancel: Cancel | None = None,
-                   ) -> RenderResult:
-    """The CLI's ``studio render``: load, retarget, deform, rasterise and encode, timing each stage."""
-    started = time.perf_counter()
-    kind = output_kind(request.output)
-    inputs = tuple(Path(str(p)) for p in (request.character,) if str(p) != "sample")
-    check_output(request.output, kind, inputs)
-    if request.dump_rig is not None:
-        check_output(request.dump_rig, "gif", ())  # same rules as a single file
-    character = load_character(request.character)
-    source = load_motion(request.motion, character, request.retarget, request.bvh)
-    load_time = time.perf_counter() - started
-    animation = Animation(character, source, request.size, request.frames, request.camera,
-                          max_fps=50.0 if kind == "gif" else None)
-    animation.timings["load"] = load_time
-    export_animation(animation, request.output, request.background, progress, cancel)
-    if request.dump_rig is not None:  # only once the export succeeded
-        dump = rig_dump(animation.pose, character, f"{Path(str(request.character)).name}_{source.label}")
-        with atomic_write_path(request.dump_rig) as tmp:
-            tmp.write_text(json.dumps(dump))
-    animation.timings["total"] = time.perf_counter() - started
-    return RenderResult(request.output, animation.n_frames, animation.frame_time, animation.width, animation.height,
-                        animation.notes, animation.timings)
+def plan_clip(source: MotionSource, frames: int | None, max_fps: float | None) -> tuple[Bvh, list[str]]:
+    """The clip an animation plays, and notes on what changed: ``source``'s BVH sliced to its motion config's
+    frames and retimed to its frame time, then resampled (keeping its duration) to ``frames``, or to fewer when
+    more would play faster than ``max_fps`` (a GIF's cap). Raises RenderError when ``frames`` is more than
+    MAX_FPS per second of clip or MAX_FRAMES."""
+    clip = slice_clip(source.bvh, source.motion_config.start_frame_idx, source.motion_config.end_frame_idx)
+    if source.motion_config.frame_time:
+        clip = retime_clip(clip, source.motion_config.frame_time)
+    notes: list[str] = []
+    target = frames
+    most = max(1, min(MAX_FRAMES, int(np.ceil(clip.duration * MAX_FPS))))
+    if target is not None and target > most:
+        raise RenderError(f"{target} frames is too many for a {clip.duration:.2f} s clip: at most {most} "
+                          f"({MAX_FPS} fps, {MAX_FRAMES} frames in all)")
+    if max_fps is not None:
+        wanted = target or clip.n_frames
+        safe = gif_safe_frame_count(wanted, clip.duration / wanted, max_fps)
+        if safe < wanted:
+            notes.append(f"{wanted} frames would play faster than {max_fps:g} fps as a GIF: "
+                         f"resampled to {safe} frames, keeping the {clip.duration:.2f} s duration")
+            target = safe
+    if target is not None and target != clip.n_frames:
+        clip = resample_clip(clip, target)
+    return clip, notes

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QImage, QPixmap
 
+from studio.pipeline.compositing import WHITE, over
+
 
 def qimage_from_rgb(rgb: np.ndarray) -> QImage:
     """(H, W, 3) uint8 RGB → QImage (Format_RGB888, own copy)."""
@@ -40,9 +42,8 @@ def rgb_from_qimage(image: QImage) -> np.ndarray:
     converted = image.convertToFormat(QImage.Format.Format_RGBA8888)
     w, h = converted.width(), converted.height()
     data = np.frombuffer(converted.constBits(), np.uint8, count=converted.sizeInBytes())
-    rgba = data.reshape(h, converted.bytesPerLine())[:, : 4 * w].reshape(h, w, 4).astype(np.float32)
-    alpha = rgba[:, :, 3:4] / 255.0
-    return np.round(rgba[:, :, :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    rgba = data.reshape(h, converted.bytesPerLine())[:, : 4 * w].reshape(h, w, 4)
+    return over(np.ascontiguousarray(rgba), WHITE)
 
 
 def pixmap_from_rgba(rgba: np.ndarray) -> QPixmap:

@@ -24,15 +24,16 @@ import math
 import queue
 import struct
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
 import numpy as np
 
-from studio.pipeline.files.atomic import ExportCancelled, PendingFile
+from studio.pipeline.files.atomic import PendingFile
 from studio.pipeline.encode.gif_lzw import frame_rects, lzw_encode, lzw_workspace
+from studio.pipeline.progress import Cancel, Progress, until_cancelled
 
 GIF_DELAY_UNIT_MS = 10
 GIF_MIN_DELAY_MS = 20  # most viewers play anything shorter at 100 ms
@@ -250,8 +251,8 @@ class GifWriter:
 
 
 def write_gif(path: str | Path, frames: Iterable[np.ndarray], palette: np.ndarray, transparent_index: int | None,
-              delays_ms: Sequence[int], progress: Callable[[int, int], None] | None = None,
-              cancel: Callable[[], bool] | None = None, loop: int | None = 0, threaded: bool = True) -> Path:
+              delays_ms: Sequence[int], progress: Progress | None = None, cancel: Cancel | None = None,
+              loop: int | None = 0, threaded: bool = True) -> Path:
     """Write ``frames`` ((h, w) uint8 palette indices, one per delay) to ``path`` atomically.
 
     ``cancel`` is asked before each frame is pulled from ``frames`` (which may render lazily);
@@ -261,22 +262,20 @@ def write_gif(path: str | Path, frames: Iterable[np.ndarray], palette: np.ndarra
     total = len(delays_ms)
     if total == 0:
         raise GifError(f"{path}: a GIF needs at least one frame (no delays given)")
-    source = iter(frames)
     writer: GifWriter | None = None
+    done = 0
     try:
-        for k in range(total):
-            if cancel is not None and cancel():
-                raise ExportCancelled(f"{path}: GIF export cancelled after {k} of {total} frames")
-            frame = next(source, None)
-            if frame is None:
-                raise GifError(f"{path}: {total} delays but only {k} frames")
+        for frame in until_cancelled(frames, cancel, f"{path}: GIF export"):
+            if done == total:
+                raise GifError(f"{path}: more frames than the {total} delays given")
             if writer is None:
                 writer = GifWriter(path, frame.shape[1], frame.shape[0], palette, transparent_index, loop, threaded)
-            writer.add(frame, delays_ms[k])
+            writer.add(frame, delays_ms[done])
+            done += 1
             if progress is not None:
-                progress(k + 1, total)
-        if next(source, None) is not None:
-            raise GifError(f"{path}: more frames than the {total} delays given")
+                progress(done, total)
+        if done < total:
+            raise GifError(f"{path}: {total} delays but only {done} frames")
     except BaseException:
         if writer is not None:
             writer.abort()

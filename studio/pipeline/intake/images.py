@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from studio.pipeline.compositing import WHITE, over
 from studio.pipeline.files.capped_read import read_at_most
 
 MAX_SIDE = 1000
@@ -59,10 +60,7 @@ def _strip_to_rgb(strip: Image.Image, grey_full: float | None) -> np.ndarray:
         grey = np.clip(grey * (255.0 / grey_full), 0, 255).round().astype(np.uint8)
         return np.repeat(grey[:, :, None], 3, axis=2)
     if strip.mode in ("RGBA", "LA", "PA") or (strip.mode == "P" and "transparency" in strip.info):
-        rgba = strip.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        white.alpha_composite(rgba)
-        strip = white
+        return over(np.asarray(strip.convert("RGBA"), dtype=np.uint8), WHITE)
     return np.asarray(strip.convert("RGB"), dtype=np.uint8)
 
 
