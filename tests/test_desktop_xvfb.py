@@ -20,6 +20,8 @@ import pytest
 
 from studio.launcher import xcb_problem
 
+pytestmark = pytest.mark.slow  # end to end: `studio` on a real X server
+
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW_UP_S = 20.0  # the window starts in 1-3 s here; a loaded machine gets room, a hang fails the test
 

@@ -21,6 +21,8 @@ from studio.pipeline.encode.gif import gif_frame_delays  # noqa: E402
 from studio.core.settings import AppSettings, ShareConfig  # noqa: E402
 from studio.ui.app import create_app, wait_for_preview  # noqa: E402
 
+pytestmark = pytest.mark.slow  # end to end: the real window and a real S3 server
+
 
 def test_garlic_from_photo_to_shared_gif(qtbot: Any, shared: Path, s3_env: WeedS3, tmp_path: Path) -> None:
     settings = AppSettings(export_folder=str(tmp_path / "exports"),

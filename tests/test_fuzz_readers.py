@@ -23,6 +23,8 @@ from fuzz_harness import Worker, members_of, mutated, png_bomb, png_chunks, png_
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+pytestmark = pytest.mark.slow  # fuzzing: mutated and hostile files, read in a memory-capped worker
+
 FUZZ = settings(max_examples=100, deadline=timedelta(seconds=20), derandomize=True, database=None,
                 phases=(Phase.explicit, Phase.generate), print_blob=False,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,

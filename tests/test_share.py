@@ -24,6 +24,8 @@ from studio.core.share import (
     share_files,
 )
 
+pytestmark = pytest.mark.slow  # end to end: a real S3 server (weed mini)
+
 
 def _settings(server: WeedS3, **changes: object) -> ShareSettings:
     values: dict[str, object] = {"bucket": server.bucket, "endpoint_url": server.endpoint, "expires": 600}

@@ -14,6 +14,8 @@ from torchserve_fixture import LocalTorchServe, free_ports, missing_tools, reply
 from studio.pipeline.pose.backend import BackendError, Detection, PoseBackend
 from studio.pipeline.pose.torchserve import TorchServeBackend
 
+pytestmark = pytest.mark.slow  # end to end: a real TorchServe, and stub servers that time out
+
 
 def drawing(h: int = 120, w: int = 160, box: tuple[int, int, int, int] = (40, 20, 100, 110)) -> np.ndarray:
     """(h, w, 3) uint8 white page with a dark figure filling ``box`` (left, top, right, bottom), with a hole."""

@@ -11,6 +11,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("training.figures")
 
+pytestmark = pytest.mark.slow  # end to end: the training script, run twice
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

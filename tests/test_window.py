@@ -19,6 +19,8 @@ from PySide6.QtTest import QTest  # noqa: E402
 from studio.core.settings import AppSettings  # noqa: E402
 from studio.ui.app import create_app, wait_for_preview  # noqa: E402
 
+pytestmark = pytest.mark.slow  # end to end: the real window, offscreen
+
 
 def wait_until(qtbot: Any, condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
     qtbot.waitUntil(condition, timeout=int(timeout_s * 1000))

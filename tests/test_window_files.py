@@ -20,6 +20,8 @@ from studio.core.sample import sample_character  # noqa: E402
 from studio.core.settings import AppSettings  # noqa: E402
 from studio.ui.app import create_app, offer_recovery, sample_document, wait_for_preview  # noqa: E402
 
+pytestmark = pytest.mark.slow  # end to end: the real window, offscreen
+
 BANNER_LIMIT = 300  # a sentence or two; the reason itself is cut at loading.MESSAGE_LIMIT
 
 
