@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -154,7 +155,7 @@ def test_a_malformed_bvh_shows_an_inline_error(library, qtbot, tmp_path: Path) -
 
 def test_a_checker_problem_is_shown_and_nothing_emitted(library, qtbot) -> None:  # type: ignore[no-untyped-def]
     library.select("idle")
-    library.set_checker(lambda spec: "missing joints: x" if spec == "wave" else None)
+    library.set_checker(lambda spec, reply: reply("missing joints: x" if spec == "wave" else None))
     with qtbot.assertNotEmitted(library.motion_chosen):
         library.list.setCurrentRow(library.specs().index("wave"))
     message = library.error()
@@ -166,13 +167,32 @@ def test_a_checker_problem_is_shown_and_nothing_emitted(library, qtbot) -> None:
 
 
 def test_a_checker_that_raises_is_shown_not_raised(library, qtbot) -> None:  # type: ignore[no-untyped-def]
-    def checker(spec: str) -> str | None:
+    def checker(spec: str, reply: Any) -> None:
         raise ValueError("BVH skeleton 'x': cannot find left foot")
 
     library.set_checker(checker)
     with qtbot.assertNotEmitted(library.motion_chosen):
         library.list.setCurrentRow(0)
     assert "cannot find left foot" in (library.error() or "")
+
+
+def test_a_late_reply_chooses_the_clip_and_a_stale_one_is_dropped(library: Any) -> None:
+    library.select("idle")
+    replies: dict[str, Any] = {}
+    library.set_checker(lambda spec, reply: replies.__setitem__(spec, reply))  # answered later, as from a thread
+    chosen: list[str] = []
+    library.motion_chosen.connect(chosen.append)
+    library.list.setCurrentRow(library.specs().index("wave"))
+    library.list.setCurrentRow(library.specs().index("jump"))  # chosen while wave is still being checked
+    assert chosen == [] and set(replies) == {"wave", "jump"}
+    replies["wave"](None)  # the stale answer: wave is no longer wanted
+    assert chosen == []
+    replies["jump"](None)
+    assert chosen == ["jump"] and library.error() is None
+    library.list.setCurrentRow(library.specs().index("wave"))
+    library.select("idle")  # the document chose for itself meanwhile (say, a project was opened)
+    replies["wave"](None)
+    assert chosen == ["jump"]
 
 
 # --- ClipPlot --------------------------------------------------------------------------------------------

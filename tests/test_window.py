@@ -17,6 +17,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
 from studio.core.settings import AppSettings  # noqa: E402
+from studio.core.workspace import JobKind  # noqa: E402
 from studio.ui.app import create_app, wait_for_preview  # noqa: E402
 
 pytestmark = pytest.mark.slow  # end to end: the real window, offscreen
@@ -667,7 +668,7 @@ def test_panning_is_safe_whatever_else_the_mouse_and_keyboard_do(window: Any, qt
     assert canvas.viewport.zoom == pytest.approx(zoom * 1.25)
     window.set_tool("joints")
     c.annotate()
-    wait_until(qtbot, lambda: "annotate" not in c.jobs.running, 30)
+    wait_until(qtbot, lambda: JobKind.ANNOTATE not in c.jobs.running, 30)
     assert canvas.viewport.zoom == pytest.approx(zoom * 1.25)  # annotating again leaves the user's view alone
 
 

@@ -8,12 +8,13 @@ import pytest
 
 pytest.importorskip("PySide6")
 from studio.pipeline.intake.box import BoxError  # noqa: E402
+from studio.core.workspace import JobKind  # noqa: E402
 from studio.ui.worker import Jobs  # noqa: E402
 
 
 def run(qtbot: Any, fn: Any) -> tuple[list[Any], list[str]]:
     jobs, results, failures = Jobs(), [], []
-    job = jobs.start("test", fn)
+    job = jobs.start(JobKind.PREVIEW, fn)
     job.finished.connect(results.append)
     job.failed.connect(failures.append)
     qtbot.waitUntil(lambda: bool(results or failures), timeout=2000)

@@ -77,7 +77,7 @@ class PreviewEngine:
         """The Animation for ``request``; raises PreviewCancelled when ``ticket`` goes stale on the way."""
         started = time.perf_counter()
         character = request.character
-        source = self._motion(request.motion, character)
+        source = self.motion(request.motion, character)
         self._check(ticket)
         key = _mask_key(character.mask)
         with self._lock:
@@ -102,7 +102,9 @@ class PreviewEngine:
         self.timings = {**rig.timings, **animation.timings, "total": time.perf_counter() - started}
         return animation
 
-    def _motion(self, spec: str, character: Character) -> MotionSource:
+    def motion(self, spec: str, character: Character) -> MotionSource:
+        """The clip ``spec`` mapped onto ``character``, cached while its joint names (and, for a clip mapped
+        automatically, its joints) are unchanged. Thread-safe; raises what load_motion raises."""
         key: tuple[object, ...] = (spec, character.names, character.parents)
         if spec not in bundled_motions():  # an automatic mapping may depend on where the joints are
             key += (np.round(character.rest).tobytes(),)

@@ -13,6 +13,7 @@ from studio.core.document import Document
 from studio.core.loading import describe_error
 from studio.core.recovery import Autosaver, find_recoverable
 from studio.core.settings import AppSettings
+from studio.core.workspace import JobKind
 
 
 def _no_display() -> bool:
@@ -60,7 +61,8 @@ def wait_for_preview(window: object, timeout_s: float = 60.0) -> bool:
     w = window
     while time.perf_counter() < deadline:
         QApplication.processEvents()
-        busy = bool(w.controller.preview_jobs.running or "annotate" in w.controller.jobs.running)  # type: ignore[attr-defined]
+        c = w.controller  # type: ignore[attr-defined]
+        busy = bool(c.preview_jobs.running or JobKind.ANNOTATE in c.jobs.running)
         if w.preview.view.image is not None and not busy:  # type: ignore[attr-defined]
             return True
         if not busy and not w.controller._preview_timer.isActive() and w.banner.isVisible():  # type: ignore[attr-defined]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.core.annotate import AnnotateCancelled, annotate_image, make_backend
-from studio.core.commands import AddStroke, EditMask, AnnotationState, SetBox, SetJoints, SetAnnotation
-from studio.core.document import Document, DocumentError, Skeleton
+from studio.core.annotate import Annotation
+from studio.core.commands import AddStroke, EditMask, SetBox, SetJoints
+from studio.core.document import Document, DocumentError
 from studio.pipeline.intake.images import LoadedImage
 from studio.pipeline.pose.backend import Box
 from studio.pipeline.intake.strokes import Stroke
@@ -19,6 +20,7 @@ from studio.core.recovery import Autosaver, AutosaveSchedule
 from studio.core.preview import PreviewCancelled, PreviewEngine, PreviewRequest
 from studio.core.render import Animation
 from studio.core.settings import AppSettings
+from studio.core.workspace import JobKind, Workspace, annotation_failure
 from studio.ui.undo import UndoStack
 from studio.ui.worker import Job, Jobs
 
@@ -49,10 +51,10 @@ class StudioController(QObject):
         self.jobs = Jobs()  # annotation, exports, uploads, autosaves
         self.preview_jobs = Jobs(max_threads=1)  # its own thread: a slow annotation or export never holds it up
         self.estimate_jobs = Jobs(max_threads=1)
-        self.engine = PreviewEngine()
+        self.workspace = Workspace(PreviewEngine())
+        self.engine = self.workspace.engine
         self.animation: Animation | None = None
         self.animation_is_draft = False  # built on the coarse mesh while a joint is dragged
-        self.annotation_fixed_by_hand = False
         self._pending: tuple[np.ndarray | None, bool] | None = None  # (live joints, keep framing) waiting to build
         self._building = False
         self.last_latency = 0.0  # seconds from the request to its animation (drag → updated preview)
@@ -91,12 +93,12 @@ class StudioController(QObject):
         if autosaver is None or not self.has_unsaved():
             self.autosave_schedule.started()  # nothing to write
             return
-        if "autosave" in self.jobs.running:  # one writer at a time: try again shortly
+        if JobKind.AUTOSAVE in self.jobs.running:  # one writer at a time: try again shortly
             self._autosave_timer.start(AUTOSAVE_RETRY_MS)
             return
         self.autosave_schedule.started()
         snapshot, project = self.doc.snapshot(), self.project_path
-        job = self.jobs.start("autosave", lambda job: autosaver.save(snapshot, project))
+        job = self.jobs.start(JobKind.AUTOSAVE, lambda job: autosaver.save(snapshot, project))
         job.failed.connect(self._autosave_failed)
 
     def _autosave_failed(self, message: str) -> None:
@@ -115,7 +117,7 @@ class StudioController(QObject):
         self.undo.clear()
         self.undo.doc = doc
         self.undo.setClean()
-        self.annotation_fixed_by_hand = doc.annotated
+        self.workspace.document_replaced(doc)
         doc.changed.connect(self._on_changed)
         self.document_replaced.emit()
         self.schedule_preview()
@@ -133,7 +135,7 @@ class StudioController(QObject):
     # ------------------------------------------------------------------ edits (the canvas calls these)
     def add_stroke(self, stroke: Stroke) -> None:
         self.undo.run(AddStroke(stroke))
-        if not self.annotation_fixed_by_hand:
+        if self.workspace.annotate_after_strokes:
             self._annotate_timer.start()
 
     def clear_drawing(self) -> None:
@@ -144,18 +146,18 @@ class StudioController(QObject):
 
     def set_box(self, box: Box) -> None:
         """The user's box; on a drawing not annotated yet (say, where no figure was found) it annotates inside it."""
-        self.annotation_fixed_by_hand = True
+        self.workspace.fixed_by_hand()
         self.undo.run(SetBox(self.doc.box, box))
         if self.doc.skeleton is None:
             self.annotate(use_box=True)
 
     def set_mask(self, mask: np.ndarray) -> None:
         if self.doc.mask is not None:
-            self.annotation_fixed_by_hand = True
+            self.workspace.fixed_by_hand()
             self.undo.run(EditMask.between(self.doc.mask, mask, "Paint mask"))
 
     def set_joints(self, before: np.ndarray, after: np.ndarray, index: int) -> None:
-        self.annotation_fixed_by_hand = True
+        self.workspace.fixed_by_hand()
         name = self.doc.skeleton.names[index].replace("_", " ") if self.doc.skeleton else "joint"
         self.undo.run(SetJoints(before, after, f"Move {name}"))
 
@@ -173,7 +175,7 @@ class StudioController(QObject):
         except Exception as exc:
             self.failed.emit(f"{exc} (Settings → Annotation)")
             return None
-        if automatic and "annotate" in self.jobs.running:  # one annotation at a time: try again when it is done
+        if automatic and JobKind.ANNOTATE in self.jobs.running:  # one annotation at a time: try again when it is done
             self._annotate_timer.start()
             return None
         image = LoadedImage(self.doc.image.copy(), 1.0, self.doc.size, self.doc.source)
@@ -183,36 +185,38 @@ class StudioController(QObject):
         def work(job: Job) -> Any:
             return annotate_image(image, backend, box, progress=job.stage.emit, cancel=job.is_cancelled)
 
-        job = self.jobs.start("annotate", work, (AnnotateCancelled,))
+        job = self.jobs.start(JobKind.ANNOTATE, work, (AnnotateCancelled,))
         job.stage.connect(lambda text: self.status.emit(text[:1].upper() + text[1:] + "…"))
         job.finished.connect(lambda result: self._annotated(doc, result, automatic, revision))
-        job.failed.connect(lambda message: self.failed.emit(_annotate_hint(message, automatic)))
+        job.failed.connect(lambda message: self.failed.emit(annotation_failure(message, automatic)))
         self.annotation_started.emit(backend.name)
         return job
 
-    def _annotated(self, doc: Document, annotation: Any, automatic: bool, revision: int) -> None:
+    def _annotated(self, doc: Document, annotation: Annotation, automatic: bool, revision: int) -> None:
         if doc is not self.doc:
             return
-        if doc.revision != revision:  # edited while annotating: the result would overwrite those edits
-            if not automatic:
-                self.failed.emit("The drawing changed while it was being annotated, so the result was dropped: "
-                                 "annotate again (Ctrl+R) when you are done editing")
-            elif not self.annotation_fixed_by_hand:
+        outcome = self.workspace.annotation_arrived(doc, annotation, automatic, revision)
+        if outcome.command is None:
+            if outcome.message:
+                self.failed.emit(outcome.message)
+            if outcome.retry:
                 self._annotate_timer.start()
             self.annotation_dropped.emit()
             return
-        character = annotation.character
-        left, top, right, bottom = character.bounding_box
-        mask = np.zeros(doc.paper.shape[:2], np.uint8)
-        mask[top:bottom, left:right] = character.mask
-        joints = character.rest + [left, top]
-        skeleton = Skeleton(character.names, character.parents, joints)
-        after = AnnotationState(tuple(float(v) for v in (left, top, right, bottom)), mask, skeleton,  # type: ignore[arg-type]
-                         joints.copy(), frozenset(annotation.unsure))
-        text = "Annotate drawing (automatic)" if automatic else "Annotate drawing"
-        self.undo.run(SetAnnotation(AnnotationState.of(doc), after, text))
-        self.annotation_fixed_by_hand = False
-        self.annotation_finished.emit(list(annotation.notes))
+        self.undo.run(outcome.command)
+        self.annotation_finished.emit(list(outcome.notes))
+
+    def check_motion(self, spec: str, reply: Callable[[str | None], None]) -> None:
+        """Answer ``reply(problem)`` with why clip ``spec`` cannot play on the figure (None: it can), from the
+        preview's thread: the clip is read once, into the cache the preview that follows uses."""
+        character = self.workspace.motion_figure(self.doc)
+        if character is None:
+            reply(None)  # nothing to map onto yet; the preview says what is missing
+            return
+        workspace = self.workspace
+        job = self.preview_jobs.start(JobKind.MOTION_CHECK, lambda job: workspace.motion_problem(spec, character))
+        job.finished.connect(reply)
+        job.failed.connect(reply)
 
     # ------------------------------------------------------------------ preview
     def schedule_preview(self) -> None:
@@ -249,7 +253,7 @@ class StudioController(QObject):
         requested_at = self._requested_at
         self._building = True
         engine = self.engine
-        job = self.preview_jobs.start("preview", lambda job: engine.build(request, ticket), (PreviewCancelled,))
+        job = self.preview_jobs.start(JobKind.PREVIEW, lambda job: engine.build(request, ticket), (PreviewCancelled,))
         job.finished.connect(lambda animation: self._built(animation, requested_at, request.draft))
         job.failed.connect(self._build_failed)
         job.cancelled.connect(self._build_done)
@@ -270,7 +274,7 @@ class StudioController(QObject):
         background = self.doc.export.background
         kind = self.doc.export.kind
         self.estimate_ready.emit("Estimating the export…")  # not the last animation's frames beside this one's
-        job = self.estimate_jobs.start("estimate",
+        job = self.estimate_jobs.start(JobKind.ESTIMATE,
                                        lambda job: estimate_export(animation, kind, background,
                                                                    cancel=job.is_cancelled))
 
@@ -325,14 +329,6 @@ class StudioController(QObject):
 
 def _bytes(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} KB"
-
-
-def _annotate_hint(message: str, automatic: bool) -> str:
-    hint = " Draw a bigger figure, or drag a box around it with the Box tool (B)." if automatic else \
-        " Drag a box around the figure with the Box tool (B): it annotates inside it."
-    if "no figure found" in message:
-        return message + hint
-    return f"Annotating failed: {message}"
 
 
 __all__ = ["StudioController"]

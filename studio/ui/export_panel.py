@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QColorDialog, QComboBox, QFileDialog, QHBoxLayout
 from studio.core.document import ExportSettings
 from studio.core.export_jobs import export_all, export_motion
 from studio.core.motion_source import bundled_motions
+from studio.core.workspace import JobKind
 from studio.pipeline.files.atomic import ExportCancelled
 from studio.ui.controller import StudioController
 from studio.ui.worker import Job
@@ -165,7 +166,7 @@ class ExportPanel(QWidget):
             if then is not None:
                 then(Path(path))
 
-        return self._run("export", work, done, f"Exporting {Path(motion).stem}…")
+        return self._run(JobKind.EXPORT, work, done, f"Exporting {Path(motion).stem}…")
 
     def export_all(self, folder: Path | None = None, then: Callable[[dict[str, str], Path], object] | None = None,
                    ) -> Job | None:
@@ -196,7 +197,7 @@ class ExportPanel(QWidget):
             if then is not None:
                 then(results, target)
 
-        return self._run("export", work, done, "Exporting every motion…")
+        return self._run(JobKind.EXPORT, work, done, "Exporting every motion…")
 
     def share(self, all_motions: bool = False) -> Job | None:
         """Export (one motion, or all), upload to S3 and copy the link(s) to the clipboard."""
@@ -234,12 +235,12 @@ class ExportPanel(QWidget):
             self.controller.status.emit("Link copied to the clipboard")
             self.shared.emit(urls)
 
-        return self._run("share", work, done, "Uploading…", (ShareCancelled,))
+        return self._run(JobKind.SHARE, work, done, "Uploading…", (ShareCancelled,))
 
-    def _run(self, name: str, work: Callable[[Job], Any], done: Callable[[Any], None], text: str,
+    def _run(self, kind: JobKind, work: Callable[[Job], Any], done: Callable[[Any], None], text: str,
              cancel_types: tuple[type[BaseException], ...] = (ExportCancelled,)) -> Job:
         c = self.controller
-        job = c.jobs.start(name, work, cancel_types)
+        job = c.jobs.start(kind, work, cancel_types)
         self.job = job
         self.progress.setValue(0)
         self.progress.setFormat(text + " %p%")

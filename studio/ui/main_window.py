@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QDockWidget, QPushButton, QSplitter,
                                QToolBar, QVBoxLayout, QWidget)
 
 from studio.core.commands import reset_joints, swap_left_right
-from studio.core.motion_source import load_motion
+from studio.core.workspace import JobKind
 from studio.ui.banner import Banner
 from studio.ui.canvas import DrawingCanvas
 from studio.ui.clip_plot import ClipPlot
@@ -40,7 +40,7 @@ class MainWindow(FileActions):
         self.preview = PreviewPanel()
         self.plot = ClipPlot()
         self.library = MotionLibrary()
-        self.library.set_checker(self._motion_problem)
+        self.library.set_checker(c.check_motion)
         self.export_panel = ExportPanel(c)
 
         left = QWidget()
@@ -235,12 +235,12 @@ class MainWindow(FileActions):
     def _annotation_started(self, backend: str) -> None:
         self.statusBar().showMessage(f"Annotating with the {backend} backend…")
         self.annotate_cancel.show()
-        job = self.controller.jobs.running.get("annotate")
+        job = self.controller.jobs.running.get(JobKind.ANNOTATE)
         if job is not None:
             job.cancelled.connect(self._annotate_cancelled)
 
     def _cancel_annotate(self) -> None:
-        job = self.controller.jobs.running.get("annotate")
+        job = self.controller.jobs.running.get(JobKind.ANNOTATE)
         if job is not None:
             job.cancel()
 
@@ -255,17 +255,6 @@ class MainWindow(FileActions):
         self.statusBar().showMessage(" ".join(["Annotated."] + sentences), 8000)
         if not self.controller.doc.strokes:  # a photo or scan, not a page being drawn: show a small figure large
             self.canvas.zoom_to_figure(only_if_small=True)
-
-    def _motion_problem(self, spec: str) -> str | None:
-        try:
-            character = self.controller.doc.character()
-        except ValueError:
-            return None  # nothing to map onto yet; the preview says what is missing
-        try:
-            load_motion(spec, character)
-        except Exception as exc:  # every mapping or parsing problem is shown inline in the library
-            return str(exc)
-        return None
 
     def _update_title(self, *_: object) -> None:
         doc = self.controller.doc

@@ -20,9 +20,11 @@ from studio.pipeline.motion.bvh import Bvh, read_bvh
 from studio.pipeline.motion.thumbnail import stick_figure
 from studio.pipeline.motion.config import MotionConfig, read_motion_config
 from studio.ui.images import pixmap_from_rgba
+from studio.core.workspace import JobKind
 from studio.ui.worker import Jobs
 
-Checker = Callable[[str], "str | None"]
+# checker(spec, reply): calls reply(problem) with why the clip cannot play (None: it can), at once or later
+Checker = Callable[[str, Callable[["str | None"], None]], None]
 THUMB = 80  # px of a stick-figure icon
 IMPORTING = "importing…"  # the label of a clip's card while its file is read
 SPEC = Qt.ItemDataRole.UserRole
@@ -74,7 +76,8 @@ def _tooltip(label: str, card: ClipCard, path: Path | None) -> str:
 
 
 class MotionLibrary(QWidget):
-    """Clips to choose from. Choosing one asks the owner's checker first; problems show inline, in red.
+    """Clips to choose from. Choosing one asks the owner's checker first (its reply may come later, from a
+    background check: the last clip asked about wins); problems show inline, in red.
 
     Signals: ``motion_chosen(spec)`` with a bundled name or a .bvh path, only for a clip that passed the
     checker. ``select`` and ``current`` read and set the highlighted clip without emitting.
@@ -87,6 +90,7 @@ class MotionLibrary(QWidget):
         super().__init__(parent)
         self._checker: Checker | None = None
         self._chosen: str | None = None
+        self._checking: str | None = None  # the clip whose check is awaited
         self._quiet = False
         self.jobs = Jobs(max_threads=2)  # BVH imports: a long clip never freezes the window
         self._wanted: str | None = None  # the clip to choose when its import is done (the last one asked for)
@@ -131,17 +135,19 @@ class MotionLibrary(QWidget):
         self._add_bundled()
 
     def set_checker(self, checker: Checker | None) -> None:
-        """``checker(spec)`` returns why a clip cannot play on the current character, or None when it can."""
+        """``checker(spec, reply)`` calls ``reply`` with why a clip cannot play on the current character, or with
+        None when it can."""
         self._checker = checker
 
-    def check(self, spec: str) -> str | None:
-        """The checker's verdict on ``spec``; an exception it raises counts as the problem, never escapes."""
+    def check(self, spec: str, reply: Callable[[str | None], None]) -> None:
+        """Pass the checker's verdict on ``spec`` to ``reply``; an exception it raises counts as the problem."""
         if self._checker is None:
-            return None
+            reply(None)
+            return
         try:
-            return self._checker(spec)
+            self._checker(spec, reply)
         except Exception as exc:  # noqa: BLE001 - any failure to map is shown to the user, not raised
-            return str(exc) or type(exc).__name__
+            reply(str(exc) or type(exc).__name__)
 
     def current(self) -> str | None:
         item = self.list.currentItem()
@@ -153,7 +159,8 @@ class MotionLibrary(QWidget):
 
     def select(self, spec: str | None) -> None:
         """Highlight ``spec`` without emitting; an existing .bvh file that is not listed yet is imported (in the
-        background: its card says "importing…" meanwhile)."""
+        background: its card says "importing…" meanwhile). A check still awaited is dropped: this is the clip."""
+        self._checking = None
         item = self._find(spec) if spec else None
         if item is None and spec and spec.lower().endswith(".bvh") and Path(spec).is_file():
             item = self._find(str(Path(spec).resolve()))
@@ -223,13 +230,13 @@ class MotionLibrary(QWidget):
         item.setFlags(Qt.ItemFlag.NoItemFlags)  # not chosen before it can play
         self.list.addItem(item)
         spec = str(path)
-        job = self.jobs.start(f"import {spec}", lambda job: _card(path, None))
+        job = self.jobs.start((JobKind.IMPORT, spec), lambda job: _card(path, None))
         job.finished.connect(lambda card, s=spec: self._imported(s, card))
         job.failed.connect(lambda message, s=spec, n=path.name: self._import_failed(f"{failure} {n}: {message}", s))
         return item
 
     def _importing(self, spec: str) -> bool:
-        return f"import {spec}" in self.jobs.running
+        return (JobKind.IMPORT, spec) in self.jobs.running
 
     def _imported(self, spec: str, card: ClipCard) -> None:
         item = self._find(spec)
@@ -298,8 +305,14 @@ class MotionLibrary(QWidget):
         self._choose(str(item.data(SPEC)))
 
     def _choose(self, spec: str, keep_error: bool = False) -> None:
-        """Emit ``spec`` if the checker accepts it; otherwise show why and highlight the clip in use again."""
-        problem = self.check(spec)
+        """Emit ``spec`` once the checker accepts it; otherwise show why and highlight the clip in use again."""
+        self._checking = spec
+        self.check(spec, lambda problem: self._checked(spec, problem, keep_error))
+
+    def _checked(self, spec: str, problem: str | None, keep_error: bool) -> None:
+        if spec != self._checking:  # a later choice was made while this clip was being checked
+            return
+        self._checking = None
         if problem:
             label = self._find(spec)
             name = label.text() if label is not None else spec

@@ -9,6 +9,9 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
 from studio.core.loading import describe_error, is_expected
+from studio.core.workspace import JobKind
+
+JobKey = JobKind | tuple[JobKind, str]  # a kind, or a kind and what it works on (one import per clip)
 
 
 class JobCancelled(Exception):
@@ -25,9 +28,9 @@ class Job(QObject):
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, key: JobKey) -> None:
         super().__init__()
-        self.name = name
+        self.key = key
         self._cancel = threading.Event()
         self.done = threading.Event()
 
@@ -70,21 +73,22 @@ class _Runnable(QRunnable):
 
 
 class Jobs(QObject):
-    """Runs jobs on a thread pool. ``start(name, fn)`` calls ``fn(job)`` off the UI thread; a job of the
-    same name still running is cancelled first (latest wins)."""
+    """Runs jobs on a thread pool. ``start(key, fn)`` calls ``fn(job)`` off the UI thread; a job of the
+    same key still running is cancelled first (latest wins). ``running``: the jobs not done yet, by key."""
 
     def __init__(self, max_threads: int = 3) -> None:
         super().__init__()
         self.pool = QThreadPool()
         self.pool.setMaxThreadCount(max_threads)
-        self.running: dict[str, Job] = {}
+        self.running: dict[JobKey, Job] = {}
 
-    def start(self, name: str, fn: Callable[[Job], Any], cancel_types: tuple[type[BaseException], ...] = ()) -> Job:
-        old = self.running.get(name)
+    def start(self, key: JobKey, fn: Callable[[Job], Any],
+              cancel_types: tuple[type[BaseException], ...] = ()) -> Job:
+        old = self.running.get(key)
         if old is not None:
             old.cancel()
-        job = Job(name)
-        self.running[name] = job
+        job = Job(key)
+        self.running[key] = job
         for signal in (job.finished, job.failed, job.cancelled):
             signal.connect(lambda *_, j=job: self._forget(j))
         runnable = _Runnable(job, fn, cancel_types)
@@ -101,8 +105,8 @@ class Jobs(QObject):
             self.pool.start(runnable)
 
     def _forget(self, job: Job) -> None:
-        if self.running.get(job.name) is job:
-            del self.running[job.name]
+        if self.running.get(job.key) is job:
+            del self.running[job.key]
 
     def cancel_all(self) -> None:
         for job in list(self.running.values()):
