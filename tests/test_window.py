@@ -187,9 +187,18 @@ def test_cancelled_export_leaves_nothing(window: Any, qtbot: Any, tmp_path: Path
     c.set_size(1024)
     wait_until(qtbot, lambda: c.animation is not None and c.animation.width == 1024)
     job = window.export_panel.export(tmp_path / "big.gif")
-    job.cancel()
-    wait_until(qtbot, lambda: job.done.is_set(), 30)
-    assert not (tmp_path / "big.gif").exists()
+    reports: list[tuple[int, int]] = []
+    cancelled: list[bool] = []
+
+    def progressed(done: int, total: int) -> None:  # cancel mid-run: after the first frame, not before the start
+        reports.append((done, total))
+        job.cancel()
+
+    job.progress.connect(progressed)
+    job.cancelled.connect(lambda: cancelled.append(True))
+    wait_until(qtbot, lambda: job.done.is_set() and bool(cancelled), 30)
+    assert reports and reports[0][0] < reports[0][1]  # the export had begun and had frames left
+    assert not (tmp_path / "big.gif").exists() and not list(tmp_path.iterdir())  # no partial file either
 
 
 def test_ten_thousand_void_qt_calls_do_not_abort() -> None:
@@ -370,18 +379,21 @@ def test_a_steady_drag_keeps_the_preview_moving(window: Any) -> None:
     window.set_tool("joints")
     hand = c.doc.skeleton.names.index("right_hand")
     start = canvas.to_widget(*c.doc.skeleton.joints[hand]).toPoint()
-    shown: list[object] = []
-    c.preview_ready.connect(shown.append)
+    shown: list[bool] = []  # draft? for each preview shown
+    c.preview_ready.connect(lambda animation: shown.append(c.animation_is_draft))
     QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
-    began = time.perf_counter()
+    deadline = time.perf_counter() + 60  # a bound on a stuck drag, not a speed requirement
     i = 0
-    while time.perf_counter() - began < 1.5:  # a move every 8 ms, faster than a build
+    # A move every 8 ms, faster than a build: if each move cancelled the running build, no preview would show
+    # until the release. Previews keep coming while the pointer still moves, however slow the machine.
+    while len(shown) < 3 and time.perf_counter() < deadline:
         i += 1
         QTest.mouseMove(canvas, start + QPoint(i % 40, -(i % 25)))
         QApplication.processEvents()
         time.sleep(0.008)
+    during = list(shown)
     QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
-    assert len(shown) >= 5, f"only {len(shown)} previews during a 1.5 s drag"
+    assert len(during) >= 3 and all(during), f"{len(during)} previews during {i} moves of a drag"
 
 
 def test_a_rig_result_does_not_overwrite_edits_made_meanwhile(window: Any, qtbot: Any) -> None:
