@@ -64,6 +64,7 @@ def test_unreachable_server_is_a_problem_with_a_fix() -> None:
     assert checks[0].status == PROBLEM and "start TorchServe" in checks[0].fix
 
 
+@pytest.mark.slow  # end to end: `studio doctor` in a subprocess, twice
 def test_cli_doctor_exit_code() -> None:
     result = subprocess.run([sys.executable, "-m", "studio.cli.main", "doctor", "--endpoint",
                              f"http://127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=60)
@@ -84,6 +85,7 @@ def test_install_script_explains_a_missing_torch(tmp_path: Path) -> None:
     assert result.returncode == 1 and "pip install torch==2.13.0" in result.stderr
 
 
+@pytest.mark.slow  # end to end: the installer imports torch
 def test_install_script_explains_a_missing_torchvision() -> None:
     """mmcv 1.x imports torchvision at load time: the installer checks it before a half-hour build."""
     pytest.importorskip("torch")

@@ -13,6 +13,8 @@ from studio.core.motion_source import load_motion
 from studio.core.render import Animation
 from studio.core.sample import sample_character
 
+pytestmark = pytest.mark.slow  # end to end: real exports, each run three times against its estimate
+
 
 @pytest.mark.parametrize("kind", ["gif", "mp4", "png"])
 def test_the_time_estimate_is_within_2x_of_the_real_export(tmp_path: Path, kind: str) -> None:

@@ -14,6 +14,8 @@ from torchserve_fixture import drip, reply, stream, stub_server
 from studio.core.doctor import PROBLEM, check_torchserve
 from studio.pipeline.pose.torchserve import MAX_REPLY_BYTES, ReplyLimitError, TorchServeBackend, exchange
 
+pytestmark = pytest.mark.slow  # real sockets, and deadlines that must run out
+
 Handler = http.server.BaseHTTPRequestHandler
 PAGE = np.full((40, 30, 3), 255, np.uint8)
 DRIP = 0.2  # s between bytes; each dripped reply below would take 8 s or more to arrive whole

@@ -80,6 +80,7 @@ def test_missing_corrupt_and_foreign_weights_give_clear_errors(tmp_path: Path, m
     assert not available(tmp_path / "none.pt")
 
 
+@pytest.mark.slow  # end to end: `studio annotate` in a subprocess, twice
 def test_broken_weights_fail_the_rig_instead_of_passing_a_collapsed_skeleton(tmp_path: Path) -> None:
     """Zeroed weights put every joint on one spot with score 0 (which is never 'unsure'); NaN weights give NaN.
     Both used to come out as a 16-joint character and exit 0."""
