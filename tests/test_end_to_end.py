@@ -18,7 +18,8 @@ from PySide6.QtTest import QTest  # noqa: E402
 from s3_fixture import WeedS3  # noqa: E402
 
 from studio.pipeline.encode.gif import gif_frame_delays  # noqa: E402
-from studio.core.settings import AppSettings, ShareConfig  # noqa: E402
+from studio.core.settings import AppSettings  # noqa: E402
+from studio.core.share import ShareSettings  # noqa: E402
 from studio.ui.app import create_app, wait_for_preview  # noqa: E402
 
 pytestmark = pytest.mark.slow  # end to end: the real window and a real S3 server
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.slow  # end to end: the real window and a real S3 serve
 
 def test_garlic_from_photo_to_shared_gif(qtbot: Any, shared: Path, s3_env: WeedS3, tmp_path: Path) -> None:
     settings = AppSettings(export_folder=str(tmp_path / "exports"),
-                           share=ShareConfig(endpoint_url=s3_env.endpoint, bucket=s3_env.bucket, expires=600))
+                           share=ShareSettings(endpoint_url=s3_env.endpoint, bucket=s3_env.bucket, expires=600))
     _, w = create_app(shared / "drawings" / "garlic.png", settings=settings)
     c = w.controller
     try:

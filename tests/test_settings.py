@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from studio.core.settings import AppSettings, ShareConfig
+from studio.core.settings import AppSettings
+from studio.core.share import ShareSettings
 
 
 def test_settings_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     settings = AppSettings(backend="torchserve", endpoint="http://127.0.0.1:8080",
-                           share=ShareConfig(bucket="b", endpoint_url="http://s3", expires=3600))
+                           share=ShareSettings(bucket="b", endpoint_url="http://s3", expires=3600))
     settings.remember(tmp_path / "a.studio")
     settings.save(path)
     again = AppSettings.load(path)
@@ -33,3 +34,13 @@ def test_a_corrupt_or_odd_file_gives_defaults_with_a_note(tmp_path: Path) -> Non
 
 def test_missing_file_is_the_defaults(tmp_path: Path) -> None:
     assert AppSettings.load(tmp_path / "none.json") == AppSettings()
+
+
+def test_share_settings_are_one_class_and_a_secret_added_by_hand_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"share": {"bucket": "b", "endpoint_url": None, "aws_secret_access_key": "x"}}))
+    settings = AppSettings.load(path)
+    assert isinstance(settings.share, ShareSettings)
+    assert settings.share == ShareSettings(bucket="b") and not hasattr(settings.share, "aws_secret_access_key")
+    settings.save(path)
+    assert "aws_secret" not in path.read_text()

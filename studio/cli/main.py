@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import signal
@@ -312,7 +313,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def _cmd_share(args: argparse.Namespace) -> int:
     from studio.core.settings import AppSettings
-    from studio.core.share import ShareSettings, share_files
+    from studio.core.share import share_files
 
     saved = AppSettings.load().share
     bucket = args.bucket or saved.bucket
@@ -320,10 +321,11 @@ def _cmd_share(args: argparse.Namespace) -> int:
         print("studio: error: no bucket: pass --bucket NAME or set one in the studio's Share settings",
               file=sys.stderr)
         return EXIT_ERROR
-    settings = ShareSettings(bucket=bucket, endpoint_url=args.endpoint_url or saved.endpoint_url or None,
-                             region=args.region or saved.region, prefix=saved.prefix if args.prefix is None else args.prefix,
-                             profile=args.profile or saved.profile or None,
-                             expires=args.expires if args.expires is not None else saved.expires)
+    settings = dataclasses.replace(saved, bucket=bucket, endpoint_url=args.endpoint_url or saved.endpoint_url,
+                                   region=args.region or saved.region,
+                                   prefix=saved.prefix if args.prefix is None else args.prefix,
+                                   profile=args.profile or saved.profile,
+                                   expires=args.expires if args.expires is not None else saved.expires)
     bar = TerminalProgress("uploading", sys.stderr)
     urls = share_files([Path(f) for f in args.files], settings, progress=bar.update)
     bar.finish()

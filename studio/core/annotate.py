@@ -17,8 +17,10 @@ from studio.pipeline.pose.manual import ManualBackend, snap_inside
 from studio.pipeline.pose.backend import (AD_SKELETON, UNSURE_SCORE, BackendError, Box, PoseBackend, check_box,
                                   check_keypoints, coco_to_ad)
 from studio.pipeline.intake.segment import segment_figure
+from studio.pipeline.progress import Cancel
 
-Progress = Callable[[str], None]
+StageProgress = Callable[[str], None]
+"""stage_progress(stage): told the name of each stage as it starts ("finding the figure"...)."""
 
 
 @dataclass
@@ -78,7 +80,7 @@ def make_backend(name: str, endpoint: str | None = None, checkpoint: str | None 
 
 
 def annotate(image_path: str | Path, backend: PoseBackend, box: Box | None = None,
-             progress: Progress | None = None) -> Annotation:
+             progress: StageProgress | None = None) -> Annotation:
     """Run the whole rig pipeline on one drawing. ``box`` (working-image px) overrides detection."""
     say = progress or (lambda stage: None)
     say("reading the image")
@@ -94,7 +96,7 @@ def _fmt(box: Box) -> str:
 
 
 def annotate_image(image: LoadedImage, backend: PoseBackend, box: Box | None = None,
-                   progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> Annotation:
+                   progress: StageProgress | None = None, cancel: Cancel | None = None) -> Annotation:
     """The rig pipeline on an image already read: box (detected unless given), mask, joints. ``cancel`` is
     checked before each stage."""
 

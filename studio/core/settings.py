@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from studio.core.share import MAX_EXPIRES, ShareSettings
 from studio.pipeline.files.atomic import atomic_write_path
 
 BACKENDS = ("auto", "embedded", "manual", "torchserve", "torch", "mm")
@@ -25,19 +26,6 @@ def config_dir() -> Path:
 
 
 @dataclass
-class ShareConfig:
-    """Where "Share" uploads. No credentials here: they come from boto3's usual chain (environment,
-    ~/.aws files, the named profile)."""
-
-    endpoint_url: str = ""
-    region: str = "us-east-1"
-    bucket: str = ""
-    prefix: str = "drawings/"
-    profile: str = ""
-    expires: int = 7 * 24 * 3600
-
-
-@dataclass
 class AppSettings:
     """backend: auto (torchserve when an endpoint is set, else embedded when installed, else manual), embedded, manual, torchserve, torch or mm; endpoint: TorchServe's base URL; checkpoint: .pth/.mar for
     torch and mm. The TorchServe token is read from $STUDIO_TORCHSERVE_TOKEN, never stored."""
@@ -45,7 +33,7 @@ class AppSettings:
     backend: str = "auto"
     endpoint: str = ""
     checkpoint: str = ""
-    share: ShareConfig = field(default_factory=ShareConfig)
+    share: ShareSettings = field(default_factory=ShareSettings)
     last_folder: str = ""
     export_folder: str = ""
     recent: list[str] = field(default_factory=list)
@@ -70,13 +58,13 @@ class AppSettings:
                 setattr(settings, f.name, _typed(data[f.name], getattr(settings, f.name)))
         share = data.get("share")
         if isinstance(share, dict):
-            for f in fields(ShareConfig):
+            for f in fields(ShareSettings):
                 if f.name in share:
                     setattr(settings.share, f.name, _typed(share[f.name], getattr(settings.share, f.name)))
-        if not 1 <= settings.share.expires <= 7 * 24 * 3600:
+        if not 1 <= settings.share.expires <= MAX_EXPIRES:
             settings.problems.append(f"share link expiry {settings.share.expires} s in {path} is outside 1 s..7 days: "
                                      "using 7 days")
-            settings.share.expires = 7 * 24 * 3600
+            settings.share.expires = MAX_EXPIRES
         if settings.backend not in BACKENDS:
             settings.problems.append(f"unknown backend {settings.backend!r} in {path}: using auto")
             settings.backend = "auto"

@@ -5,13 +5,12 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
+from studio.pipeline.progress import Cancel, Progress
 
 MAX_EXPIRES = 7 * 24 * 3600  # SigV4 presigned URLs live at most 7 days
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
@@ -25,48 +24,46 @@ _READ_TIMEOUT_S = 20
 _MAX_ATTEMPTS = 2  # the first try plus one retry: a dead endpoint fails in seconds
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)
 class ShareSettings:
-    """Where shared files go. No credentials here: boto3's usual chain (env vars, ~/.aws, ``profile``) supplies them.
+    """Where "Share" uploads, as the user sets it (saved with the settings, edited in Settings → Share). No
+    credentials here: boto3's usual chain (env vars, ~/.aws, ``profile``) supplies them.
 
-    Raises ValueError on an empty bucket or ``expires`` outside 1..604800 s.
+    endpoint_url: empty (or None) for AWS itself, else any S3-compatible service; profile: empty (or None) for the
+    default chain. Building one turns None into "" and strips blanks a dialog left.
+    Building one (or ``dataclasses.replace``) refuses text fields that are not text and ``expires`` outside
+    1..604800 s with ValueError; ``check()`` also refuses an empty bucket, and every upload calls it.
     """
 
-    bucket: str
-    endpoint_url: str | None = None  # None: AWS itself; otherwise any S3-compatible service
+    bucket: str = ""
+    endpoint_url: str | None = ""
     region: str = "us-east-1"
     prefix: str = "drawings/"
-    profile: str | None = None
+    profile: str | None = ""
     expires: int = MAX_EXPIRES
 
     def __post_init__(self) -> None:
-        # empty text fields from a dialog mean "not set"
-        object.__setattr__(self, "endpoint_url", (self.endpoint_url or "").strip() or None)
-        object.__setattr__(self, "profile", (self.profile or "").strip() or None)
-        object.__setattr__(self, "region", self.region.strip() or "us-east-1")
-        if not self.bucket.strip():
-            raise ValueError("the S3 bucket name is empty")
+        for name in ("endpoint_url", "profile"):  # None, or blanks from a dialog, mean "not set"
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"share setting {name!r} must be text, got {value!r}")
+            setattr(self, name, (value or "").strip())
+        for name in ("bucket", "region", "prefix"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"share setting {name!r} must be text, got {getattr(self, name)!r}")
+        self.region = self.region.strip() or "us-east-1"
+        self._check_expires()
+
+    def _check_expires(self) -> None:
         if isinstance(self.expires, bool) or not isinstance(self.expires, int) or not 1 <= self.expires <= MAX_EXPIRES:
             raise ValueError(f"link lifetime must be 1..{MAX_EXPIRES} seconds (7 days), got {self.expires!r}")
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able values for the user settings file (there are no secrets to leave out)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ShareSettings:
-        """Settings from ``to_dict()`` output; unknown keys (a secret someone added by hand included) are ignored."""
-        known = {f for f in cls.__dataclass_fields__}
-        values = {k: v for k, v in data.items() if k in known}
-        for name in ("bucket", "region", "prefix"):
-            if name in values and not isinstance(values[name], str):
-                raise ValueError(f"share setting {name!r} must be text, got {values[name]!r}")
-        for name in ("endpoint_url", "profile"):
-            if values.get(name) is not None and not isinstance(values[name], str):
-                raise ValueError(f"share setting {name!r} must be text or null, got {values[name]!r}")
-        if "bucket" not in values:
-            raise ValueError("share settings name no bucket")
-        return cls(**values)
+    def check(self) -> None:
+        """Raise ValueError when these settings cannot upload: no bucket, or a link lifetime out of range (the
+        fields are plain attributes: a dialog may have changed them since)."""
+        if not self.bucket.strip():
+            raise ValueError("the S3 bucket name is empty")
+        self._check_expires()
 
 
 @dataclass(frozen=True)
@@ -200,7 +197,7 @@ def _client(settings: ShareSettings) -> tuple[Any, str]:
     import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+    session = boto3.session.Session(profile_name=settings.profile or None, region_name=settings.region)
     config = Config(signature_version="s3v4", connect_timeout=_CONNECT_TIMEOUT_S, read_timeout=_READ_TIMEOUT_S,
                     retries={"max_attempts": _MAX_ATTEMPTS, "mode": "standard"},
                     s3={"addressing_style": "path"} if settings.endpoint_url else {},
@@ -213,7 +210,7 @@ def _client(settings: ShareSettings) -> tuple[Any, str]:
               "config-file": " from ~/.aws/config"}.get(method, f" ({method})" if method else "")
     if settings.profile and method in ("shared-credentials-file", "config-file"):
         source += f" (profile '{settings.profile}')"
-    return session.client("s3", endpoint_url=settings.endpoint_url, config=config), source
+    return session.client("s3", endpoint_url=settings.endpoint_url or None, config=config), source
 
 
 def default_key(settings: ShareSettings, filename: str, stamp: str | None = None) -> str:
@@ -249,6 +246,7 @@ def _upload(client: Any, path: Path, size: int, settings: ShareSettings, key: st
 def _share(files: list[tuple[Path, str]], settings: ShareSettings, progress: Progress | None,
            cancel: Cancel | None, sizes: list[int]) -> list[SharedFile]:
     """Upload every (path, key), then presign; on failure or cancel delete what this call already uploaded."""
+    settings.check()
     tally = _Tally(sum(sizes), progress, cancel)
     source = ""
     client: Any = None
@@ -280,7 +278,8 @@ def share_file(path: str | Path, settings: ShareSettings, progress: Progress | N
     """Upload ``path`` and return its key, a presigned GET URL valid ``settings.expires`` s, and its size.
 
     ``progress(done_bytes, total_bytes)`` and ``cancel()`` are called from upload worker threads.
-    Raises ShareError (one line for the user) or ShareCancelled.
+    Raises ShareError (one line for the user) or ShareCancelled; ValueError, before any upload, when
+    ``settings.check()`` refuses the settings.
     """
     [(p, size)] = _checked_files([path])
     [shared] = _share([(p, key or default_key(settings, p.name))], settings, progress, cancel, [size])
