@@ -57,7 +57,7 @@ def main() -> None:
         print(out / name)
 
     shot("01-start.png", 40)
-    win.new_drawing()  # type: ignore[attr-defined]
+    win.files.new_drawing()  # type: ignore[attr-defined]
     for stroke in sample_strokes()[:-6]:
         c.add_stroke(stroke)
     deadline = time.perf_counter() + 20
@@ -85,7 +85,7 @@ def main() -> None:
     c.forget_changes()
     drawing = Path(__file__).resolve().parents[2] / "shared" / "data" / "characters" / "char5" / "image.png"
     if drawing.is_file():  # a six-armed drawing no biped skeleton fits: the built-in model rings what it is unsure of
-        win.load(drawing)  # type: ignore[attr-defined]
+        win.files.load(drawing)  # type: ignore[attr-defined]
         deadline = time.perf_counter() + 30
         while not c.doc.annotated and time.perf_counter() < deadline:
             QApplication.processEvents()

@@ -140,7 +140,7 @@ def test_box_and_mask_edits_undo(window: Any) -> None:
 
 def test_drawing_on_a_new_page_rigs_it_automatically(window: Any, qtbot: Any) -> None:
     c, canvas = window.controller, window.canvas
-    window.new_drawing()
+    window.files.new_drawing()
     assert not c.doc.annotated and window.canvas.tool == "draw"
     window.options.width_slider.setValue(40)
     w, h = c.doc.size
@@ -155,7 +155,7 @@ def test_drawing_on_a_new_page_rigs_it_automatically(window: Any, qtbot: Any) ->
 def test_a_corrupt_image_shows_an_inline_error(window: Any, tmp_path: Path) -> None:
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    assert not window.load(bad)
+    assert not window.files.load(bad)
     assert window.banner.isVisible() and "broken.png" in window.banner.label.text()
     assert window.banner.label.text().count("broken.png") == 1  # named once, not "broken.png: …/broken.png: …"
     assert window.controller.doc.annotated  # the sample is still there: nothing lost
@@ -164,7 +164,7 @@ def test_a_corrupt_image_shows_an_inline_error(window: Any, tmp_path: Path) -> N
 def test_a_blank_page_says_no_figure_found(window: Any, qtbot: Any, tmp_path: Path) -> None:
     blank = tmp_path / "blank.png"
     Image.new("RGB", (300, 300), "white").save(blank)
-    window.load(blank)
+    window.files.load(blank)
     wait_until(qtbot, lambda: window.banner.isVisible(), 20)
     assert window.banner.label.text().startswith("No figure found")  # a sentence, capitalised
     assert window.statusBar().currentMessage() == ""  # not "Finding the figure…" under the error
@@ -232,11 +232,11 @@ def test_save_and_reopen_a_project(window: Any, tmp_path: Path) -> None:
     c.set_joints(c.doc.skeleton.joints.copy(), moved, hand)
     c.set_frames(20)
     assert not c.undo.isClean() and window.isWindowModified()
-    assert window._save_to(tmp_path / "boy.studio")
+    assert window.files._save_to(tmp_path / "boy.studio")
     assert c.undo.isClean() and "boy.studio" in window.windowTitle()
-    assert window.load(tmp_path / "boy.studio")
+    assert window.files.load(tmp_path / "boy.studio")
     np.testing.assert_array_equal(c.doc.skeleton.joints, moved)
-    assert c.doc.preview.frames == 20 and window.project_path == tmp_path / "boy.studio"
+    assert c.doc.preview.frames == 20 and window.files.project_path == tmp_path / "boy.studio"
 
 
 CRASHING_STUDIO = """
@@ -302,11 +302,11 @@ def test_paste_and_drop_open_images(window: Any, qtbot: Any, tmp_path: Path) -> 
 
     c = window.controller
     QGuiApplication.clipboard().setImage(qimage_from_rgb(sample_image()))
-    window.paste()
+    window.files.paste()
     assert c.doc.source == "pasted drawing" and c.doc.size == (400, 440)
     qtbot.waitUntil(lambda: c.doc.annotated, timeout=20000)
     QGuiApplication.clipboard().setText("just text")
-    window.paste()
+    window.files.paste()
     assert "no image" in window.banner.label.text()
     picture = tmp_path / "dropped.png"
     Image.fromarray(sample_image()).save(picture)
@@ -364,9 +364,9 @@ def test_paste_asks_before_replacing_unsaved_work(window: Any, monkeypatch: pyte
     data.setUrls([QUrl.fromLocalFile(str(picture))])  # a file copied in a file manager
     QGuiApplication.clipboard().setMimeData(data)
     asked: list[bool] = []
-    monkeypatch.setattr(window, "maybe_save", lambda: asked.append(True) or False)  # the user cancels
+    monkeypatch.setattr(window.files, "maybe_save", lambda: asked.append(True) or False)  # the user cancels
     try:
-        window.paste()
+        window.files.paste()
     finally:
         QGuiApplication.clipboard().clear()  # the clipboard owns the mime data: free it while Qt is up
     assert asked == [True] and c.doc.source == "sample" and c.doc.preview.frames == 30
@@ -493,7 +493,7 @@ from studio.core.settings import AppSettings
 from studio.ui.app import create_app
 _, w = create_app(settings=AppSettings(), offscreen=True)
 c = w.controller
-w.new_drawing()
+w.files.new_drawing()
 c.annotation_fixed_by_hand = True  # no automatic annotation between the strokes: this is about saving them
 c.enable_autosave(Autosaver(), AutosaveSchedule(quiet_s=0.5, max_wait_s=1.0))
 k, due = 0, time.monotonic()
@@ -572,7 +572,7 @@ def test_where_no_figure_is_found_a_dragged_box_rigs_inside_it(window: Any, qtbo
     path = tmp_path / "notebook.png"
     Image.fromarray(page).save(path)
     c, canvas = window.controller, window.canvas
-    window.load(path)
+    window.files.load(path)
     wait_until(qtbot, lambda: window.banner.isVisible(), 20)
     assert "No figure found" in window.banner.label.text() and "Box tool" in window.banner.label.text()
     assert not c.doc.annotated
@@ -601,7 +601,7 @@ def test_a_small_figure_on_a_big_sheet_is_shown_large_and_the_view_zooms_and_pan
     path = tmp_path / "small.png"
     Image.fromarray(page).save(path)
     c, canvas = window.controller, window.canvas
-    window.load(path)
+    window.files.load(path)
     wait_until(qtbot, lambda: c.doc.annotated and c.doc.source == str(path), 30)
     left, top, right, bottom = c.doc.box
     a, b = canvas.to_widget(left, top), canvas.to_widget(right, bottom)

@@ -41,7 +41,7 @@ def _still_works(window: Any, tmp_path: Path) -> None:
     c = window.controller
     assert c.doc.source == "sample" and c.doc.annotated and c.undo.count() == 0
     good = save_project(sample_document(), tmp_path / "good.studio")
-    assert window.load(good) and window.project_path == good
+    assert window.files.load(good) and window.files.project_path == good
 
 
 def _banner(window: Any) -> str:
@@ -56,7 +56,7 @@ def test_a_char_cfg_nested_100k_deep_is_a_banner_not_a_crash(window: Any, tmp_pa
     folder = tmp_path / "deep"
     folder.mkdir()
     (folder / CHAR_CFG).write_text("width: " + "[" * 100_000 + "]" * 100_000 + "\n")
-    assert not window.load(folder)
+    assert not window.files.load(folder)
     assert _banner(window).startswith("Cannot open deep: ")
     _still_works(window, tmp_path)
 
@@ -70,7 +70,7 @@ def test_a_yaml_alias_bomb_is_a_short_banner(window: Any, tmp_path: Path) -> Non
     levels += [f"{b}: &{b} [" + ", ".join([f"*{a}"] * 9) + "]" for a, b in zip("abcd", "bcde")]
     (folder / CHAR_CFG).write_text("\n".join(levels) + f"\nwidth: {width}\nheight: {height}\nskeleton:\n"
                                    "- {name: *e, parent: null, loc: [1, 1]}\n")
-    assert not window.load(folder)
+    assert not window.files.load(folder)
     assert _banner(window).startswith("Cannot open bomb: ")
     _still_works(window, tmp_path)
 
@@ -89,7 +89,7 @@ def test_whatever_a_reader_raises_is_a_banner(window: Any, tmp_path: Path, monke
     monkeypatch.setattr("studio.ui.file_actions.open_path", fail)
     picture = tmp_path / "huge.png"
     picture.write_bytes(b"crafted")
-    assert not window.load(picture)
+    assert not window.files.load(picture)
     assert _banner(window).startswith(f"Cannot open huge.png: {reason}")
     data = QMimeData()
     data.setUrls([QUrl.fromLocalFile(str(picture))])
@@ -124,7 +124,7 @@ def test_a_pasted_image_that_cannot_be_converted_is_a_banner(window: Any, tmp_pa
 
     monkeypatch.setattr("studio.ui.file_actions.rgb_from_qimage", fail)
     QGuiApplication.clipboard().setImage(qimage_from_rgb(sample_image()))
-    window.paste()
+    window.files.paste()
     assert _banner(window) == "Cannot open the pasted image: too large to open (there was not enough memory)"
     monkeypatch.undo()
     _still_works(window, tmp_path)
@@ -143,7 +143,7 @@ def test_no_permission_to_open_reads_as_a_sentence(window: Any, tmp_path: Path,
         return opened(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "open", denied)
-    assert not window.load(locked)
+    assert not window.files.load(locked)
     assert _banner(window) == "Cannot open x.png: permission denied"  # was "… [Errno 13] Permission denied: '/…'"
 
 
@@ -155,9 +155,9 @@ def test_no_permission_to_save_reads_as_a_sentence(window: Any, tmp_path: Path,
     monkeypatch.setattr("studio.core.project.save_project", denied)
     c = window.controller
     c.set_frames(20)
-    assert not window._save_to(tmp_path / "boy.studio")
+    assert not window.files._save_to(tmp_path / "boy.studio")
     assert _banner(window) == "Could not save boy.studio: permission denied. The previous file is unchanged."
-    assert c.has_unsaved() and window.project_path is None  # the work is still there, still unsaved
+    assert c.has_unsaved() and window.files.project_path is None  # the work is still there, still unsaved
 
 
 def test_an_unreadable_background_image_says_why_there_is_no_estimate(window: Any, qtbot: Any,
@@ -188,3 +188,26 @@ def test_an_autosave_that_fails_when_recovered_is_a_banner_and_is_kept(window: A
     assert not offer_recovery(window, ask=lambda when, what: True)
     assert "too large to open" in _banner(window) and path.exists()  # offered again at the next start
     assert window.controller.doc.source == "sample"
+
+
+def test_the_file_actions_are_a_component_any_window_can_own(qtbot: Any, tmp_path: Path) -> None:
+    """FileActions needs a window to parent its dialogs and a banner, not to be the window's base class."""
+    from PySide6.QtWidgets import QMainWindow
+
+    from studio.core.document import Document
+    from studio.ui.banner import Banner
+    from studio.ui.controller import StudioController
+    from studio.ui.export_panel import ExportPanel
+    from studio.ui.file_actions import FileActions
+
+    controller, host, banner = StudioController(Document.blank(), AppSettings()), QMainWindow(), Banner()
+    tools: list[str] = []
+    titles: list[bool] = []
+    files = FileActions(host, controller, banner, ExportPanel(controller), tools.append, lambda: titles.append(True))
+    assert files._save_to(tmp_path / "page.studio") and titles == [True]
+    assert files.project_path == tmp_path / "page.studio" and controller.project_path == str(files.project_path)
+    assert host.statusBar().currentMessage() == f"Saved {tmp_path / 'page.studio'}"
+    files.new_drawing()
+    assert tools == ["draw"] and files.project_path is None
+    assert not files.load(tmp_path / "missing.png") and "Cannot open missing.png" in banner.label.text()
+    controller.shutdown()

@@ -47,7 +47,7 @@ def create_app(path: str | Path | None = None, settings: AppSettings | None = No
     controller = StudioController(sample_document(), settings if settings is not None else AppSettings.load())
     window = MainWindow(controller)
     if path is not None:
-        window.load(path)
+        window.files.load(path)
     else:
         controller.schedule_preview()
     return app, window
@@ -127,11 +127,11 @@ def offer_recovery(window: object, ask: Callable[[str, str], bool] | None = None
         if not ask(when, item.what):
             item.discard()  # the user said no: do not ask again
             continue
-        doc = w.open_guarded(f"the autosave from {when}", item.open, item.path)
+        doc = w.files.open_guarded(f"the autosave from {when}", item.open, item.path)
         if doc is None:
             return False  # it stays, offered again at the next start; the banner says why
         controller.replace_document(doc)
-        w.project_path = Path(item.project) if item.project else None
+        w.files.project_path = Path(item.project) if item.project else None
         controller.undo.resetClean()
         w._update_title()
         try:

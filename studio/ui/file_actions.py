@@ -1,4 +1,4 @@
-"""The window's file actions: open, paste, save, export as, and the unsaved-changes question."""
+"""The window's file actions: open, drop, paste, save, export as, and the unsaved-changes question."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from studio.core.document import Document
-from studio.core.loading import PROJECT_SUFFIX, describe_error, is_expected, open_path
+from studio.core.loading import PROJECT_SUFFIX, describe_error, document_from_image, is_expected, open_path
 from studio.ui.images import rgb_from_qimage
 
 if TYPE_CHECKING:
@@ -21,19 +22,23 @@ if TYPE_CHECKING:
 IMAGE_FILTER = "Drawings (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff *.studio);;All files (*)"
 
 
-class FileActions(QMainWindow):
-    """The base of MainWindow that owns its file actions; MainWindow provides the widgets named here."""
+class FileActions:
+    """The file actions of one window: they read and write through the controller, ask with dialogs parented
+    to ``window``, and show failures in ``banner``. ``set_tool`` and ``update_title`` are the window's own."""
 
-    controller: StudioController
-    banner: Banner
-    export_panel: ExportPanel
-    project_path: Path | None
+    def __init__(self, window: QMainWindow, controller: StudioController, banner: Banner, export_panel: ExportPanel,
+                 set_tool: Callable[[str], None], update_title: Callable[[], None]) -> None:
+        self.window, self.controller, self.banner, self.export_panel = window, controller, banner, export_panel
+        self.set_tool, self.update_title = set_tool, update_title
 
-    def set_tool(self, tool: str) -> None:
-        raise NotImplementedError
+    @property
+    def project_path(self) -> Path | None:
+        """The .studio file this drawing is saved in (the controller keeps it, for the autosave's sidecar)."""
+        return Path(self.controller.project_path) if self.controller.project_path else None
 
-    def _update_title(self, *_: object) -> None:
-        raise NotImplementedError
+    @project_path.setter
+    def project_path(self, path: Path | None) -> None:
+        self.controller.project_path = None if path is None else str(path)
 
     def open_guarded(self, name: str, read: Callable[[], Document],
                      path: str | os.PathLike[str] | None = None) -> Document | None:
@@ -51,7 +56,7 @@ class FileActions(QMainWindow):
         if doc is None:
             return False
         self.project_path = Path(path) if Path(path).suffix.lower() == PROJECT_SUFFIX else None
-        self._replace(doc)
+        self.controller.replace_document(doc)
         self._remember(path)
         if not doc.annotated:
             self.controller.annotate()
@@ -65,14 +70,18 @@ class FileActions(QMainWindow):
         except OSError:
             pass
 
-    def _replace(self, doc: Document) -> None:
-        self.controller.replace_document(doc)
+    def open_image(self, image: QImage, how: str) -> None:
+        """A ``how`` ("pasted", "dropped") image as a new drawing, annotated at once."""
+        doc = self.open_guarded(f"the {how} image", lambda: document_from_image(rgb_from_qimage(image), f"{how} drawing"))
+        if doc is not None:
+            self.controller.replace_document(doc)
+            self.controller.annotate()
 
     def maybe_save(self) -> bool:
         """True when it is fine to drop the current document (saved, discarded, or nothing to save)."""
         if not self.controller.has_unsaved():
             return True
-        answer = QMessageBox.question(self, "Unsaved changes", "Save the changes to this drawing first?",
+        answer = QMessageBox.question(self.window, "Unsaved changes", "Save the changes to this drawing first?",
                                       QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
                                       | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Save:
@@ -82,19 +91,19 @@ class FileActions(QMainWindow):
     def new_drawing(self) -> None:
         if self.maybe_save():
             self.project_path = None
-            self._replace(Document.blank())
+            self.controller.replace_document(Document.blank())
             self.set_tool("draw")
 
     def open_dialog(self) -> None:
         if not self.maybe_save():
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Open", self.controller.settings.last_folder, IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open", self.controller.settings.last_folder, IMAGE_FILTER)
         if path:
             self.load(path)
 
     def open_folder_dialog(self) -> None:
         if self.maybe_save():
-            path = QFileDialog.getExistingDirectory(self, "Open character folder", self.controller.settings.last_folder)
+            path = QFileDialog.getExistingDirectory(self.window, "Open character folder", self.controller.settings.last_folder)
             if path:
                 self.load(path)
 
@@ -110,13 +119,7 @@ class FileActions(QMainWindow):
         if data.hasImage():
             image = QGuiApplication.clipboard().image()
             if not image.isNull():
-                from studio.core.loading import document_from_image
-
-                doc = self.open_guarded("the pasted image", lambda: document_from_image(rgb_from_qimage(image),
-                                                                                        "pasted drawing"))
-                if doc is not None:
-                    self._replace(doc)
-                    self.controller.annotate()
+                self.open_image(image, "pasted")
                 return
         if data.hasUrls() and data.urls()[0].isLocalFile():
             self.load(data.urls()[0].toLocalFile())
@@ -129,7 +132,7 @@ class FileActions(QMainWindow):
         return self._save_to(self.project_path)
 
     def save_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save project", self.controller.settings.last_folder,
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save project", self.controller.settings.last_folder,
                                               "Drawing Studio projects (*.studio)")
         if not path:
             return False
@@ -149,16 +152,16 @@ class FileActions(QMainWindow):
         self.project_path = path
         self.controller.forget_changes()
         self._remember(path)
-        self.statusBar().showMessage(f"Saved {path}", 5000)
-        self._update_title()
+        self.window.statusBar().showMessage(f"Saved {path}", 5000)
+        self.update_title()
         return True
 
     def export_as(self) -> None:
         kind = self.controller.doc.export.kind
         if kind == "png":
-            path = QFileDialog.getExistingDirectory(self, "Export PNG frames into")
+            path = QFileDialog.getExistingDirectory(self.window, "Export PNG frames into")
         else:
-            path, _ = QFileDialog.getSaveFileName(self, "Export", str(self.export_panel.default_output(
+            path, _ = QFileDialog.getSaveFileName(self.window, "Export", str(self.export_panel.default_output(
                 self.controller.doc.preview.motion)), f"*.{kind}")
             if path and not path.lower().endswith(f".{kind}"):
                 path += f".{kind}"  # without it, the name would mean a folder of PNG frames
@@ -168,7 +171,7 @@ class FileActions(QMainWindow):
     def export_character(self) -> None:
         from studio.pipeline.character import write_character
 
-        path = QFileDialog.getExistingDirectory(self, "Write the character folder into")
+        path = QFileDialog.getExistingDirectory(self.window, "Write the character folder into")
         if not path:
             return
         try:
@@ -176,7 +179,7 @@ class FileActions(QMainWindow):
         except Exception as exc:  # noqa: BLE001 - the work stays in the window, whatever went wrong
             self.banner.show_message(f"Could not write the character folder: {_reason(exc)}")
             return
-        self.statusBar().showMessage(f"Wrote the character folder {path}", 6000)
+        self.window.statusBar().showMessage(f"Wrote the character folder {path}", 6000)
 
 
 def _reason(exc: Exception, path: str | os.PathLike[str] | None = None, name: str = "") -> str:

@@ -6,8 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QPushButton, QSplitter,
-                               QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QPushButton, QSplitter, QToolBar, QVBoxLayout, QWidget
 
 from studio.core.commands import reset_joints, swap_left_right
 from studio.core.workspace import JobKind
@@ -18,7 +17,6 @@ from studio.ui.controller import StudioController
 from studio.ui.dialogs import SettingsDialog, show_about
 from studio.ui.export_panel import ExportPanel
 from studio.ui.file_actions import FileActions
-from studio.ui.images import rgb_from_qimage
 from studio.ui.joint_check import JointCheck
 from studio.ui.motion_library import MotionLibrary
 from studio.ui.preview_panel import PreviewPanel
@@ -28,7 +26,10 @@ TOOL_KEYS = {"draw": ("Draw", "D"), "erase": ("Erase", "E"), "box": ("Box", "B")
              "joints": ("Joints", "J")}
 
 
-class MainWindow(FileActions):
+class MainWindow(QMainWindow):
+    """The window: lays out the views, builds the menus, and passes their actions to the controller and to its
+    file actions (``files``)."""
+
     def __init__(self, controller: StudioController) -> None:
         super().__init__()
         self.controller = c = controller
@@ -42,6 +43,7 @@ class MainWindow(FileActions):
         self.library = MotionLibrary()
         self.library.set_checker(c.check_motion)
         self.export_panel = ExportPanel(c)
+        self.files = FileActions(self, c, self.banner, self.export_panel, self.set_tool, self._update_title)
 
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -94,15 +96,6 @@ class MainWindow(FileActions):
         self.canvas.hovered_joint.connect(self._hovered)
         self._document_replaced()
 
-    @property
-    def project_path(self) -> Path | None:
-        """The .studio file this drawing is saved in (the controller keeps it, for the autosave's sidecar)."""
-        return Path(self.controller.project_path) if self.controller.project_path else None
-
-    @project_path.setter
-    def project_path(self, path: Path | None) -> None:
-        self.controller.project_path = None if path is None else str(path)
-
     # ------------------------------------------------------------------ actions and menus
     def _action(self, text: str, slot: object, shortcut: str | QKeySequence.StandardKey | None = None,
                 tip: str = "") -> QAction:
@@ -115,18 +108,19 @@ class MainWindow(FileActions):
         return action
 
     def _build_actions(self) -> None:
-        c = self.controller
+        c, f = self.controller, self.files
         K = QKeySequence.StandardKey
-        new = self._action("&New drawing", self.new_drawing, K.New, "Start a blank drawing")
-        open_ = self._action("&Open…", self.open_dialog, K.Open, "Open a drawing, a photo, a character folder or a project")
-        open_char = self._action("Open character &folder…", self.open_folder_dialog, None,
+        new = self._action("&New drawing", f.new_drawing, K.New, "Start a blank drawing")
+        open_ = self._action("&Open…", f.open_dialog, K.Open,
+                             "Open a drawing, a photo, a character folder or a project")
+        open_char = self._action("Open character &folder…", f.open_folder_dialog, None,
                                  "Open an AnimatedDrawings character folder")
-        save = self._action("&Save", self.save, K.Save, "Save the project")
-        save_as = self._action("Save &as…", self.save_as, K.SaveAs)
-        export_char = self._action("Export character folder…", self.export_character, None,
+        save = self._action("&Save", f.save, K.Save, "Save the project")
+        save_as = self._action("Save &as…", f.save_as, K.SaveAs)
+        export_char = self._action("Export character folder…", f.export_character, None,
                                    "Write an AnimatedDrawings character folder (char_cfg.yaml, texture, mask…)")
         export = self._action("&Export", lambda: self.export_panel.export(), "Ctrl+E", "Export the current motion")
-        export_as = self._action("Export &as…", self.export_as, "Ctrl+Shift+E")
+        export_as = self._action("Export &as…", f.export_as, "Ctrl+Shift+E")
         quit_ = self._action("&Quit", self.close, K.Quit)
         undo = c.undo.createUndoAction(self, "&Undo")
         undo.setShortcut(QKeySequence(K.Undo))
@@ -134,7 +128,7 @@ class MainWindow(FileActions):
         redo = c.undo.createRedoAction(self, "&Redo")
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(K.Redo)])
         redo.setIconText("Redo")
-        paste = self._action("&Paste image", self.paste, K.Paste, "Open the image on the clipboard as a new drawing")
+        paste = self._action("&Paste image", f.paste, K.Paste, "Open the image on the clipboard as a new drawing")
         clear = self._action("&Clear drawing", c.clear_drawing, None, "Remove every stroke (undoable)")
         annotate = self._action("&Annotate automatically", lambda: c.annotate(), "Ctrl+R",
                                 "Find the figure, its mask and its joints")
@@ -258,7 +252,8 @@ class MainWindow(FileActions):
 
     def _update_title(self, *_: object) -> None:
         doc = self.controller.doc
-        name = self.project_path.name if self.project_path else Path(doc.source).name if doc.source else "Untitled"
+        project = self.files.project_path
+        name = project.name if project else Path(doc.source).name if doc.source else "Untitled"
         self.setWindowTitle(f"{name}[*] — Drawing Studio")
         self.setWindowModified(self.controller.has_unsaved())
 
@@ -280,21 +275,14 @@ class MainWindow(FileActions):
         bvhs = [u for u in urls if u.lower().endswith(".bvh")]
         if bvhs:
             self.library.import_files([Path(p) for p in bvhs])
-        elif urls and self.maybe_save():
-            self.load(urls[0])
-        elif event.mimeData().hasImage() and self.maybe_save():
-            from studio.core.loading import document_from_image
-
-            image = event.mimeData().imageData()
-            doc = self.open_guarded("the dropped image", lambda: document_from_image(rgb_from_qimage(image),
-                                                                                   "dropped drawing"))
-            if doc is not None:
-                self._replace(doc)
-                self.controller.annotate()
+        elif urls and self.files.maybe_save():
+            self.files.load(urls[0])
+        elif event.mimeData().hasImage() and self.files.maybe_save():
+            self.files.open_image(event.mimeData().imageData(), "dropped")
         event.acceptProposedAction()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        if not self.maybe_save():
+        if not self.files.maybe_save():
             event.ignore()
             return
         QSettings("drawing-studio", "studio").setValue("geometry", self.saveGeometry())
