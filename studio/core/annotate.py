@@ -23,7 +23,7 @@ StageProgress = Callable[[str], None]
 """stage_progress(stage): told the name of each stage as it starts ("finding the figure"...)."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Annotation:
     """The result of annotating one drawing: the character plus what was used to get it."""
 

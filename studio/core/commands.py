@@ -64,7 +64,7 @@ class SetBox:
         doc.set_box(self.before)
 
 
-@dataclass
+@dataclass(eq=False)
 class EditMask:
     """A brush stroke on the mask, kept as the changed rectangle before and after."""
 
@@ -90,7 +90,7 @@ class EditMask:
         doc.paste_mask(self.rect, self.before)
 
 
-@dataclass
+@dataclass(eq=False)
 class SetJoints:
     """Move one or more joints: a drag, a reset to detected, a left/right swap."""
 
@@ -105,7 +105,7 @@ class SetJoints:
         doc.set_joints(self.before)
 
 
-@dataclass
+@dataclass(eq=False)
 class AnnotationState:
     box: Box | None
     mask: np.ndarray | None
@@ -153,7 +153,7 @@ def reset_joints(doc: Document) -> SetJoints:
 def swap_left_right(doc: Document) -> SetJoints:
     if doc.skeleton is None:
         raise DocumentError("there is no skeleton to mirror: annotate the drawing first")
-    return SetJoints(doc.skeleton.joints.copy(), doc.skeleton.mirrored_names(), "Swap left and right")
+    return SetJoints(doc.skeleton.joints.copy(), doc.skeleton.joints_sides_swapped(), "Swap left and right")
 
 
 class History:

@@ -23,7 +23,7 @@ class DocumentError(ValueError):
     """The document cannot do what was asked; the message says what the user can do about it."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Skeleton:
     """names, parents: the joint tree (parent -1 for the root); joints: (J, 2) float64, image px."""
 
@@ -44,7 +44,7 @@ class Skeleton:
             raise DocumentError(f"expected {self.joints.shape} joints, got {joints.shape}")
         return Skeleton(self.names, self.parents, joints.copy())
 
-    def mirrored_names(self) -> np.ndarray:
+    def joints_sides_swapped(self) -> np.ndarray:
         """(J, 2) joints with every left_X and right_X pair swapped (the figure's own left and right)."""
         joints = self.joints.copy()
         for i, name in enumerate(self.names):
@@ -81,7 +81,7 @@ class ExportSettings:
         return {"kind": self.kind, "background": self.background, "size": self.size, "frames": self.frames}
 
 
-@dataclass
+@dataclass(eq=False)
 class Document:
     """One drawing being annotated and animated. Widgets observe ``changed(aspect)``; commands change it.
 

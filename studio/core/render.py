@@ -38,7 +38,7 @@ class RenderError(ValueError):
     """A render request that cannot be carried out (bad output path, bad background...)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Background:
     """transparent, a solid RGB colour, or an RGB image stretched to the canvas."""
 

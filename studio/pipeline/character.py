@@ -25,7 +25,7 @@ class CharacterError(ValueError):
     """A character folder that cannot be used; the message names the file and the problem."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Character:
     """A drawn character: its cut-out texture, mask and skeleton.
 

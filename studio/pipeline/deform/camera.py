@@ -15,7 +15,7 @@ AD_ORIGIN_Y = 0.541
 FIT_MARGIN = 0.04
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Camera:
     """canvas_xy = offset + scale · texture_xy, for one whole clip (no per-frame jitter).
 

@@ -24,7 +24,7 @@ class MeshError(ValueError):
     """A mask or skeleton from which no usable mesh or bone ownership can be made."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Mesh:
     """A triangulated character.
 

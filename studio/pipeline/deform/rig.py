@@ -13,7 +13,7 @@ from studio.pipeline.motion.config import BodypartGroup
 from studio.pipeline.deform.mesh import Mesh, assign_triangles_to_bones, build_mesh
 
 
-@dataclass
+@dataclass(eq=False)
 class Rig:
     """Everything that depends on the character only, built once and reused for every frame and clip.
 

@@ -25,7 +25,7 @@ class ImageError(ValueError):
     """An image that cannot be used; the message names the file and the reason."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LoadedImage:
     """rgb: (H, W, 3) uint8 working image, longest side ≤ max_side.
     scale: working px per original px (≤ 1); original_size: (width, height) after EXIF rotation."""

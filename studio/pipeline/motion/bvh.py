@@ -49,7 +49,7 @@ class BvhError(ValueError):
     """A BVH file that cannot be read; the message names the file and line."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Bvh:
     """A parsed BVH clip.
 

@@ -16,7 +16,7 @@ class MotionError(ValueError):
     """A clip that does not fit its motion config (a missing joint, an empty slice)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NormalisedMotion:
     """A clip in AD's normalised space.
 

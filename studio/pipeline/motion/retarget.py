@@ -15,7 +15,7 @@ class RetargetError(ValueError):
     """A retarget config that does not fit the character or the BVH; the message lists what is missing."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Pose2D:
     """A retargeted clip, ready to deform.
 

@@ -51,7 +51,7 @@ class Detection:
     score: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PoseResult:
     """keypoints: (17, 3) float64 COCO keypoints [x, y, score] in image px. notes: what the user should know
     (e.g. "3 skeletons returned: using the most confident")."""
