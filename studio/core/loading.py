@@ -11,7 +11,7 @@ import numpy as np
 
 from studio.core.document import Document
 from studio.pipeline.character import IMAGE, read_character
-from studio.pipeline.intake.images import ImageError, decode_image, read_capped, read_image
+from studio.pipeline.intake.images import ImageError, read_capped, read_image
 
 PROJECT_SUFFIX = ".studio"
 MESSAGE_LIMIT = 240  # characters of an error the user reads: a sentence, never a whole document quoted back
@@ -48,11 +48,6 @@ def open_path(path: str | Path) -> Document:
 def document_from_image(rgb: np.ndarray, source: str = "") -> Document:
     """A new drawing whose paper is ``rgb`` ((H, W, 3) uint8): not rigged yet."""
     return Document(np.ascontiguousarray(rgb), source=source)
-
-
-def document_from_bytes(data: bytes, source: str = "<clipboard>") -> Document:
-    """A new drawing from encoded image bytes (a paste or a drop)."""
-    return document_from_image(decode_image(data, source).rgb, source)
 
 
 def describe_error(exc: BaseException, about: str | os.PathLike[str] | None = None,
