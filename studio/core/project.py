@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from studio.core.document import Document, ExportSettings, PreviewSettings, Skeleton
+from studio.core.render import MAX_FRAMES  # a project asks for no more frames than a render allows
 from studio.pipeline.files.atomic import atomic_write_path
 from studio.pipeline.motion.config import clip, excerpt
 from studio.pipeline.intake.images import MAX_PIXELS
@@ -31,7 +32,6 @@ MAX_JSON = 16 * 1024 * 1024
 MAX_JSON_DEPTH = 32  # nested lists and mappings; a project nests 4 deep (strokes > stroke > points > [x, y])
 EXPORT_KINDS = ("gif", "mp4", "png")
 MAX_SIZE = 4096  # px of a preview or export side
-MAX_FRAMES = 20000  # as studio.core.render allows
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
