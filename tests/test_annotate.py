@@ -167,6 +167,7 @@ def test_low_confidence_joints_are_reported(tmp_path: Path) -> None:
     assert result.unsure == ("left_hand",)
 
 
+@pytest.mark.slow  # end to end: `studio annotate` in a subprocess, four times
 def test_annotate_never_overwrites_the_drawing_or_a_character_without_force(tmp_path: Path) -> None:
     """AD's folders keep the drawing as image.png: annotating it into its own folder would replace the photo
     with the working copy, and the hand-fixed char_cfg.yaml with a fresh guess."""

@@ -14,6 +14,8 @@ from PIL import Image
 from studio.cli.main import main
 from studio.core.sample import sample_character_files
 
+pytestmark = pytest.mark.slow  # end to end: real exports, and `studio` run in subprocesses
+
 
 @pytest.fixture(scope="module")
 def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
