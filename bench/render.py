@@ -3,8 +3,8 @@
     python bench/render.py CHAR_DIR BVH [--frames N] [--size S] [--retarget CFG] [--motion-config CFG]
         [--output OUT.gif] [--repeat R]
 
-The job is the product's own path (studio.core.render and render_job): load, mesh, ARAP factorisation, retarget, per-frame
-deform, per-frame raster into GIF palette indices, GIF encoding on a second thread, total. With
+The job is the product's own path (studio.core.render and render_job): load, mesh, ARAP factorisation, retarget,
+per-frame deform, per-frame raster into GIF palette indices, GIF encoding on a second thread, total. With
 --repeat, each stage prints its median over the runs (the first run also loads the numba kernels from
 their cache, or compiles them on a machine that never ran them: reported separately).
 """

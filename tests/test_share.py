@@ -78,7 +78,8 @@ def test_an_upload_with_no_bucket_is_refused_before_anything_is_sent(tmp_path: P
 
 
 def test_importing_share_does_not_load_boto3() -> None:
-    code = "import sys, studio.core.share; print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))"
+    code = ("import sys, studio.core.share; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -324,7 +325,8 @@ def test_cli_share_prints_links_that_fetch(s3_env: WeedS3, tmp_path: Path) -> No
     one, two = tmp_path / "dab.gif", tmp_path / "walk.gif"
     one.write_bytes(b"GIF89a-one")
     two.write_bytes(b"GIF89a-two")
-    base = [sys.executable, "-m", "studio.cli.main", "share", "--bucket", s3_env.bucket, "--endpoint-url", s3_env.endpoint]
+    base = [sys.executable, "-m", "studio.cli.main", "share", "--bucket", s3_env.bucket,
+            "--endpoint-url", s3_env.endpoint]
     env = {**os.environ, "STUDIO_CONFIG_DIR": str(tmp_path / "config")}
     single = subprocess.run([*base, str(one)], capture_output=True, text=True, timeout=60, env=env)
     assert single.returncode == 0, single.stderr
@@ -343,6 +345,6 @@ def test_cli_share_errors_are_one_line(s3_env: WeedS3, tmp_path: Path) -> None:
                             env=env)
     assert result.returncode == 1 and "credentials" in result.stderr and "Traceback" not in result.stderr
     assert "wrong-secret" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    nobucket = subprocess.run([sys.executable, "-m", "studio.cli.main", "share", str(gif)], capture_output=True, text=True,
-                              timeout=60, env={**env, "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"]})
+    nobucket = subprocess.run([sys.executable, "-m", "studio.cli.main", "share", str(gif)], capture_output=True,
+                              text=True, timeout=60, env={**env, "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"]})
     assert nobucket.returncode == 1 and "--bucket" in nobucket.stderr

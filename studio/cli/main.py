@@ -333,7 +333,8 @@ def _cmd_share(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"render": _cmd_render, "annotate": _cmd_annotate, "pose": _cmd_pose, "doctor": _cmd_doctor, "demo": _cmd_demo, "motions": _cmd_motions, "sample": _cmd_sample, "share": _cmd_share}
+COMMANDS = {"render": _cmd_render, "annotate": _cmd_annotate, "pose": _cmd_pose, "doctor": _cmd_doctor,
+            "demo": _cmd_demo, "motions": _cmd_motions, "sample": _cmd_sample, "share": _cmd_share}
 
 
 class Terminated(KeyboardInterrupt):

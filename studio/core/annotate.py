@@ -162,7 +162,8 @@ def joint_overlay(annotation: Annotation) -> np.ndarray:
             a, b = (tuple(int(v) for v in character.rest[i]) for i in (p, j))
             cv2.line(picture, a, b, (30, 30, 30), 2, cv2.LINE_AA)
     for name, (x, y) in zip(character.names, character.rest):
-        colour = (220, 40, 40) if name.startswith("right") else (40, 90, 220) if name.startswith("left") else (40, 160, 60)
+        colour = (220, 40, 40) if name.startswith("right") else (40, 90, 220) if name.startswith("left") \
+            else (40, 160, 60)
         cv2.circle(picture, (int(x), int(y)), 4, colour, -1, cv2.LINE_AA)
     return picture
 

@@ -184,7 +184,8 @@ class Document:
         left, top, right, bottom = (int(round(v)) for v in clamp_box(self.box, w, h))
         mask = self.mask[top:bottom, left:right].copy()  # never a view: mask edits must not reach a running job
         if not mask.any():
-            raise DocumentError("the mask inside the box is empty: paint the figure with the mask brush, or move the box")
+            raise DocumentError("the mask inside the box is empty: paint the figure with the mask brush, "
+                                "or move the box")
         texture = np.dstack([self.image[top:bottom, left:right], mask])
         rest = np.clip(self.skeleton.joints - [left, top], 0, [right - left - 1, bottom - top - 1])
         return Character(self.skeleton.names, self.skeleton.parents, rest, texture, mask, (left, top, right, bottom),

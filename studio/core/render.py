@@ -188,7 +188,8 @@ class Animation:
     def triangles(self, k: int) -> np.ndarray:
         return self.rig.mesh.triangles[self.order.triangles(self.pose.draw_order[k], self.pose.group_reversed[k])]
 
-    def render_indexed(self, k: int, texture_idx: np.ndarray, background: int, out: np.ndarray | None = None) -> np.ndarray:
+    def render_indexed(self, k: int, texture_idx: np.ndarray, background: int,
+                       out: np.ndarray | None = None) -> np.ndarray:
         """(h, w) uint8 palette indices of frame k."""
         return raster_indexed(self.canvas_vertices(k), self.rig.mesh.vertices, self.triangles(k), texture_idx,
                               background, self.width, self.height, out)

@@ -30,7 +30,8 @@ JOINTS: dict[str, tuple[str | None, tuple[float, float]]] = {
     "right_hand": ("right_elbow", (82, 213)),
     "left_shoulder": ("torso", (231, 166)), "left_elbow": ("left_shoulder", (273, 190)),
     "left_hand": ("left_elbow", (318, 213)),
-    "right_hip": ("root", (181, 252)), "right_knee": ("right_hip", (175, 314)), "right_foot": ("right_knee", (169, 374)),
+    "right_hip": ("root", (181, 252)), "right_knee": ("right_hip", (175, 314)),
+    "right_foot": ("right_knee", (169, 374)),
     "left_hip": ("root", (219, 252)), "left_knee": ("left_hip", (225, 314)), "left_foot": ("left_knee", (231, 374)),
 }
 

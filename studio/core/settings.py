@@ -27,7 +27,8 @@ def config_dir() -> Path:
 
 @dataclass
 class AppSettings:
-    """backend: auto (torchserve when an endpoint is set, else embedded when installed, else manual), embedded, manual, torchserve, torch or mm; endpoint: TorchServe's base URL; checkpoint: .pth/.mar for
+    """backend: auto (torchserve when an endpoint is set, else embedded when installed, else manual), embedded,
+    manual, torchserve, torch or mm; endpoint: TorchServe's base URL; checkpoint: .pth/.mar for
     torch and mm. The TorchServe token is read from $STUDIO_TORCHSERVE_TOKEN, never stored."""
 
     backend: str = "auto"
