@@ -652,7 +652,7 @@ def test_panning_is_safe_whatever_else_the_mouse_and_keyboard_do(window: Any, qt
     QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
     QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, centre)
     assert len(c.doc.strokes) == strokes and c.doc.revision == revision  # no dot drawn mid-pan
-    assert canvas._grab is None  # nor a stroke half-started, to follow the pointer once the pan ends
+    assert canvas.gesture is None  # nor a stroke half-started, to follow the pointer once the pan ends
 
     from PySide6.QtGui import QMouseEvent
 

@@ -2,47 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
-import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (QColor, QImage, QMouseEvent, QNativeGestureEvent, QPainter, QPainterPath, QPaintEvent, QPen,
                            QWheelEvent)
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from studio.core.document import Document
-from studio.pipeline.intake.box import HANDLES, MIN_SIDE, clamp_box, move_box, resize_box
-from studio.pipeline.pose.backend import Box
-from studio.pipeline.intake.segment import paint
-from studio.pipeline.intake.strokes import Stroke
+from studio.core.gestures import (HANDLE_PX, CanvasEdits, Gesture, HitKind, Pen, Pointer, Tool, box_hit,
+                                  handle_points, joint_hit, start_gesture)
 from studio.ui.canvas_overlays import paint_box, paint_skeleton
 from studio.ui.images import qimage_from_mask, qimage_from_rgb
 from studio.ui.viewport import Viewport
 
-TOOLS = ("draw", "erase", "box", "mask", "joints")
-HANDLE_PX = 7.0  # half-size of a box handle, screen px
-JOINT_PICK_PX = 14.0  # how near the pointer must be to grab a joint, screen px
 ZOOM_STEP = 1.25  # per wheel notch or Zoom in/out
 SMALL_FIGURE = 0.25  # a figure whose box covers less of the drawing than this is zoomed to
-
-
-class CanvasEdits(Protocol):
-    """What the canvas asks of its owner when a gesture ends (each call is one undoable command)."""
-
-    def add_stroke(self, stroke: Stroke) -> None: ...
-
-    def set_box(self, box: Box) -> None: ...
-
-    def set_mask(self, mask: np.ndarray) -> None: ...
-
-    def set_joints(self, before: np.ndarray, after: np.ndarray, index: int) -> None: ...
-
-    def preview_joints(self, joints: np.ndarray) -> None: ...
-
-
-def _centred(x: float, y: float) -> tuple[float, float]:
-    """Canvas image coordinates (pixel i spans [i, i+1)) → pixel-centre coordinates (pixel i is at i)."""
-    return x - 0.5, y - 0.5
+C = Qt.CursorShape
+BOX_CURSORS = {"left": C.SizeHorCursor, "right": C.SizeHorCursor, "top": C.SizeVerCursor, "bottom": C.SizeVerCursor,
+               "top_left": C.SizeFDiagCursor, "bottom_right": C.SizeFDiagCursor, "top_right": C.SizeBDiagCursor,
+               "bottom_left": C.SizeBDiagCursor}
 
 
 class DrawingCanvas(QWidget):
@@ -56,19 +33,13 @@ class DrawingCanvas(QWidget):
     def __init__(self, doc: Document, edits: CanvasEdits) -> None:
         super().__init__()
         self.doc, self.edits = doc, edits
-        self.tool = "joints"
+        self.tool = Tool.JOINTS
         self.pen_colour: tuple[int, int, int] = (40, 40, 60)
         self.pen_width, self.pen_opacity = 6.0, 1.0
         self.brush_radius, self.brush_erases = 12.0, False
         self._image: QImage | None = None
         self._mask_image: QImage | None = None
-        self._stroke: list[tuple[float, float]] = []
-        self._live_box: Box | None = None
-        self._live_mask: np.ndarray | None = None
-        self._live_joints: np.ndarray | None = None
-        self._grab: tuple[str, object] | None = None  # what the current drag holds
-        self._start: tuple[float, float] = (0.0, 0.0)
-        self._brush_at: tuple[float, float] = (0.0, 0.0)
+        self.gesture: Gesture | None = None  # the drag under way, with what it shows live
         self._pointer: QPointF | None = None
         self.viewport = Viewport()
         self._pan_from: QPointF | None = None
@@ -84,9 +55,7 @@ class DrawingCanvas(QWidget):
         self.doc = doc
         doc.changed.connect(self._on_changed)
         self._image = self._mask_image = None
-        self._pan_from = self._grab = None  # a gesture on the old document ends with it
-        self._live_box = self._live_mask = self._live_joints = None
-        self._stroke = []
+        self._pan_from = self.gesture = None  # a gesture on the old document ends with it
         self.viewport.fit()
         self.update()
 
@@ -97,12 +66,9 @@ class DrawingCanvas(QWidget):
             self._mask_image = None
         self.update()
 
-    def set_tool(self, tool: str) -> None:
-        if tool not in TOOLS:
-            raise ValueError(f"unknown tool {tool!r}")
-        self.tool = tool
-        cursor = Qt.CursorShape.CrossCursor if tool in ("draw", "erase", "mask") else Qt.CursorShape.ArrowCursor
-        self.setCursor(cursor)
+    def set_tool(self, tool: Tool | str) -> None:
+        self.tool = Tool(tool)  # ValueError for an unknown one
+        self.setCursor(C.CrossCursor if self.tool in (Tool.DRAW, Tool.ERASE, Tool.MASK) else C.ArrowCursor)
         self.update()
 
     # ------------------------------------------------------------------ view transform
@@ -126,8 +92,8 @@ class DrawingCanvas(QWidget):
         self.update()
 
     def zoom_to_figure(self, only_if_small: bool = False) -> None:
-        """Zoom so the figure's box fills the canvas. With ``only_if_small`` (after an annotation), only while the view is
-        fitted and the box covers little of the drawing: a small figure photographed on a big sheet."""
+        """Zoom so the figure's box fills the canvas. With ``only_if_small`` (after an annotation), only while the
+        view is fitted and the box covers little of the drawing: a small figure photographed on a big sheet."""
         box = self.doc.box
         if box is None:
             return
@@ -182,107 +148,71 @@ class DrawingCanvas(QWidget):
         self._paint_stroke(painter, scale)
         self._paint_box(painter)
         self._paint_skeleton(painter)
-        if self.tool == "mask" and self._pointer is not None:
+        if self.tool is Tool.MASK and self._pointer is not None:
             painter.setPen(QPen(QColor(20, 20, 20, 180), 1, Qt.PenStyle.DashLine))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawEllipse(self._pointer, self.brush_radius * scale, self.brush_radius * scale)
         painter.end()
 
     def _paint_mask(self, painter: QPainter, target: QRectF) -> None:
-        mask = self._live_mask if self._live_mask is not None else self.doc.mask
-        if mask is None or self.tool not in ("mask", "box"):
+        live = None if self.gesture is None else self.gesture.live.mask
+        mask = live if live is not None else self.doc.mask
+        if mask is None or self.tool not in (Tool.MASK, Tool.BOX):
             return
-        if self._live_mask is not None or self._mask_image is None:
+        if live is not None or self._mask_image is None:
             self._mask_image = qimage_from_mask(mask, (255, 80, 160, 110))
         painter.drawImage(target, self._mask_image)
 
     def _paint_stroke(self, painter: QPainter, scale: float) -> None:
-        if len(self._stroke) < 1 or self.tool not in ("draw", "erase"):
+        points = [] if self.gesture is None else self.gesture.live.points
+        if not points or self.tool not in (Tool.DRAW, Tool.ERASE):
             return
-        colour = QColor(255, 255, 255) if self.tool == "erase" else QColor(*self.pen_colour)
-        colour.setAlphaF(self.pen_opacity if self.tool == "draw" else 1.0)
+        colour = QColor(255, 255, 255) if self.tool is Tool.ERASE else QColor(*self.pen_colour)
+        colour.setAlphaF(self.pen_opacity if self.tool is Tool.DRAW else 1.0)
         pen = QPen(colour, max(1.0, self.pen_width * scale), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
                    Qt.PenJoinStyle.RoundJoin)
         painter.setPen(pen)
-        path = QPainterPath(self.to_widget(*self._stroke[0]))
-        for x, y in self._stroke[1:]:
+        path = QPainterPath(self.to_widget(*points[0]))
+        for x, y in points[1:]:
             path.lineTo(self.to_widget(x, y))
         painter.drawPath(path)
 
     def _paint_box(self, painter: QPainter) -> None:
-        box = self._live_box or self.doc.box
-        if box is not None and self.tool not in ("draw", "erase"):
-            active = self.tool == "box"
-            paint_box(painter, self.to_widget(box[0], box[1]), self.to_widget(box[2], box[3]),
-                      list(self._handle_points(box).values()) if active else [], HANDLE_PX)
+        box = (None if self.gesture is None else self.gesture.live.box) or self.doc.box
+        if box is not None and self.tool not in (Tool.DRAW, Tool.ERASE):
+            handles = [self.to_widget(x, y) for x, y in handle_points(box).values()] if self.tool is Tool.BOX else []
+            paint_box(painter, self.to_widget(box[0], box[1]), self.to_widget(box[2], box[3]), handles, HANDLE_PX)
 
     def _paint_skeleton(self, painter: QPainter) -> None:
         skeleton = self.doc.skeleton
-        if skeleton is None or self.tool in ("draw", "erase"):
+        if skeleton is None or self.tool in (Tool.DRAW, Tool.ERASE):
             return
-        joints = self._live_joints if self._live_joints is not None else skeleton.joints
+        live = None if self.gesture is None else self.gesture.live.joints
+        joints = live if live is not None else skeleton.joints
         paint_skeleton(painter, skeleton.names, skeleton.parents, [self.to_widget(x, y) for x, y in joints],
-                       self.doc.unsure_joints(), self.tool == "joints")
+                       self.doc.unsure_joints(), self.tool is Tool.JOINTS)
 
     # ------------------------------------------------------------------ hit tests
-    def _handle_points(self, box: Box) -> dict[str, QPointF]:
-        left, top, right, bottom = box
-        cx, cy = (left + right) / 2, (top + bottom) / 2
-        spots = {"left": (left, cy), "top": (cx, top), "right": (right, cy), "bottom": (cx, bottom),
-                 "top_left": (left, top), "top_right": (right, top), "bottom_left": (left, bottom),
-                 "bottom_right": (right, bottom)}
-        return {name: self.to_widget(*spots[name]) for name in HANDLES}
-
     def joint_at(self, point: QPointF) -> int | None:
+        """The joint within pick distance of ``point`` (widget px), or None."""
         skeleton = self.doc.skeleton
-        if skeleton is None:
-            return None
-        screen = np.array([[p.x(), p.y()] for p in (self.to_widget(x, y) for x, y in skeleton.joints)])
-        distance = np.hypot(*(screen - [point.x(), point.y()]).T)
-        best = int(np.argmin(distance))
-        return best if distance[best] <= JOINT_PICK_PX else None
+        hit = joint_hit(None if skeleton is None else skeleton.joints, *self.to_image(point), self._view()[0])
+        return hit.joint if hit.kind is HitKind.JOINT else None
 
-    def _box_grab(self, point: QPointF) -> str | None:
-        box = self.doc.box
-        if box is None:
-            return None
-        for name, spot in self._handle_points(box).items():
-            if abs(spot.x() - point.x()) <= HANDLE_PX + 2 and abs(spot.y() - point.y()) <= HANDLE_PX + 2:
-                return name
-        x, y = self.to_image(point)
-        return "move" if box[0] <= x <= box[2] and box[1] <= y <= box[3] else None
-
-    # ------------------------------------------------------------------ gestures
+    # ------------------------------------------------------------------ gestures (studio.core.gestures)
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._pan_from is not None:
             return  # other buttons do nothing while panning
-        if event.button() == Qt.MouseButton.MiddleButton and self._grab is None:  # pan, whatever the tool
+        if event.button() == Qt.MouseButton.MiddleButton and self.gesture is None:  # pan, whatever the tool
             self._pan_from = event.position()
-            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            self.setCursor(C.ClosedHandCursor)
             return
         if event.button() not in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             return
-        point = event.position()
-        x, y = self.to_image(point)
-        self._start = (x, y)
-        if self.tool in ("draw", "erase"):
-            self._stroke = [(x, y)]
-            self._grab = ("stroke", None)
-        elif self.tool == "box":
-            handle = self._box_grab(point)
-            if handle is not None and self.doc.box is not None:
-                self._grab, self._live_box = ("box", handle), self.doc.box
-            else:  # outside any box: drag out a new one
-                self._grab, self._live_box = ("box", "new"), None
-        elif self.tool == "mask" and self.doc.mask is not None:
-            erase = self.brush_erases != (event.button() == Qt.MouseButton.RightButton)
-            self._live_mask = paint(self.doc.mask, _centred(x, y), self.brush_radius, erase=erase)
-            self._brush_at = (x, y)
-            self._grab = ("mask", erase)
-        elif self.tool == "joints":
-            joint = self.joint_at(point)
-            if joint is not None and self.doc.skeleton is not None:
-                self._grab, self._live_joints = ("joint", joint), self.doc.skeleton.joints.copy()
+        x, y = self.to_image(event.position())
+        pen = Pen(self.pen_colour, self.pen_width, self.pen_opacity, self.brush_radius, self.brush_erases)
+        at = Pointer(x, y, secondary=event.button() == Qt.MouseButton.RightButton)
+        self.gesture = start_gesture(self.tool, self.doc, self.edits, at, self._view()[0], pen)
         self.update()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
@@ -296,34 +226,10 @@ class DrawingCanvas(QWidget):
             self.viewport.pan(delta.x(), delta.y(), *self._sizes())
             self.update()
             return
-        x, y = self.to_image(point)
-        grab = self._grab
-        if grab is None:
+        if self.gesture is None:
             self._hover(point)
-        elif grab[0] == "stroke":
-            self._stroke.append((x, y))
-        elif grab == ("box", "new"):
-            w, h = self.doc.size
-            if min(abs(x - self._start[0]), abs(y - self._start[1])) >= MIN_SIDE:  # a click is not a box
-                self._live_box = clamp_box((*self._start, x, y), w, h)
-        elif grab[0] == "box" and self._live_box is not None and self.doc.box is not None:
-            w, h = self.doc.size
-            if grab[1] == "move":
-                self._live_box = move_box(self.doc.box, x - self._start[0], y - self._start[1], w, h)
-            else:
-                self._live_box = resize_box(self.doc.box, str(grab[1]), x, y, w, h)
-        elif grab[0] == "mask" and self._live_mask is not None:
-            # Dabs every half radius along the way, so a fast stroke leaves no gaps.
-            x0, y0 = self._brush_at
-            steps = max(1, int(np.hypot(x - x0, y - y0) / max(1.0, self.brush_radius / 2)))
-            for t in np.linspace(1.0 / steps, 1.0, steps):
-                self._live_mask = paint(self._live_mask, _centred(x0 + (x - x0) * t, y0 + (y - y0) * t),
-                                        self.brush_radius, erase=bool(grab[1]))
-            self._brush_at = (x, y)
-        elif grab[0] == "joint" and self._live_joints is not None:
-            w, h = self.doc.size
-            self._live_joints[int(grab[1])] = (min(max(x, 0.0), w - 1.0), min(max(y, 0.0), h - 1.0))  # type: ignore[call-overload]
-            self.edits.preview_joints(self._live_joints.copy())
+        else:
+            self.gesture.move(Pointer(*self.to_image(point)))
         self.update()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
@@ -331,25 +237,9 @@ class DrawingCanvas(QWidget):
             if event.button() == Qt.MouseButton.MiddleButton:
                 self._end_pan()
             return
-        grab, self._grab = self._grab, None
-        if grab is None:
-            return
-        if grab[0] == "stroke" and self._stroke:
-            colour = (255, 255, 255) if self.tool == "erase" else self.pen_colour
-            self.edits.add_stroke(Stroke(tuple(self._stroke), colour, self.pen_width,
-                                         self.pen_opacity if self.tool == "draw" else 1.0, self.tool == "erase"))
-            self._stroke = []
-        elif grab[0] == "box" and self._live_box is not None:
-            box, self._live_box = self._live_box, None
-            if box != self.doc.box:
-                self.edits.set_box(box)
-        elif grab[0] == "mask" and self._live_mask is not None:
-            mask, self._live_mask = self._live_mask, None
-            self.edits.set_mask(mask)
-        elif grab[0] == "joint" and self._live_joints is not None and self.doc.skeleton is not None:
-            joints, self._live_joints = self._live_joints, None
-            if not np.array_equal(joints, self.doc.skeleton.joints):
-                self.edits.set_joints(self.doc.skeleton.joints.copy(), joints, int(grab[1]))  # type: ignore[call-overload]
+        gesture, self.gesture = self.gesture, None
+        if gesture is not None:
+            gesture.release()
         self.update()
 
     def _end_pan(self) -> None:
@@ -361,10 +251,10 @@ class DrawingCanvas(QWidget):
         self.update()
 
     def _hover(self, point: QPointF) -> None:
-        if self.tool == "joints" and self.doc.skeleton is not None:
+        if self.tool is Tool.JOINTS and self.doc.skeleton is not None:
             joint = self.joint_at(point)
             name = "" if joint is None else self.doc.skeleton.names[joint]
-            self.setCursor(Qt.CursorShape.OpenHandCursor if joint is not None else Qt.CursorShape.ArrowCursor)
+            self.setCursor(C.OpenHandCursor if joint is not None else C.ArrowCursor)
             if name:
                 unsure = joint in self.doc.unsure_joints()
                 note = " (the automatic annotation was unsure: drag it into place)" if unsure else ""
@@ -373,11 +263,7 @@ class DrawingCanvas(QWidget):
             else:
                 QToolTip.hideText()
             self.hovered_joint.emit(name)
-        elif self.tool == "box":
-            handle = self._box_grab(point)
-            shapes = {"left": Qt.CursorShape.SizeHorCursor, "right": Qt.CursorShape.SizeHorCursor,
-                      "top": Qt.CursorShape.SizeVerCursor, "bottom": Qt.CursorShape.SizeVerCursor,
-                      "top_left": Qt.CursorShape.SizeFDiagCursor, "bottom_right": Qt.CursorShape.SizeFDiagCursor,
-                      "top_right": Qt.CursorShape.SizeBDiagCursor, "bottom_left": Qt.CursorShape.SizeBDiagCursor,
-                      "move": Qt.CursorShape.SizeAllCursor}
-            self.setCursor(shapes.get(handle or "", Qt.CursorShape.CrossCursor))  # outside: drag out a new box
+        elif self.tool is Tool.BOX:
+            hit = box_hit(self.doc.box, *self.to_image(point), self._view()[0])
+            cursor = {HitKind.HANDLE: BOX_CURSORS.get(hit.handle), HitKind.INSIDE: C.SizeAllCursor}.get(hit.kind)
+            self.setCursor(cursor or C.CrossCursor)  # outside: drag out a new box

@@ -72,7 +72,8 @@ class FileActions:
 
     def open_image(self, image: QImage, how: str) -> None:
         """A ``how`` ("pasted", "dropped") image as a new drawing, annotated at once."""
-        doc = self.open_guarded(f"the {how} image", lambda: document_from_image(rgb_from_qimage(image), f"{how} drawing"))
+        doc = self.open_guarded(f"the {how} image",
+                                lambda: document_from_image(rgb_from_qimage(image), f"{how} drawing"))
         if doc is not None:
             self.controller.replace_document(doc)
             self.controller.annotate()
@@ -103,7 +104,8 @@ class FileActions:
 
     def open_folder_dialog(self) -> None:
         if self.maybe_save():
-            path = QFileDialog.getExistingDirectory(self.window, "Open character folder", self.controller.settings.last_folder)
+            folder = self.controller.settings.last_folder
+            path = QFileDialog.getExistingDirectory(self.window, "Open character folder", folder)
             if path:
                 self.load(path)
 

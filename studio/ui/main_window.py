@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, Q
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QPushButton, QSplitter, QToolBar, QVBoxLayout, QWidget
 
 from studio.core.commands import reset_joints, swap_left_right
+from studio.core.gestures import Tool
 from studio.core.workspace import JobKind
 from studio.ui.banner import Banner
 from studio.ui.canvas import DrawingCanvas
@@ -22,8 +23,8 @@ from studio.ui.motion_library import MotionLibrary
 from studio.ui.preview_panel import PreviewPanel
 from studio.ui.tool_options import ToolOptions
 
-TOOL_KEYS = {"draw": ("Draw", "D"), "erase": ("Erase", "E"), "box": ("Box", "B"), "mask": ("Mask", "M"),
-             "joints": ("Joints", "J")}
+TOOL_KEYS = {Tool.DRAW: ("Draw", "D"), Tool.ERASE: ("Erase", "E"), Tool.BOX: ("Box", "B"), Tool.MASK: ("Mask", "M"),
+             Tool.JOINTS: ("Joints", "J")}
 
 
 class MainWindow(QMainWindow):
@@ -155,11 +156,10 @@ class MainWindow(QMainWindow):
             self.tool_group.addAction(action)
             tools.append(action)
         tools[-1].setChecked(True)
-        menus: dict[str, list[QAction | None]] = {"&File": [new, open_, open_char, None, save, save_as, None, export, export_as, export_char, None,
-                           quit_],
-                 "&Edit": [undo, redo, None, paste, clear],
-                 "&Annotate": [annotate, annotate_box, reset, swap, None, *tools],
-                 "&View": [zoom_in, zoom_out, fit, figure], "&Settings": [settings], "&Help": [about]}
+        menus: dict[str, list[QAction | None]] = {
+            "&File": [new, open_, open_char, None, save, save_as, None, export, export_as, export_char, None, quit_],
+            "&Edit": [undo, redo, None, paste, clear], "&Annotate": [annotate, annotate_box, reset, swap, None, *tools],
+            "&View": [zoom_in, zoom_out, fit, figure], "&Settings": [settings], "&Help": [about]}
         for title, actions in menus.items():
             menu = self.menuBar().addMenu(title)
             for entry in actions:
@@ -172,11 +172,11 @@ class MainWindow(QMainWindow):
         self.addToolBar(bar)
         self.actions_by_name = {"annotate": annotate, "export": export, "undo": undo, "redo": redo, "save": save}
 
-    def set_tool(self, tool: str) -> None:
+    def set_tool(self, tool: Tool | str) -> None:
         self.canvas.set_tool(tool)
-        self.options.show_for(tool)
+        self.options.show_for(self.canvas.tool)
         for action in self.tool_group.actions():
-            action.setChecked(action.data() == tool)
+            action.setChecked(action.data() == self.canvas.tool)
 
     def _command(self, make: object) -> None:
         try:

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QRadioButton, QSlider, QWidget
 
+from studio.core.gestures import Tool
 from studio.ui.canvas import DrawingCanvas
 
 PALETTE = ((40, 40, 60), (220, 50, 47), (38, 139, 210), (60, 160, 70), (250, 200, 40), (255, 140, 0),
@@ -87,14 +88,14 @@ class ToolOptions(QWidget):
         self.canvas.brush_erases = self.erase.isChecked()
         self.changed.emit()
 
-    def show_for(self, tool: str) -> None:
+    def show_for(self, tool: Tool) -> None:
         for w in self.pen_widgets:
-            w.setVisible(tool in ("draw", "erase"))
+            w.setVisible(tool in (Tool.DRAW, Tool.ERASE))
         for w in self.swatches.buttons():
-            w.setVisible(tool == "draw")
-        self.opacity_slider.setVisible(tool == "draw")
+            w.setVisible(tool is Tool.DRAW)
+        self.opacity_slider.setVisible(tool is Tool.DRAW)
         for w in self.mask_widgets:
-            w.setVisible(tool == "mask")
-        hints = {"draw": "", "erase": "", "box": "Drag the box or its handles around the figure; drag outside it for a new box.",
-                 "mask": "", "joints": "Drag a joint; the preview follows while you drag. Hover for names."}
-        self.hint.setText(hints[tool])
+            w.setVisible(tool is Tool.MASK)
+        hints = {Tool.BOX: "Drag the box or its handles around the figure; drag outside it for a new box.",
+                 Tool.JOINTS: "Drag a joint; the preview follows while you drag. Hover for names."}
+        self.hint.setText(hints.get(tool, ""))
