@@ -102,6 +102,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "studio.cli.main", *args], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # end to end: `studio pose` in a subprocess
 def test_pose_prints_17_keypoints_in_original_pixels(tmp_path: Path) -> None:
     result = run_cli("pose", str(drawing_file(tmp_path)), "--box", "full", "--json")
     points = json.loads(result.stdout)
@@ -109,6 +110,7 @@ def test_pose_prints_17_keypoints_in_original_pixels(tmp_path: Path) -> None:
     assert 0 <= points[0][0] <= 300 and 0 <= points[16][1] <= 400
 
 
+@pytest.mark.slow  # end to end: `studio pose` in a subprocess
 def test_pose_box_is_in_original_pixels_like_its_output(tmp_path: Path) -> None:
     photo = tmp_path / "big.png"  # 2400 px wide: the studio works on it at 1000 px
     cv2.imwrite(str(photo), np.full((1800, 2400, 3), 255, np.uint8))
@@ -120,6 +122,7 @@ def test_pose_box_is_in_original_pixels_like_its_output(tmp_path: Path) -> None:
     assert np.ptp(points[:, 1]) > 0.6 * 1200  # the skeleton spans the box, not half of it
 
 
+@pytest.mark.slow  # end to end: `studio pose`/`annotate` in a subprocess
 @pytest.mark.parametrize("command", ["pose", "annotate"])
 def test_a_box_outside_the_image_is_refused(tmp_path: Path, command: str) -> None:
     extra = ["-o", str(tmp_path / "out")] if command == "annotate" else []
@@ -129,6 +132,7 @@ def test_a_box_outside_the_image_is_refused(tmp_path: Path, command: str) -> Non
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # end to end: `studio annotate` in a subprocess
 @pytest.mark.parametrize("args, match", [
     (["annotate", "{notimage}", "-o", "{out}"], "not an image"),
     (["annotate", "{blank}", "-o", "{out}"], "no figure found"),
@@ -191,6 +195,7 @@ def test_annotate_never_overwrites_the_drawing_or_a_character_without_force(tmp_
     assert result.returncode == 1 and "is a file" in result.stderr
 
 
+@pytest.mark.slow  # end to end: `studio annotate` in a subprocess
 def test_file_system_errors_read_as_sentences_not_errno(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     result = run_cli("annotate", str(drawing_file(tmp_path)), "-o", str(tmp_path / "afile" / "inside"))

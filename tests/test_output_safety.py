@@ -150,6 +150,7 @@ def _wait_for_temp(folder: Path, child: subprocess.Popen[bytes]) -> None:
         time.sleep(0.01)
 
 
+@pytest.mark.slow  # end to end: a render in a subprocess, sent SIGTERM
 def test_sigterm_during_a_render_unwinds_like_ctrl_c(tmp_path: Path) -> None:
     target = tmp_path / "out.gif"
     target.write_bytes(b"old")
@@ -165,6 +166,7 @@ def test_sigterm_during_a_render_unwinds_like_ctrl_c(tmp_path: Path) -> None:
     assert target.read_bytes() == b"old" and _temps(tmp_path) == []
 
 
+@pytest.mark.slow  # end to end: a render in a subprocess, killed
 def test_the_temp_of_a_killed_render_is_swept_by_the_next_one(tmp_path: Path) -> None:
     target = tmp_path / "out.gif"
     child = _render_in_child(tmp_path, target)
