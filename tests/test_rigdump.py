@@ -35,6 +35,7 @@ def test_an_unresampled_dump_labels_output_frame_k_as_clip_frame_k() -> None:
     assert dump["frames"]["bvh_frame_idx"] == [0, 1, 2, 3, 4]
     assert dump["frames"]["clip_frame"] == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert dump["frames"]["time"] == [0.0, 0.1, 0.2, 0.3, 0.4]
+    assert _dump(clip_frame_time=0.1) == dump  # the caller may always pass the clip's frame time
     json.dumps(dump)
 
 
@@ -49,7 +50,7 @@ def test_a_resampled_dump_labels_the_clip_frame_and_time_each_output_frame_shows
 
 
 @pytest.mark.parametrize("frames, frame_time", [(np.arange(4.0), 0.1), (np.arange(5.0), None),
-                                                (None, 0.1), (np.array([0, 1, 2, 3, np.nan]), 0.1)])
+                                                (np.array([0, 1, 2, 3, np.nan]), 0.1), (-np.arange(5.0), 0.1)])
 def test_clip_frames_must_fit_the_pose(frames: np.ndarray | None, frame_time: float | None) -> None:
     with pytest.raises(ValueError):
         _dump(frames, frame_time)

@@ -31,14 +31,14 @@ def rig_dump(pose: Pose2D, character: Character, case: str, extra_meta: dict[str
     """A JSON-ready ``{"meta", "frames"}`` mapping of ``pose`` (angles in degrees CCW from up, px y down).
 
     ``clip_frames``: (F,) float64, the (fractional) clip frame output frame k samples, when the clip was resampled
-    (for the GIF's frame-rate cap) before retargeting; ``clip_frame_time``: the clip's seconds per frame. Without them
-    output frame k is clip frame k, as in AD's own dumps. ``frames.time`` is then the clip time each output frame
-    shows, ``frames.clip_frame`` that clip frame and ``frames.bvh_frame_idx`` the nearest whole one (AD's
-    ``round(time / frame_time)``), so that a resampled dump lines up with the source clip; ``meta.frame_time`` stays
-    the output frames' spacing.
+    (for the GIF's frame-rate cap) before retargeting; ``clip_frame_time``: the clip's seconds per frame (the pose's
+    when not given). Without ``clip_frames`` output frame k is clip frame k, as in AD's own dumps. ``frames.time`` is
+    the clip time each output frame shows, ``frames.clip_frame`` that clip frame and ``frames.bvh_frame_idx`` the
+    nearest whole one (AD's ``round(time / frame_time)``), so that a resampled dump lines up with the source clip;
+    ``meta.frame_time`` stays the output frames' spacing.
     """
-    if (clip_frames is None) != (clip_frame_time is None):
-        raise ValueError("clip_frames and clip_frame_time go together")
+    if clip_frames is not None and clip_frame_time is None:
+        raise ValueError("resampled clip_frames need the clip's clip_frame_time")
     n = pose.n_frames
     frames_in_clip = _clip_frames(pose, clip_frames)
     step = pose.frame_time if clip_frame_time is None else float(clip_frame_time)
