@@ -52,14 +52,14 @@ def test_an_import_returns_at_once_and_reads_the_clip_on_a_worker_thread(library
     path = tmp_path / "long.bvh"
     path.write_text(TINY_BVH, encoding="utf-8")
     release, threads = threading.Event(), []
-    card = motion_library._card
+    card = motion_library.clip_card
 
-    def slow_card(bvh_path: Path, config: Any) -> Any:  # a long clip: reading it takes until the test says so
+    def slow_card(bvh_path: Path, config: Any = None) -> Any:  # a long clip: reading it takes until the test says so
         threads.append(threading.current_thread())
         assert release.wait(10)
         return card(bvh_path, config)
 
-    monkeypatch.setattr(motion_library, "_card", slow_card)
+    monkeypatch.setattr(motion_library, "clip_card", slow_card)
     spec = str(path.resolve())
     with qtbot.assertNotEmitted(library.motion_chosen):
         assert library.import_files([path]) == [spec]  # back while the clip is still being read
@@ -87,10 +87,10 @@ def test_a_malformed_bvh_is_reported_inline_and_its_card_goes(library: MotionLib
 
 def test_whatever_reading_a_clip_raises_is_reported_inline(library: MotionLibrary, qtbot: Any, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    def fail(bvh_path: Path, config: Any) -> None:
+    def fail(bvh_path: Path, config: Any = None) -> None:
         raise MemoryError
 
-    monkeypatch.setattr(motion_library, "_card", fail)
+    monkeypatch.setattr(motion_library, "clip_card", fail)
     path = tmp_path / "huge.bvh"
     path.write_text(TINY_BVH, encoding="utf-8")
     library.import_files([path])

@@ -253,5 +253,5 @@ def start_gesture(tool: Tool, doc: Document, edits: CanvasEdits, at: Pointer, sc
     return None
 
 
-__all__ = ["BoxGesture", "CanvasEdits", "Gesture", "Hit", "HitKind", "JointGesture", "Live", "MaskGesture", "Pen",
-           "Pointer", "StrokeGesture", "Tool", "box_hit", "handle_points", "joint_hit", "start_gesture"]
+__all__ = ["Box", "BoxGesture", "CanvasEdits", "Gesture", "Hit", "HitKind", "JointGesture", "Live", "MaskGesture",
+           "Pen", "Pointer", "Stroke", "StrokeGesture", "Tool", "box_hit", "handle_points", "joint_hit", "start_gesture"]

@@ -12,6 +12,8 @@ from studio.core.commands import AnnotationState, SetAnnotation
 from studio.core.document import Document, DocumentError, Skeleton
 from studio.core.preview import PreviewEngine
 from studio.pipeline.character import Character
+from studio.pipeline.intake.images import LoadedImage
+from studio.pipeline.pose.backend import Box
 
 
 class JobKind(Enum):
@@ -54,6 +56,12 @@ def annotation_state(annotation: Annotation, shape: tuple[int, ...]) -> Annotati
     skeleton = Skeleton(character.names, character.parents, joints)
     box = (float(left), float(top), float(right), float(bottom))
     return AnnotationState(box, mask, skeleton, joints.copy(), frozenset(annotation.unsure))
+
+
+def annotation_input(doc: Document, use_box: bool) -> tuple[LoadedImage, Box | None]:
+    """What annotating ``doc`` reads, copied so a worker may hold it while the user draws on: the drawing with
+    its strokes as the working image, and the user's box when ``use_box`` (else the box is detected)."""
+    return LoadedImage(doc.image.copy(), 1.0, doc.size, doc.source), doc.box if use_box else None
 
 
 def annotation_failure(message: str, automatic: bool) -> str:
@@ -127,4 +135,4 @@ class Workspace:
         return None
 
 
-__all__ = ["AnnotationOutcome", "JobKind", "Workspace", "annotation_failure", "annotation_state"]
+__all__ = ["AnnotationOutcome", "JobKind", "Workspace", "annotation_failure", "annotation_input", "annotation_state"]

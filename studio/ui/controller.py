@@ -13,14 +13,12 @@ from studio.core.annotate import AnnotateCancelled, annotate_image, make_backend
 from studio.core.annotate import Annotation
 from studio.core.commands import AddStroke, EditMask, SetBox, SetJoints
 from studio.core.document import Document, DocumentError
-from studio.pipeline.intake.images import LoadedImage
-from studio.pipeline.pose.backend import Box
-from studio.pipeline.intake.strokes import Stroke
 from studio.core.recovery import Autosaver, AutosaveSchedule
 from studio.core.preview import PreviewCancelled, PreviewEngine, PreviewRequest
 from studio.core.render import Animation
 from studio.core.settings import AppSettings
-from studio.core.workspace import JobKind, Workspace, annotation_failure
+from studio.core.gestures import Box, Stroke
+from studio.core.workspace import JobKind, Workspace, annotation_failure, annotation_input
 from studio.ui.undo import UndoStack
 from studio.ui.worker import Job, Jobs
 
@@ -178,8 +176,7 @@ class StudioController(QObject):
         if automatic and JobKind.ANNOTATE in self.jobs.running:  # one annotation at a time: try again when it is done
             self._annotate_timer.start()
             return None
-        image = LoadedImage(self.doc.image.copy(), 1.0, self.doc.size, self.doc.source)
-        box = self.doc.box if use_box else None
+        image, box = annotation_input(self.doc, use_box)
         doc, revision = self.doc, self.doc.revision
 
         def work(job: Job) -> Any:

@@ -13,10 +13,9 @@ from PySide6.QtWidgets import (QColorDialog, QComboBox, QFileDialog, QHBoxLayout
                                QVBoxLayout, QWidget)
 
 from studio.core.document import ExportSettings
-from studio.core.export_jobs import export_all, export_motion
+from studio.core.export_jobs import ExportCancelled, export_all, export_motion
 from studio.core.motion_source import bundled_motions
 from studio.core.workspace import JobKind
-from studio.pipeline.files.atomic import ExportCancelled
 from studio.ui.controller import StudioController
 from studio.ui.worker import Job
 

@@ -171,13 +171,13 @@ class FileActions:
             self.export_panel.export(Path(path))
 
     def export_character(self) -> None:
-        from studio.pipeline.character import write_character
+        from studio.core.character_folder import write_character_folder
 
         path = QFileDialog.getExistingDirectory(self.window, "Write the character folder into")
         if not path:
             return
         try:
-            write_character(self.controller.doc.character(), Path(path), image=self.controller.doc.image)
+            write_character_folder(self.controller.doc, path)
         except Exception as exc:  # noqa: BLE001 - the work stays in the window, whatever went wrong
             self.banner.show_message(f"Could not write the character folder: {_reason(exc)}")
             return

@@ -3,29 +3,23 @@ drag-and-drop."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QListView, QListWidget, QListWidgetItem, QPushButton,
                                QVBoxLayout, QWidget)
 
+from studio.core.clips import THUMB, ClipCard, bundled_card, clip_card
 from studio.core.loading import describe_error
-from studio.core.motion_source import MOTION_SUFFIX, bundled_motions, motions_dir
-from studio.pipeline.motion.automap import infer_motion_config_with_notes
-from studio.pipeline.motion.bvh import Bvh, read_bvh
-from studio.pipeline.motion.thumbnail import stick_figure
-from studio.pipeline.motion.config import MotionConfig, read_motion_config
-from studio.ui.images import pixmap_from_rgba
+from studio.core.motion_source import bundled_motions
 from studio.core.workspace import JobKind
+from studio.ui.images import pixmap_from_rgba
 from studio.ui.worker import Jobs
 
 # checker(spec, reply): calls reply(problem) with why the clip cannot play (None: it can), at once or later
 Checker = Callable[[str, Callable[["str | None"], None]], None]
-THUMB = 80  # px of a stick-figure icon
 IMPORTING = "importing…"  # the label of a clip's card while its file is read
 SPEC = Qt.ItemDataRole.UserRole
 ERROR_STYLE = ("QLabel { background: #fdecec; color: #9f1c1c; border: 1px solid #f3b4b4; border-radius: 4px;"
@@ -35,44 +29,6 @@ LIST_STYLE = ("QListWidget { background: white; border: 1px solid #d6d8de; borde
               " QListWidget::item:hover { background: #f1f4fa; }"
               " QListWidget::item:selected { background: #dbe7ff; color: #1e3a8a; }"
               " MotionLibrary[dropping=\"true\"] QListWidget { border: 2px dashed #2563eb; background: #eef4ff; }")
-
-
-@dataclass(frozen=True)
-class ClipCard:
-    """What the library shows for one clip: its thumbnail (THUMB, THUMB, 4) RGBA and timing."""
-
-    thumbnail: np.ndarray
-    n_frames: int
-    duration: float
-
-
-_CARDS: dict[tuple[str, int, int], ClipCard] = {}  # (path, mtime_ns, size) → card, shared by all libraries
-
-
-def _card(bvh_path: Path, config: MotionConfig | None) -> ClipCard:
-    """The (cached) card of a BVH file; raises BvhError (a ValueError) when it does not parse."""
-    stat = bvh_path.stat()
-    key = (str(bvh_path.resolve()), stat.st_mtime_ns, stat.st_size)
-    if key not in _CARDS:
-        bvh: Bvh = read_bvh(bvh_path)
-        if config is None:
-            try:
-                config = infer_motion_config_with_notes(bvh, str(bvh_path))[0]
-            except ValueError:
-                config = None  # not a biped automap knows: a plain +y front view still shows it
-        start = config.start_frame_idx if config else 0
-        stop = min(config.end_frame_idx or bvh.n_frames, bvh.n_frames) if config else bvh.n_frames
-        n_frames = max(stop - start, 1)
-        frame_time = (config.frame_time if config and config.frame_time else bvh.frame_time)
-        picture = stick_figure(bvh, min(start + n_frames // 2, bvh.n_frames - 1), THUMB,
-                               config.up if config else "+y", config.forward_perp_joint_vectors if config else ())
-        _CARDS[key] = ClipCard(picture, n_frames, n_frames * frame_time)
-    return _CARDS[key]
-
-
-def _tooltip(label: str, card: ClipCard, path: Path | None) -> str:
-    fps = card.n_frames / card.duration if card.duration > 0 else 0.0
-    return f"{label}\n{card.duration:.2f} s · {card.n_frames} frames · {fps:.0f} fps" + (f"\n{path}" if path else "")
 
 
 class MotionLibrary(QWidget):
@@ -230,7 +186,7 @@ class MotionLibrary(QWidget):
         item.setFlags(Qt.ItemFlag.NoItemFlags)  # not chosen before it can play
         self.list.addItem(item)
         spec = str(path)
-        job = self.jobs.start((JobKind.IMPORT, spec), lambda job: _card(path, None))
+        job = self.jobs.start((JobKind.IMPORT, spec), lambda job: clip_card(path))
         job.finished.connect(lambda card, s=spec: self._imported(s, card))
         job.failed.connect(lambda message, s=spec, n=path.name: self._import_failed(f"{failure} {n}: {message}", s))
         return item
@@ -265,11 +221,9 @@ class MotionLibrary(QWidget):
 
     # --- building the list -----------------------------------------------------------------------------
     def _add_bundled(self) -> None:
-        folder = motions_dir()
         for name in bundled_motions():
             try:
-                config = read_motion_config(folder / f"{name}{MOTION_SUFFIX}")
-                card = _card(folder / config.filepath, config)
+                card = bundled_card(name)
             except Exception as exc:  # noqa: BLE001 - a damaged install is shown, never a crash
                 self.show_error(f"Bundled motion {name} cannot be shown: {describe_error(exc)}")
                 continue
@@ -290,7 +244,7 @@ class MotionLibrary(QWidget):
         icon.addPixmap(pixmap, QIcon.Mode.Selected)  # no selection tint over the figure
         item.setIcon(icon)
         item.setText(label)
-        item.setToolTip(_tooltip(label, card, path))
+        item.setToolTip(card.tooltip(label, path))
 
     def _find(self, spec: str | None) -> QListWidgetItem | None:
         for i in range(self.list.count()):
