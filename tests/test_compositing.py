@@ -92,3 +92,24 @@ def test_a_pasted_image_is_put_on_white_by_the_same_rule() -> None:
     rgba = _every_pair()
     image: QImage = qimage_from_rgba(rgba)
     assert (rgb_from_qimage(image) == over(rgba, WHITE)).all()
+
+
+def test_strokes_at_part_opacity_and_the_eraser_blend_by_the_same_rule() -> None:
+    from studio.pipeline.intake.strokes import Stroke, render_strokes
+
+    paper = np.full((20, 40, 3), 200, np.uint8)
+    paper[:, 20:] = 30
+    pen = Stroke(((2.0, 10.0), (38.0, 10.0)), (0, 0, 255), 6.0, opacity=0.5)
+    half = render_strokes([pen], 40, 20, paper=paper)
+    blue = np.array([[[0, 0, 255, 128]]], np.uint8)
+    for x in (10, 30):  # inside the line: blue at 128/255 over each paper, rounded (cv2's blend gave 142 for 143)
+        assert half[10, x].tolist() == over(blue, tuple(paper[10, x]))[0, 0].tolist()
+    assert (half[:4] == paper[:4]).all() and (half[17:] == paper[17:]).all()  # away from it, the paper
+    eraser = Stroke(((2.0, 4.0), (38.0, 4.0)), (0, 0, 0), 4.0, opacity=0.5, erase=True)
+    drawn = np.full((20, 40, 3), 10, np.uint8)
+    wiped = render_strokes([eraser], 40, 20, paper=paper)  # on the paper itself: erasing gives the paper back
+    assert (wiped == paper).all()
+    from studio.pipeline.intake.strokes import draw_stroke
+
+    partly = draw_stroke(drawn.copy(), eraser, paper)
+    assert partly[4, 20].tolist() == over(np.array([[[30, 30, 30, 128]]], np.uint8), (10, 10, 10))[0, 0].tolist()

@@ -17,17 +17,25 @@ WHITE = (255, 255, 255)
 def over(rgba: np.ndarray, background: np.ndarray | tuple[int, int, int],
          out: np.ndarray | None = None) -> np.ndarray:
     """(h, w, 3) uint8: straight-alpha ``rgba`` (h, w, 4) uint8 over ``background``, an RGB colour or an
-    (h, w, 3) uint8 image. ``out``: an (H ≥ h, W ≥ w, 3) uint8 array written in its top-left corner and returned."""
-    h, w = rgba.shape[:2]
+    (h, w, 3) uint8 image. ``out``: an (H ≥ h, W ≥ w, 3) uint8 array written in its top-left corner and returned
+    (it may be the background image itself)."""
+    return blend(rgba[:, :, :3], rgba[:, :, 3], background, out)
+
+
+def blend(top: np.ndarray, alpha: np.ndarray, background: np.ndarray | tuple[int, int, int],
+          out: np.ndarray | None = None, opacity: int = 255) -> np.ndarray:
+    """``over`` with colour and alpha apart: ``top`` (h, w, 3) uint8 over ``background`` where ``alpha`` (h, w)
+    uint8 says how much of ``top`` shows (a stroke's coverage, say), first scaled by ``opacity`` / 255, rounded."""
+    h, w = top.shape[:2]
     if out is None:
         out = np.empty((h, w, 3), np.uint8)
     base = np.asarray(background)
     if base.ndim == 1:
-        _over_colour(rgba, base.astype(np.int32).reshape(3), out)
+        _blend_colour(top, alpha, base.astype(np.int32).reshape(3), out, opacity)
     else:
         if base.shape[:2] != (h, w):
             raise ValueError(f"background is {base.shape[1]}×{base.shape[0]}, the image {w}×{h}")
-        _over_image(rgba, base.astype(np.uint8, copy=False), out)
+        _blend_image(top, alpha, base.astype(np.uint8, copy=False), out, opacity)
     return out
 
 
@@ -48,26 +56,34 @@ def unpremultiply(rgba: np.ndarray) -> np.ndarray:
 
 
 @njit(nogil=True, cache=True)
-def _over_colour(rgba: np.ndarray, colour: np.ndarray, out: np.ndarray) -> None:
-    h, w = rgba.shape[:2]
+def _blend_colour(top: np.ndarray, alpha: np.ndarray, colour: np.ndarray, out: np.ndarray, opacity: int) -> None:
+    h, w = top.shape[:2]
     for y in range(h):
         for x in range(w):
-            a = np.int32(rgba[y, x, 3])
+            a = np.int32(alpha[y, x])
+            if opacity != 255:
+                a = (a * opacity + 127) // 255
             for c in range(3):
-                if a == 255:
-                    out[y, x, c] = rgba[y, x, c]
+                if a == 0:
+                    out[y, x, c] = colour[c]
+                elif a == 255:
+                    out[y, x, c] = top[y, x, c]
                 else:
-                    out[y, x, c] = (np.int32(rgba[y, x, c]) * a + colour[c] * (255 - a) + 127) // 255
+                    out[y, x, c] = (np.int32(top[y, x, c]) * a + colour[c] * (255 - a) + 127) // 255
 
 
 @njit(nogil=True, cache=True)
-def _over_image(rgba: np.ndarray, base: np.ndarray, out: np.ndarray) -> None:
-    h, w = rgba.shape[:2]
+def _blend_image(top: np.ndarray, alpha: np.ndarray, base: np.ndarray, out: np.ndarray, opacity: int) -> None:
+    h, w = top.shape[:2]
     for y in range(h):
         for x in range(w):
-            a = np.int32(rgba[y, x, 3])
+            a = np.int32(alpha[y, x])
+            if opacity != 255:
+                a = (a * opacity + 127) // 255
             for c in range(3):
-                if a == 255:
-                    out[y, x, c] = rgba[y, x, c]
+                if a == 0:
+                    out[y, x, c] = base[y, x, c]
+                elif a == 255:
+                    out[y, x, c] = top[y, x, c]
                 else:
-                    out[y, x, c] = (np.int32(rgba[y, x, c]) * a + np.int32(base[y, x, c]) * (255 - a) + 127) // 255
+                    out[y, x, c] = (np.int32(top[y, x, c]) * a + np.int32(base[y, x, c]) * (255 - a) + 127) // 255

@@ -8,6 +8,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from studio.pipeline.compositing import blend
+
 SUBPIXEL_BITS = 4  # cv2's fixed-point shift: points are drawn at 1/16 px
 
 
@@ -47,8 +49,10 @@ class Stroke:
         return cls(points, colour, width, opacity, bool(data.get("erase", False)))  # type: ignore[arg-type]
 
 
-def _polyline(target: np.ndarray, stroke: Stroke, colour: tuple[int, ...]) -> None:
-    points = np.round(np.asarray(stroke.points, float) * (1 << SUBPIXEL_BITS)).astype(np.int32).reshape(-1, 1, 2)
+def _polyline(target: np.ndarray, stroke: Stroke, colour: tuple[int, ...], origin: tuple[int, int] = (0, 0)) -> None:
+    """Draw ``stroke`` on ``target``, whose top-left pixel is ``origin`` (x, y) of the canvas."""
+    shifted = np.asarray(stroke.points, float) - origin
+    points = np.round(shifted * (1 << SUBPIXEL_BITS)).astype(np.int32).reshape(-1, 1, 2)
     thickness = max(1, int(round(stroke.width)))
     if len(points) == 1:  # a dot
         centre = (int(points[0, 0, 0]), int(points[0, 0, 1]))
@@ -57,22 +61,35 @@ def _polyline(target: np.ndarray, stroke: Stroke, colour: tuple[int, ...]) -> No
     cv2.polylines(target, [points], False, colour, thickness, cv2.LINE_AA, shift=SUBPIXEL_BITS)
 
 
+def _reach(stroke: Stroke, height: int, width: int) -> tuple[slice, slice] | None:
+    """(rows, columns) of the canvas the stroke can touch (anti-aliasing included), or None when it misses it."""
+    points = np.asarray(stroke.points, float)
+    pad = stroke.width / 2 + 2
+    left, top = (max(0, int(np.floor(v))) for v in points.min(axis=0) - pad)
+    right, bottom = (int(np.ceil(v)) + 1 for v in points.max(axis=0) + pad)
+    right, bottom = min(width, right), min(height, bottom)
+    return (slice(top, bottom), slice(left, right)) if left < right and top < bottom else None
+
+
 def draw_stroke(canvas: np.ndarray, stroke: Stroke, paper: np.ndarray | None = None) -> np.ndarray:
     """Draw one stroke onto ``canvas`` ((H, W, 3) uint8 RGB, changed in place and returned), anti-aliased and
-    sub-pixel exact. An eraser stroke copies ``paper`` (same shape; white if None) back under it."""
-    if stroke.erase:
-        cover = np.zeros(canvas.shape[:2], np.uint8)
-        _polyline(cover, stroke, (255,))
-        alpha = (cover.astype(np.float32) * (stroke.opacity / 255.0))[:, :, None]
-        under = paper if paper is not None else np.full_like(canvas, 255)
-        canvas[:] = np.round(canvas * (1 - alpha) + under * alpha).astype(np.uint8)
-        return canvas
-    if stroke.opacity >= 1.0:
+    sub-pixel exact. An eraser stroke copies ``paper`` (same shape; white if None) back under it. Part opacity
+    and the eraser blend their coverage × opacity with ``compositing.blend``, over the rectangle the stroke reaches."""
+    if not stroke.erase and stroke.opacity >= 1.0:  # opaque ink: cv2 anti-aliases it onto the canvas itself
         _polyline(canvas, stroke, stroke.colour)
         return canvas
-    layer = canvas.copy()
-    _polyline(layer, stroke, stroke.colour)
-    cv2.addWeighted(layer, float(stroke.opacity), canvas, 1.0 - float(stroke.opacity), 0.0, dst=canvas)
+    reach = _reach(stroke, canvas.shape[0], canvas.shape[1])
+    if reach is None:
+        return canvas
+    rows, columns = reach
+    region = canvas[rows, columns]
+    cover = np.zeros(region.shape[:2], np.uint8)  # anti-aliased coverage, 0..255
+    _polyline(cover, stroke, (255,), (columns.start, rows.start))
+    if stroke.erase:
+        top = paper[rows, columns] if paper is not None else np.full_like(region, 255)
+    else:
+        top = np.broadcast_to(np.array(stroke.colour, np.uint8), region.shape)
+    blend(top, cover, region, out=region, opacity=round(255 * stroke.opacity))
     return canvas
 
 
