@@ -697,3 +697,36 @@ def test_confirming_unsure_joints_marks_the_window_unsaved(window: Any) -> None:
     assert not window.isWindowModified()
     window.joint_check.confirm.click()
     assert window.isWindowModified()
+
+
+def test_a_chosen_motion_is_checked_off_the_ui_thread_and_read_once(window: Any, qtbot: Any, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The library's check used to load the clip on the UI thread, and the preview then loaded it again."""
+    import threading
+
+    import studio.core.preview as preview
+
+    c, library = window.controller, window.library
+    reads: list[tuple[str, threading.Thread]] = []
+    real = preview.load_motion
+
+    def counted(spec: str, character: Any) -> Any:
+        reads.append((spec, threading.current_thread()))
+        return real(spec, character)
+
+    monkeypatch.setattr(preview, "load_motion", counted)
+    target = next(spec for spec in library.specs() if spec != c.doc.preview.motion)
+    with qtbot.waitSignal(c.preview_ready, timeout=30000):  # the preview of the chosen clip
+        library.list.setCurrentRow(library.specs().index(target))
+    assert c.doc.preview.motion == target
+    assert [spec for spec, _ in reads] == [target]  # the preview found the clip the check had read
+    assert all(thread is not threading.main_thread() for _, thread in reads)
+
+    two_joints = tmp_path / "neck.bvh"  # no biped: it cannot play on the figure
+    two_joints.write_text("HIERARCHY\nROOT Hips\n{\n\tOFFSET 0 0 0\n\tCHANNELS 3 Xposition Yposition Zposition\n"
+                          "\tJOINT Head\n\t{\n\t\tOFFSET 0 10 0\n\t\tCHANNELS 3 Zrotation Xrotation Yrotation\n"
+                          "\t\tEnd Site\n\t\t{\n\t\t\tOFFSET 0 5 0\n\t\t}\n\t}\n}\nMOTION\nFrames: 2\n"
+                          "Frame Time: 0.1\n0 0 0 0 0 0\n0 0 0 10 0 0\n", encoding="utf-8")
+    library.import_files([two_joints])
+    wait_until(qtbot, lambda: "cannot play on this character" in (library.error() or ""))
+    assert c.doc.preview.motion == target
