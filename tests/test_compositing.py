@@ -94,6 +94,14 @@ def test_a_pasted_image_is_put_on_white_by_the_same_rule() -> None:
     assert (rgb_from_qimage(image) == over(rgba, WHITE)).all()
 
 
+def test_a_document_from_an_image_with_alpha_has_it_on_white() -> None:
+    from studio.core.loading import document_from_image
+
+    rgba = _every_pair()
+    assert (document_from_image(rgba).paper == over(rgba, WHITE)).all()
+    assert document_from_image(rgba[:, :, :3]).paper.shape == (256, 256, 3)
+
+
 def test_strokes_at_part_opacity_and_the_eraser_blend_by_the_same_rule() -> None:
     from studio.pipeline.intake.strokes import Stroke, render_strokes
 

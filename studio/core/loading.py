@@ -11,6 +11,7 @@ import numpy as np
 
 from studio.core.document import Document
 from studio.pipeline.character import IMAGE, read_character
+from studio.pipeline.compositing import WHITE, over
 from studio.pipeline.intake.images import ImageError, read_capped, read_image
 
 PROJECT_SUFFIX = ".studio"
@@ -46,8 +47,16 @@ def open_path(path: str | Path) -> Document:
 
 
 def document_from_image(rgb: np.ndarray, source: str = "") -> Document:
-    """A new drawing whose paper is ``rgb`` ((H, W, 3) uint8): not rigged yet."""
-    return Document(np.ascontiguousarray(rgb), source=source)
+    """A new drawing whose paper is ``rgb`` ((H, W, 3) uint8, or (H, W, 4) RGBA put on white by
+    ``paper_from_rgba``): not annotated yet."""
+    paper = paper_from_rgba(rgb) if rgb.ndim == 3 and rgb.shape[2] == 4 else rgb
+    return Document(np.ascontiguousarray(paper), source=source)
+
+
+def paper_from_rgba(rgba: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 paper for an (H, W, 4) uint8 straight-alpha image (a paste, a drop): on white, as image
+    intake puts a file's transparency."""
+    return over(np.ascontiguousarray(rgba, np.uint8), WHITE)
 
 
 def describe_error(exc: BaseException, about: str | os.PathLike[str] | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QImage, QPixmap
 
-from studio.pipeline.compositing import WHITE, over
+from studio.core.loading import paper_from_rgba
 
 
 def qimage_from_rgb(rgb: np.ndarray) -> QImage:
@@ -43,7 +43,7 @@ def rgb_from_qimage(image: QImage) -> np.ndarray:
     w, h = converted.width(), converted.height()
     data = np.frombuffer(converted.constBits(), np.uint8, count=converted.sizeInBytes())
     rgba = data.reshape(h, converted.bytesPerLine())[:, : 4 * w].reshape(h, w, 4)
-    return over(np.ascontiguousarray(rgba), WHITE)
+    return paper_from_rgba(rgba)
 
 
 def pixmap_from_rgba(rgba: np.ndarray) -> QPixmap:
