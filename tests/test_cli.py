@@ -161,6 +161,26 @@ def test_dump_rig_passes_ad_compare(shared: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout
 
 
+def test_a_resampled_dump_labels_each_frame_with_its_clip_time(sample_dir: Path, tmp_path: Path) -> None:
+    """A GIF is capped at 50 fps, so a 100-frame clip at 100 fps plays 50 frames: frame k shows clip frame 2k."""
+    from studio.core.motion_source import load_motion
+    from studio.pipeline.motion.bvh import format_bvh, read_bvh
+    from studio.core.sample import sample_character
+
+    source = load_motion("wave", sample_character())
+    fast = source.bvh.with_motion(np.repeat(source.bvh.motion, 2, axis=0)[:100], frame_time=0.01)
+    clip = tmp_path / "fast.bvh"
+    clip.write_text(format_bvh(fast))
+    dump = tmp_path / "rig.json"
+    assert main(["render", str(sample_dir), "-m", str(clip), "-s", "48", "--dump-rig", str(dump),
+                 "-o", str(tmp_path / "fast.gif")]) == 0
+    data = json.loads(dump.read_text())
+    assert data["meta"]["resampled"] and read_bvh(clip).n_frames == 100
+    frames = data["frames"]
+    assert frames["bvh_frame_idx"][:4] == [0, 2, 4, 6]
+    np.testing.assert_allclose(frames["time"][:4], [0.0, 0.02, 0.04, 0.06])
+
+
 def test_gif_over_an_image_background(sample_dir: Path, tmp_path: Path) -> None:
     backdrop = np.zeros((30, 40, 3), np.uint8)
     backdrop[:, :20] = (0, 0, 255)  # BGR red on the left, green on the right

@@ -88,8 +88,10 @@ def test_plan_clip_caps_a_gif_at_50_fps_keeping_the_duration() -> None:
 
     character = sample_character()
     source = load_motion("wave", character)
-    clip, notes = plan_clip(source, None, None)
+    plan = plan_clip(source, None, None)
+    clip, notes = plan.clip, plan.notes
     assert notes == []
-    fast, notes = plan_clip(source, int(clip.duration * 100), GIF_MAX_FPS)
+    planned = plan_clip(source, int(clip.duration * 100), GIF_MAX_FPS)
+    fast, notes = planned.clip, planned.notes
     assert fast.n_frames <= clip.duration * GIF_MAX_FPS + 1e-6 and "faster than 50 fps" in notes[0]
     assert fast.duration == pytest.approx(clip.duration, rel=1e-6)

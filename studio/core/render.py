@@ -20,7 +20,7 @@ from studio.pipeline.deform.rig import DrawOrder, Rig
 from studio.pipeline.encode.gif import gif_safe_frame_count
 from studio.pipeline.intake.images import ImageError, read_capped
 from studio.pipeline.motion.bvh import Bvh
-from studio.pipeline.motion.clip import resample_clip, retime_clip, slice_clip
+from studio.pipeline.motion.clip import resample_clip, resample_positions, retime_clip, slice_clip
 from studio.pipeline.motion.normalise import normalise_motion
 from studio.pipeline.motion.retarget import Pose2D, retarget
 
@@ -93,8 +93,10 @@ class Animation:
             self.notes.append(f"joint {name} lies {distance:.1f} px outside the mask: pinned to the nearest mesh point")
 
         started = time.perf_counter()
-        clip, notes = plan_clip(source, frames, max_fps)
-        self.notes.extend(notes)
+        plan = plan_clip(source, frames, max_fps)
+        clip = plan.clip
+        self.notes.extend(plan.notes)
+        self.clip_frames, self.clip_frame_time = plan.clip_frames, plan.clip_frame_time
         config = dataclasses.replace(source.motion_config, start_frame_idx=0, end_frame_idx=None, frame_time=None)
         motion = normalise_motion(clip, config)
         self.pose: Pose2D = retarget(character, motion, source.retarget_config)
@@ -232,11 +234,22 @@ def composite(rgba: np.ndarray, background: Background) -> np.ndarray:
     return np.dstack([over(rgba, base), np.full((h, w), 255, np.uint8)])  # type: ignore[arg-type]
 
 
-def plan_clip(source: MotionSource, frames: int | None, max_fps: float | None) -> tuple[Bvh, list[str]]:
-    """The clip an animation plays, and notes on what changed: ``source``'s BVH sliced to its motion config's
-    frames and retimed to its frame time, then resampled (keeping its duration) to ``frames``, or to fewer when
-    more would play faster than ``max_fps`` (a GIF's cap). Raises RenderError when ``frames`` is more than
-    MAX_FPS per second of clip or MAX_FRAMES."""
+@dataclass(frozen=True, eq=False)
+class ClipPlan:
+    """The clip an animation plays. notes: what changed; clip_frames: (n,) float64, the frame of the sliced and
+    retimed source clip each played frame shows (None when not resampled); clip_frame_time: that clip's s/frame."""
+
+    clip: Bvh
+    notes: list[str]
+    clip_frames: np.ndarray | None
+    clip_frame_time: float
+
+
+def plan_clip(source: MotionSource, frames: int | None, max_fps: float | None) -> ClipPlan:
+    """The clip an animation plays: ``source``'s BVH sliced to its motion config's frames and retimed to its
+    frame time, then resampled (keeping its duration) to ``frames``, or to fewer when more would play faster than
+    ``max_fps`` (a GIF's cap). Raises RenderError when ``frames`` is more than MAX_FPS per second of clip or
+    MAX_FRAMES."""
     clip = slice_clip(source.bvh, source.motion_config.start_frame_idx, source.motion_config.end_frame_idx)
     if source.motion_config.frame_time:
         clip = retime_clip(clip, source.motion_config.frame_time)
@@ -253,6 +266,8 @@ def plan_clip(source: MotionSource, frames: int | None, max_fps: float | None) -
             notes.append(f"{wanted} frames would play faster than {max_fps:g} fps as a GIF: "
                          f"resampled to {safe} frames, keeping the {clip.duration:.2f} s duration")
             target = safe
+    clip_frame_time = clip.frame_time
     if target is not None and target != clip.n_frames:
-        clip = resample_clip(clip, target)
-    return clip, notes
+        positions = resample_positions(clip.n_frames, target)
+        return ClipPlan(resample_clip(clip, target), notes, positions, clip_frame_time)
+    return ClipPlan(clip, notes, None, clip_frame_time)

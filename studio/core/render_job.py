@@ -175,7 +175,8 @@ def render_to_file(request: RenderRequest, progress: Progress | None = None, can
     timings = {**animation.timings, "load": load_time}
     timings.update(export_animation(animation, request.output, request.background, progress, cancel))
     if request.dump_rig is not None:  # only once the export succeeded
-        dump = rig_dump(animation.pose, character, f"{Path(str(request.character)).name}_{source.label}")
+        dump = rig_dump(animation.pose, character, f"{Path(str(request.character)).name}_{source.label}",
+                        clip_frames=animation.clip_frames, clip_frame_time=animation.clip_frame_time)
         with atomic_write_path(request.dump_rig) as tmp:
             tmp.write_text(json.dumps(dump))
     timings["total"] = time.perf_counter() - started

@@ -51,6 +51,12 @@ def scale_clip(bvh: Bvh, factor: float) -> Bvh:
     return scaled
 
 
+def resample_positions(n_source: int, n_frames: int) -> np.ndarray:
+    """(n_frames,) float64: the source frame output frame k samples when ``n_source`` frames are resampled to
+    ``n_frames`` keeping the duration: k · new_frame_time / frame_time = k · F / N, clamped to the last."""
+    return np.minimum(np.arange(n_frames) * n_source / n_frames, n_source - 1)
+
+
 def resample_clip(bvh: Bvh, n_frames: int) -> Bvh:
     """``bvh`` resampled to ``n_frames`` frames covering the same duration.
 
@@ -68,8 +74,7 @@ def resample_clip(bvh: Bvh, n_frames: int) -> Bvh:
     src = bvh.motion
     n_src = src.shape[0]
     frame_time = bvh.duration / n_frames
-    # Source frame position of each output frame: k · new_frame_time / frame_time = k · F / N.
-    position = np.minimum(np.arange(n_frames) * n_src / n_frames, n_src - 1)
+    position = resample_positions(n_src, n_frames)
     i0 = np.floor(position).astype(int)
     i1 = np.minimum(i0 + 1, n_src - 1)
     w = position - i0  # (N,) in [0, 1)
