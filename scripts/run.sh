@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up (first time only) and open Drawing Studio on its built-in sample, rigged and animating.
+# Set up (first time only) and open Drawing Studio on its built-in sample, annotated and animating.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(uname -s)" = "Linux" ] && [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.core.commands import (AddStroke, AnnotationState, EditMask, History, SetAnnotation, SetBox, SetStrokes,
+from studio.core.commands import (AddStroke, AnnotationState, EditMask, SetAnnotation, SetBox, SetStrokes,
                                   move_joint, reset_joints, swap_left_right)
 from studio.core.document import Document, DocumentError, Skeleton
 from studio.core.observe import Signal
 from studio.pipeline.intake.segment import paint
 from studio.pipeline.intake.strokes import Stroke
 from studio.core.sample import sample_character, sample_image
+from undo_history import History
 
 
 def _annotated() -> Document:

@@ -1,4 +1,4 @@
-"""One run through the real window: garlic.png → rig → drag a joint, undo, redo → motion, frames, size →
+"""One run through the real window: garlic.png → annotate → drag a joint, undo, redo → motion, frames, size →
 GIF export → share to a real weed mini, and the shared bytes are the exported file's."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from s3_fixture import WeedS3  # noqa: E402
 from studio.pipeline.encode.gif import gif_frame_delays  # noqa: E402
 from studio.core.settings import AppSettings  # noqa: E402
 from studio.core.share import ShareSettings  # noqa: E402
+from studio.core.workspace import JobKind  # noqa: E402
 from studio.ui.app import create_app, wait_for_preview  # noqa: E402
 
 pytestmark = pytest.mark.slow  # end to end: the real window and a real S3 server
@@ -32,7 +33,7 @@ def test_garlic_from_photo_to_shared_gif(qtbot: Any, shared: Path, s3_env: WeedS
     c = w.controller
     try:
         w.show()
-        qtbot.waitUntil(lambda: c.doc.rigged, timeout=30000)  # rigged automatically on open
+        qtbot.waitUntil(lambda: c.doc.annotated, timeout=30000)  # annotated automatically on open
         assert wait_for_preview(w), w.banner.label.text()
         assert c.doc.size == (750, 1000)  # the 3024×4032 phone photo, EXIF-rotated and downscaled
 
@@ -61,7 +62,7 @@ def test_garlic_from_photo_to_shared_gif(qtbot: Any, shared: Path, s3_env: WeedS
         w.preview.frames_box.setValue(24)
         w.preview.size_box.setCurrentIndex(w.preview.size_box.findData(256))
         qtbot.waitUntil(lambda: c.animation is not None and c.animation.n_frames == 24
-                        and c.animation.width == 256 and not c.preview_jobs.running.get("preview"), timeout=30000)
+                        and c.animation.width == 256 and JobKind.PREVIEW not in c.preview_jobs.running, timeout=30000)
         duration = c.animation.n_frames * c.animation.frame_time
 
         # One-click GIF export.

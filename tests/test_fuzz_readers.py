@@ -221,7 +221,7 @@ def project_seed() -> bytes:
     mask = np.zeros((16, 24), np.uint8)
     mask[2:14, 4:20] = 255
     joints = np.array([[12.0, 3.0], [12.0, 8.0], [10.0, 14.0]])
-    doc.set_rig((2.0, 1.0, 22.0, 15.0), mask, Skeleton(("root", "hip", "foot"), (-1, 0, 1), joints), joints,
+    doc.set_annotation((2.0, 1.0, 22.0, 15.0), mask, Skeleton(("root", "hip", "foot"), (-1, 0, 1), joints), joints,
                 frozenset({"foot"}))
     doc.set_export(kind="gif", background="#102030", size=128, frames=24)
     with tempfile.TemporaryDirectory() as folder:

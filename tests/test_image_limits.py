@@ -184,7 +184,7 @@ def test_a_character_folders_huge_photo_is_not_decoded_when_opened(tmp_path: Pat
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert doc.rigged and peak < 100 * 2**20  # decoding it would take 1.2 GB
+    assert doc.annotated and peak < 100 * 2**20  # decoding it would take 1.2 GB
 
 
 def test_reading_a_small_file_does_not_reserve_the_cap(tmp_path: Path) -> None:

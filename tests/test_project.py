@@ -34,7 +34,7 @@ def rigged() -> Document:
     mask = np.zeros((48, 64), np.uint8)
     mask[5:40, 10:50] = 255
     joints = np.array([[32.5, 10.125], [32.0, 30.0], [20.0, 44.0]])
-    doc.set_rig((4.0, 2.5, 60.0, 47.0), mask, Skeleton(("root", "hip", "foot"), (-1, 0, 1), joints), joints + 1.5,
+    doc.set_annotation((4.0, 2.5, 60.0, 47.0), mask, Skeleton(("root", "hip", "foot"), (-1, 0, 1), joints), joints + 1.5,
                 frozenset({"foot"}))
     doc.set_preview(motion="jumping", frames=12, size=256, speed=1.5)
     doc.set_export(kind="mp4", background="#102030", size=128, frames=None)
@@ -230,7 +230,7 @@ def test_joint_count_must_match_the_skeleton(tmp_path: Path) -> None:
 
 def test_unsure_joints_survive_a_reopen_and_must_be_joints_of_the_skeleton(tmp_path: Path) -> None:
     doc = rigged()
-    doc.set_rig(doc.box, doc.mask, doc.skeleton, doc.skeleton.joints.copy(), frozenset({"foot", "hip"}))
+    doc.set_annotation(doc.box, doc.mask, doc.skeleton, doc.skeleton.joints.copy(), frozenset({"foot", "hip"}))
     loaded = open_project(save_project(doc, tmp_path / "unsure.studio"))
     assert loaded.unsure == {"foot", "hip"} and loaded.unsure_joints() == [1, 2]  # still asked to check them
     expect(with_json(tmp_path, {"unsure": ["elbow"]}), "unsure must list joints of the skeleton")

@@ -320,6 +320,22 @@ def test_paste_and_drop_open_images(window: Any, qtbot: Any, tmp_path: Path) -> 
     assert isinstance(QImage(), QImage)
 
 
+def test_a_pasted_image_is_a_new_drawing_not_the_open_project(window: Any, tmp_path: Path) -> None:
+    """Ctrl+S after a paste wrote the pasted picture over the project opened before it."""
+    from PySide6.QtGui import QGuiApplication
+
+    from studio.core.sample import sample_image
+    from studio.ui.images import qimage_from_rgb
+
+    project = tmp_path / "kept.studio"
+    assert window.files._save_to(project) and window.files.project_path == project
+    before = project.read_bytes()
+    QGuiApplication.clipboard().setImage(qimage_from_rgb(sample_image()))
+    window.files.paste()
+    assert window.controller.doc.source == "pasted drawing" and window.files.project_path is None
+    assert project.read_bytes() == before
+
+
 def test_annotating_can_be_cancelled_and_changes_nothing(window: Any, qtbot: Any) -> None:
     c = window.controller
     before = c.doc.skeleton.joints.copy()

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from studio.core.annotate import Annotation
-from studio.core.commands import History
+from undo_history import History
 from studio.core.document import Document
 from studio.core.preview import PreviewEngine, PreviewRequest
 from studio.core.workspace import Workspace, annotation_failure, annotation_state

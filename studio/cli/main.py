@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     backends = ("auto", "embedded", "manual", "torchserve", "torch", "mm")
-    annotate = sub.add_parser("annotate", help="rig a drawing: box, mask and joints → an AD character folder")
+    annotate = sub.add_parser("annotate", help="annotate a drawing: box, mask and joints → an AD character folder")
     annotate.add_argument("image", help="photo or scan of a drawing (any format Pillow reads)")
     annotate.add_argument("--output", "-o", required=True, help="character folder to write")
     annotate.add_argument("--backend", choices=backends, default="auto",

@@ -81,7 +81,7 @@ def make_backend(name: str, endpoint: str | None = None, checkpoint: str | None 
 
 def annotate(image_path: str | Path, backend: PoseBackend, box: Box | None = None,
              progress: StageProgress | None = None) -> Annotation:
-    """Run the whole rig pipeline on one drawing. ``box`` (working-image px) overrides detection."""
+    """Annotate one drawing: the whole pipeline. ``box`` (working-image px) overrides detection."""
     say = progress or (lambda stage: None)
     say("reading the image")
     return annotate_image(read_image(image_path), backend, box, say)
@@ -97,7 +97,7 @@ def _fmt(box: Box) -> str:
 
 def annotate_image(image: LoadedImage, backend: PoseBackend, box: Box | None = None,
                    progress: StageProgress | None = None, cancel: Cancel | None = None) -> Annotation:
-    """The rig pipeline on an image already read: box (detected unless given), mask, joints. ``cancel`` is
+    """The annotation pipeline on an image already read: box (detected unless given), mask, joints. ``cancel`` is
     checked before each stage."""
 
     def say(stage: str) -> None:
@@ -177,7 +177,7 @@ class OutputFolderError(ValueError):
 
 def check_output_folder(image_path: str | Path, folder: str | Path, force: bool = False) -> None:
     """Refuse, before any work, to write a character folder over the input image, over a file, or (unless
-    ``force``) over a character that is already there: its char_cfg.yaml may hold a rig fixed by hand."""
+    ``force``) over a character that is already there: its char_cfg.yaml may hold joints fixed by hand."""
     from studio.pipeline.character import BOUNDING_BOX, CHAR_CFG, IMAGE, MASK, TEXTURE
 
     folder = Path(folder)

@@ -1,4 +1,5 @@
-"""Undoable edits of a Document: each user action is one command with do/undo, plus a Qt-free History."""
+"""Undoable edits of a Document: each user action is one command with do/undo (the window runs them on its undo
+stack)."""
 
 from __future__ import annotations
 
@@ -154,37 +155,3 @@ def swap_left_right(doc: Document) -> SetJoints:
     if doc.skeleton is None:
         raise DocumentError("there is no skeleton to mirror: annotate the drawing first")
     return SetJoints(doc.skeleton.joints.copy(), doc.skeleton.joints_sides_swapped(), "Swap left and right")
-
-
-class History:
-    """A Qt-free undo stack with the same behaviour as the window's QUndoStack adapter (for the CLI and tests)."""
-
-    def __init__(self, doc: Document) -> None:
-        self.doc = doc
-        self._done: list[Command] = []
-        self._undone: list[Command] = []
-
-    def push(self, command: Command) -> None:
-        command.do(self.doc)
-        self._done.append(command)
-        self._undone.clear()
-
-    def undo(self) -> None:
-        if self._done:
-            command = self._done.pop()
-            command.undo(self.doc)
-            self._undone.append(command)
-
-    def redo(self) -> None:
-        if self._undone:
-            command = self._undone.pop()
-            command.do(self.doc)
-            self._done.append(command)
-
-    @property
-    def can_undo(self) -> bool:
-        return bool(self._done)
-
-    @property
-    def can_redo(self) -> bool:
-        return bool(self._undone)

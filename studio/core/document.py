@@ -152,7 +152,6 @@ class Document:
         """Box, mask and joints are all there: the drawing can be rigged and animated."""
         return self.box is not None and self.mask is not None and self.skeleton is not None
 
-    rigged = annotated  # old name, kept until tests/test_{end_to_end,image_limits}.py use ``annotated``
 
     def unsure_joints(self) -> list[int]:
         """Indices of the joints the automatic annotation was unsure of and that nobody has moved since."""
@@ -237,7 +236,6 @@ class Document:
         for aspect in ("box", "mask", "joints"):
             self.changed.emit(aspect)
 
-    set_rig = set_annotation  # old name, kept until tests/test_{project,fuzz_readers}.py use ``set_annotation``
 
     def set_preview(self, **changes: Any) -> None:
         self.preview = replace(self.preview, **changes)

@@ -24,7 +24,7 @@ class OpenError(ValueError):
 
 def open_path(path: str | Path) -> Document:
     """A Document for ``path``: a ``.studio`` project, an AD character folder (char_cfg.yaml inside), or any
-    image Pillow or OpenCV can read (a new, unrigged drawing)."""
+    image Pillow or OpenCV can read (a new drawing, not annotated yet)."""
     path = Path(path)
     if not path.exists():
         raise OpenError(f"{path}: no such file or folder")

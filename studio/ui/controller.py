@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.core.annotate import AnnotateCancelled, annotate_image, make_backend
 from studio.core.annotate import Annotation
-from studio.core.commands import AddStroke, EditMask, SetBox, SetJoints
+from studio.core.commands import AddStroke, EditMask, SetBox, move_joint
 from studio.core.document import Document, DocumentError
 from studio.core.recovery import Autosaver, AutosaveSchedule
 from studio.core.preview import PreviewCancelled, PreviewEngine, PreviewRequest
@@ -156,8 +156,7 @@ class StudioController(QObject):
 
     def set_joints(self, before: np.ndarray, after: np.ndarray, index: int) -> None:
         self.workspace.fixed_by_hand()
-        name = self.doc.skeleton.names[index].replace("_", " ") if self.doc.skeleton else "joint"
-        self.undo.run(SetJoints(before, after, f"Move {name}"))
+        self.undo.run(move_joint(self.doc, index, (float(after[index][0]), float(after[index][1])), before))
 
     def preview_joints(self, joints: np.ndarray) -> None:
         """A joint is being dragged: rebuild the animation for these joints now (framing kept)."""

@@ -75,6 +75,7 @@ class FileActions:
         doc = self.open_guarded(f"the {how} image",
                                 lambda: document_from_image(rgb_from_qimage(image), f"{how} drawing"))
         if doc is not None:
+            self.project_path = None  # a new drawing: Ctrl+S must not write it over the project open before
             self.controller.replace_document(doc)
             self.controller.annotate()
 

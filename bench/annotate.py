@@ -1,6 +1,6 @@
 """Time each stage of the rig pipeline (studio.core.annotate) on CPU on the real drawings and print a table of medians.
 
-    python bench/rig.py [DRAWING ...] [--data ../shared/data] [--repeat 5] [--depth 50] [--threads N]
+    python bench/annotate.py [DRAWING ...] [--data ../shared/data] [--repeat 5] [--depth 50] [--threads N]
         [--torchserve] [--mm-checkpoint AD_POSE.mar]
 
 Without DRAWING, every drawings/*.png and characters/*/image.png under --data is used. Stages, as annotate()
