@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from studio.pipeline.motion.bvh import Bvh, write_bvh
+from studio.pipeline.motion.bvh import Bvh
+from studio.pipeline.motion.bvh_writer import write_bvh
 from studio.pipeline.motion.config import MotionConfig, RetargetConfig, write_yaml
 
 # The figure: 170 cm tall, Y up, facing +Z, its own left at +X. Rotation channels are "Z X Y" (Rz·Rx·Ry), and

@@ -11,10 +11,11 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from studio.pipeline.pose import torch_backend as pose_torch
+from studio.pipeline.pose import archive as model_archive
+from studio.pipeline.pose.archive import extract_checkpoint
 from studio.pipeline.pose.backend import BackendError
 from studio.pipeline.pose.mm import safe_extract
-from studio.pipeline.pose.torch_backend import extract_checkpoint, load_state_dict
+from studio.pipeline.pose.torch_backend import load_state_dict
 
 SHORT = 300
 Extract = Callable[[Path, Path], Path]
@@ -82,7 +83,7 @@ def test_total_size_over_the_budget_is_refused_from_the_headers(tmp_path: Path, 
     archive = tmp_path / "big.mar"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:  # stored: a ratio of 1, only the total is big
         zf.writestr("model.pth", bytes(5000))
-    monkeypatch.setattr(pose_torch, "MAX_EXTRACTED_BYTES", 4000)
+    monkeypatch.setattr(model_archive, "MAX_EXTRACTED_BYTES", 4000)
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(BackendError, match="would extract to"):
@@ -94,10 +95,10 @@ def test_too_many_entries_are_refused(tmp_path: Path) -> None:
     archive = tmp_path / "many.mar"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("model.pth", b"x")
-        for k in range(pose_torch.MAX_ARCHIVE_ENTRIES):
+        for k in range(model_archive.MAX_ARCHIVE_ENTRIES):
             zf.writestr(f"f/{k}.txt", b"")
     out = tmp_path / "out"
-    with pytest.raises(BackendError, match=f"{pose_torch.MAX_ARCHIVE_ENTRIES + 1} entries"):
+    with pytest.raises(BackendError, match=f"{model_archive.MAX_ARCHIVE_ENTRIES + 1} entries"):
         safe_extract(archive, out)
     assert not out.exists() or files_in(out) == []
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from studio.pipeline.motion.bvh import Bvh, BvhError, format_bvh, parse_bvh, read_bvh, write_bvh
+from studio.pipeline.motion.bvh import Bvh, BvhError, parse_bvh, read_bvh
+from studio.pipeline.motion.bvh_writer import format_bvh, write_bvh
 from studio.pipeline.motion.kinematics import world_positions
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -164,7 +164,8 @@ def test_dump_rig_passes_ad_compare(shared: Path, tmp_path: Path) -> None:
 def test_a_resampled_dump_labels_each_frame_with_its_clip_time(sample_dir: Path, tmp_path: Path) -> None:
     """A GIF is capped at 50 fps, so a 100-frame clip at 100 fps plays 50 frames: frame k shows clip frame 2k."""
     from studio.core.motion_source import load_motion
-    from studio.pipeline.motion.bvh import format_bvh, read_bvh
+    from studio.pipeline.motion.bvh import read_bvh
+    from studio.pipeline.motion.bvh_writer import format_bvh
     from studio.core.sample import sample_character
 
     source = load_motion("wave", sample_character())

@@ -347,7 +347,7 @@ def test_resampled_angles_are_continuous() -> None:
 
 
 def test_a_written_and_reread_clip_resamples_the_same() -> None:
-    from studio.pipeline.motion.bvh import format_bvh
+    from studio.pipeline.motion.bvh_writer import format_bvh
     clip = smooth_clip(20, ("YXZ", "ZXY"))
     again = parse_bvh(format_bvh(clip, precision=9))
     np.testing.assert_allclose(resample_clip(again, 7).motion, resample_clip(clip, 7).motion, atol=1e-6)

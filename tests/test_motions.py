@@ -15,7 +15,8 @@ import pytest
 
 from studio.core import motion_source
 from studio.core.motion_source import MotionSourceError, load_motion
-from studio.pipeline.motion.bvh import BvhError, format_bvh, parse_bvh, read_bvh
+from studio.pipeline.motion.bvh import BvhError, parse_bvh, read_bvh
+from studio.pipeline.motion.bvh_writer import format_bvh
 from studio.pipeline.motion.config import read_motion_config, read_retarget_config
 from studio.pipeline.motion.kinematics import world_positions
 from studio.pipeline.motion.normalise import normalise_motion

@@ -16,7 +16,8 @@ from studio.pipeline.pose.decode import (box_center_size, crop_input, crop_matri
 
 torch = pytest.importorskip("torch", reason="torch is not installed: the torch pose runner is optional")
 
-from studio.pipeline.pose.torch_backend import (TorchPoseBackend, build_network, extract_checkpoint,  # noqa: E402
+from studio.pipeline.pose.archive import extract_checkpoint  # noqa: E402
+from studio.pipeline.pose.torch_backend import (TorchPoseBackend, build_network,  # noqa: E402
                                         load_state_dict, network_for)
 
 META = {"epoch": 72, "iter": 1234, "np_thing": np.array([1, 2]), "best_score": np.float64(0.71),

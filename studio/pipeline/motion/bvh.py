@@ -1,4 +1,4 @@
-"""BVH motion-capture files: parse, write, and forward kinematics to joint world positions."""
+"""BVH motion-capture files read safely into a Bvh: hierarchy, channels and motion (written by bvh_writer)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.pipeline.files.atomic import atomic_write_path
 from studio.pipeline.files.capped_read import read_at_most
 from studio.pipeline.motion.config import excerpt
 
@@ -19,30 +18,13 @@ _ALL_CHANNELS = ROTATION_CHANNELS + POSITION_CHANNELS
 END_SITE_SUFFIX = "_end"
 
 
-# Caps on one BVH file, from real clips: AD's fair1 dab (339 frames, 34 joints with End Sites, 11 levels deep),
-# CMU's jumping jacks (125, 38, 11) and Rokoko's dance (1007 frames at 100 fps, 73 joints with fingers, 13 levels,
-# 1.4 MB, a 12 KB HIERARCHY). Past a cap the reader stops with a BvhError before it builds anything large.
-MAX_BVH_BYTES = 64 * 2**20
-"""45× Rokoko's dance: room for 20,000 frames of its skeleton (about 35 MB)."""
-MAX_HIERARCHY_BYTES = 2**20
-"""Text before MOTION: 85× Rokoko's, so MAX_JOINTS joints fit even deeply indented."""
-MAX_JOINTS = 1000
-"""End Sites included: 14× Rokoko's 73."""
-MAX_NAME = 128
-"""Characters in a joint name, which messages quote: real names run to about 30."""
-MAX_DEPTH = 100
-"""Nesting levels: 7× the deepest real skeleton; a 100,000-deep file stops here, not at Python's recursion limit."""
-MAX_FRAMES = 20_000
-"""20× Rokoko's 1007 frames, 5.5 minutes at 60 fps; the longest real clips run a few thousand."""
-MAX_JOINT_FRAMES = 2_000_000
-"""Frames × joints: forward kinematics holds about 200 bytes for each (measured), so at most ~400 MB."""
-MAX_ABS_VALUE = 1e6
-"""Bound on OFFSET and channel values: real ones stay under 300, and a 100 m walk in mm is 1e5. 1e300 overflows
-forward kinematics to inf and NaN, read as a skeleton lying along -x or rendered as empty frames."""
-USABLE = f"values must be finite and within ±{MAX_ABS_VALUE:,.0f}"
-"""What MAX_ABS_VALUE means, for messages."""
-MIN_FRAME_TIME, MAX_FRAME_TIME = 1e-3, 10.0
-"""Seconds per frame: 1000 fps to a 10 s hold (capture runs at 24-240 fps, 0.0042-0.042 s)."""
+from studio.pipeline.motion.bvh_limits import (MAX_ABS_VALUE, MAX_BVH_BYTES, MAX_DEPTH, MAX_FRAME_TIME, MAX_FRAMES,
+                                              MAX_HIERARCHY_BYTES, MAX_JOINT_FRAMES, MAX_JOINTS, MAX_NAME,
+                                              MIN_FRAME_TIME, USABLE)
+
+__all__ = ["Bvh", "BvhError", "parse_bvh", "read_bvh", "unusable_value", "MAX_ABS_VALUE", "MAX_BVH_BYTES", "MAX_DEPTH",
+           "MAX_FRAME_TIME", "MAX_FRAMES", "MAX_HIERARCHY_BYTES", "MAX_JOINT_FRAMES", "MAX_JOINTS", "MAX_NAME",
+           "MIN_FRAME_TIME", "USABLE", "ROTATION_CHANNELS", "POSITION_CHANNELS", "END_SITE_SUFFIX"]
 
 
 class BvhError(ValueError):
@@ -409,46 +391,3 @@ def _read_text(path: Path) -> str:
     if len(data) > MAX_BVH_BYTES:
         raise BvhError(f"{path}: larger than {MAX_BVH_BYTES // 2**20} MB, the most a BVH file may hold")
     return data.decode("utf-8", errors="replace")
-
-
-def format_bvh(bvh: Bvh, precision: int = 6) -> str:
-    """BVH text for ``bvh``: tabs, End Sites restored, numbers with ``precision`` decimals."""
-    out = ["HIERARCHY"]
-    written: list[int] = []  # joints in the order their CHANNELS lines are written
-    children: dict[int, list[int]] = {j: [] for j in range(len(bvh.names))}
-    for j, p in enumerate(bvh.parents):
-        if p >= 0:
-            children[p].append(j)
-
-    def emit(j: int, depth: int) -> None:
-        pad = "\t" * depth
-        offset = " ".join(f"{v:.{precision}f}" for v in bvh.offsets[j])
-        if j in bvh.end_sites:
-            out.extend([f"{pad}End Site", f"{pad}{{", f"{pad}\tOFFSET {offset}", f"{pad}}}"])
-            return
-        out.append(f"{pad}{'ROOT' if bvh.parents[j] < 0 else 'JOINT'} {bvh.names[j]}")
-        out.append(f"{pad}{{")
-        out.append(f"{pad}\tOFFSET {offset}")
-        written.append(j)
-        if bvh.channels[j]:
-            out.append(f"{pad}\tCHANNELS {len(bvh.channels[j])} {' '.join(bvh.channels[j])}")
-        for c in children[j]:
-            emit(c, depth + 1)
-        out.append(f"{pad}}}")
-
-    emit(0, 0)
-    out += ["MOTION", f"Frames: {bvh.n_frames}", f"Frame Time: {bvh.frame_time:.7g}"]
-    # Motion columns follow the written hierarchy, which differs from bvh's order if that is not depth-first.
-    starts = bvh.channel_offsets()
-    columns = [starts[j] + c for j in written for c in range(len(bvh.channels[j]))]
-    out += [" ".join(f"{v:.{precision}f}" for v in row) for row in bvh.motion[:, columns]]
-    return "\n".join(out) + "\n"
-
-
-def write_bvh(bvh: Bvh, path: str | Path, precision: int = 6) -> Path:
-    """Write ``bvh`` atomically (temp file + rename)."""
-    path = Path(path)
-    with atomic_write_path(path) as tmp:
-        tmp.write_text(format_bvh(bvh, precision), encoding="utf-8")
-    return path
-

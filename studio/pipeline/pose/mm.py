@@ -11,7 +11,7 @@ import numpy as np
 
 from studio.pipeline.pose.backend import BackendError, Box, Detection, PoseResult
 from studio.pipeline.motion.config import clip, excerpt
-from studio.pipeline.pose.torch_backend import check_archive_budget, copy_member, safe_member_name
+from studio.pipeline.pose.archive import check_archive_budget, copy_member, safe_member_name
 
 
 def safe_extract(archive: str | Path, folder: str | Path) -> Path:
