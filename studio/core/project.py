@@ -19,6 +19,7 @@ import numpy as np
 from studio.core.document import Document, ExportSettings, PreviewSettings, Skeleton
 from studio.core.render import MAX_FRAMES  # a project asks for no more frames than a render allows
 from studio.pipeline.files.atomic import atomic_write_path
+from studio.pipeline.files.capped_read import NotRegularFileError, open_regular
 from studio.pipeline.motion.config import clip, excerpt
 from studio.pipeline.intake.images import MAX_PIXELS
 from studio.pipeline.intake.strokes import Stroke
@@ -281,7 +282,11 @@ def open_project(path: str | os.PathLike[str]) -> Document:
     """The Document saved in ``path``, clean (saved_revision == revision). Raises ProjectError naming ``path``
     for anything damaged, foreign, too new or too large; OSError when the file cannot be opened at all."""
     path = Path(path)
-    with open(path, "rb") as file:
+    try:
+        file = open_regular(path)  # a FIFO would hang the window; /dev/zero would be read without end
+    except NotRegularFileError as exc:
+        raise ProjectError(str(exc)) from None
+    with file:
         try:
             with zipfile.ZipFile(file) as archive:
                 data = _manifest_of(archive)

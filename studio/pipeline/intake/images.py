@@ -4,7 +4,7 @@ one pixel cap every decoded image in the studio is checked against, from its hea
 from __future__ import annotations
 
 import io
-import stat
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from studio.pipeline.compositing import WHITE, over
-from studio.pipeline.files.capped_read import read_at_most
+from studio.pipeline.files.capped_read import NotRegularFileError, open_regular, read_at_most
 
 MAX_SIDE = 1000
 MAX_PIXELS = 80_000_000  # a 40-megapixel photo twice over; beyond this, a decompression bomb
@@ -142,23 +142,22 @@ def decode_capped(data: bytes, flags: int = cv2.IMREAD_COLOR, source: str = "<im
 
 def _file_bytes(path: Path) -> bytes:
     """The bytes of an image file, refused beyond MAX_IMAGE_BYTES before reading (and if it grows while read);
-    a folder, a pipe or a device is refused without being opened."""
+    a folder, a pipe or a device is refused without being read."""
     try:
-        if path.is_dir():
-            raise ImageError(f"{path}: is a folder, not an image")
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise ImageError(f"{path}: not a regular file (a pipe or a device?), so not an image")
-        too_large = ImageError(f"{path}: {info.st_size // 1024 // 1024} MB is too large for an image file "
-                               f"(at most {MAX_IMAGE_BYTES // 1024 // 1024} MB)")
-        if info.st_size > MAX_IMAGE_BYTES:
-            raise too_large
-        with path.open("rb") as file:
+        with open_regular(path) as file:
+            size = os.fstat(file.fileno()).st_size
+            if size > MAX_IMAGE_BYTES:
+                raise ImageError(f"{path}: {size // 1024 // 1024} MB is too large for an image file "
+                                 f"(at most {MAX_IMAGE_BYTES // 1024 // 1024} MB)")
             data = read_at_most(file, MAX_IMAGE_BYTES)
     except FileNotFoundError:
         raise ImageError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ImageError(f"{path}: is a folder, not an image") from None
+    except NotRegularFileError:
+        raise ImageError(f"{path}: not a regular file (a pipe or a device?), so not an image") from None
     if len(data) > MAX_IMAGE_BYTES:
-        raise too_large
+        raise ImageError(f"{path}: too large for an image file (at most {MAX_IMAGE_BYTES // 1024 // 1024} MB)")
     return data
 
 

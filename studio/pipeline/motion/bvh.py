@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.pipeline.files.capped_read import read_at_most
+from studio.pipeline.files.capped_read import NotRegularFileError, open_regular, read_at_most
 from studio.pipeline.motion.config import excerpt
 
 ROTATION_CHANNELS = ("Xrotation", "Yrotation", "Zrotation")
@@ -380,12 +380,14 @@ def read_bvh(path: str | Path) -> Bvh:
 def _read_text(path: Path) -> str:
     """The text of ``path``, decoded as UTF-8 (bad bytes replaced); the raw bytes are freed on return."""
     try:
-        with path.open("rb") as stream:
+        with open_regular(path) as stream:
             data = read_at_most(stream, MAX_BVH_BYTES)
     except FileNotFoundError:
         raise BvhError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise BvhError(f"{path}: is a folder, not a BVH file") from None
+    except NotRegularFileError as error:
+        raise BvhError(str(error)) from None
     except OSError as error:
         raise BvhError(f"{path}: cannot be read ({error.strerror or error})") from None
     if len(data) > MAX_BVH_BYTES:

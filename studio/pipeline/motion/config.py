@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from studio.pipeline.files.atomic import atomic_write_path
-from studio.pipeline.files.capped_read import read_at_most
+from studio.pipeline.files.capped_read import NotRegularFileError, open_regular, read_at_most
 
 PROJECTION_METHODS = ("frontal", "sagittal", "pca")
 
@@ -114,7 +114,7 @@ def load_yaml(path: str | Path) -> Any:
     over MAX_YAML_BYTES or a document over the alias, node or depth caps."""
     path = Path(path)
     try:
-        with path.open("rb") as file:
+        with open_regular(path) as file:
             raw = read_at_most(file, MAX_YAML_BYTES)
         if len(raw) > MAX_YAML_BYTES:
             raise ConfigError(f"{path}: too large for a YAML config (over {MAX_YAML_BYTES // 1024} KB)")
@@ -123,6 +123,8 @@ def load_yaml(path: str | Path) -> Any:
         raise ConfigError(f"{path}: file not found") from None
     except (IsADirectoryError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a YAML text file ({exc.__class__.__name__})") from None
+    except NotRegularFileError as exc:
+        raise ConfigError(str(exc)) from None
     try:
         return yaml.load(text, Loader=_TupleSafeLoader)  # noqa: S506 - SafeLoader subclass
     except _LimitExceeded as exc:
