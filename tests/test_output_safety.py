@@ -99,34 +99,35 @@ def test_cli_pose_box_must_be_finite(capsys: pytest.CaptureFixture[str], tmp_pat
 
 def test_temps_of_dead_writers_are_swept_on_the_next_write(tmp_path: Path) -> None:
     dead = _dead_pid()
-    stale_file = tmp_path / f".out.gif.{dead}.abcd_123.tmp"
+    stale_file = tmp_path / f".out.gif.studio-{dead}-abcd_123.tmp"
     stale_file.write_bytes(b"half")
-    stale_dir = tmp_path / f".frames.{dead}.zz9_abcd.tmp"
+    stale_dir = tmp_path / f".frames.studio-{dead}-zz9_abcd.tmp"
     stale_dir.mkdir()
     (stale_dir / "frame_0000.png").write_bytes(b"x")
-    live = tmp_path / f".other.gif.{os.getppid()}.abcdefgh.tmp"  # the test runner's parent: alive
+    live = tmp_path / f".other.gif.studio-{os.getppid()}-abcdefgh.tmp"  # the test runner's parent: alive
     live.write_bytes(b"in progress")
-    legacy_old = tmp_path / ".old.gif.k2j4h6g8.tmp"  # named before pids were in the name
-    legacy_old.write_bytes(b"x")
     day_ago = time.time() - 2 * 24 * 3600
-    os.utime(legacy_old, (day_ago, day_ago))
-    legacy_new = tmp_path / ".new.gif.q1w2e3r4.tmp"
-    legacy_new.write_bytes(b"x")
-    not_ours = tmp_path / ".notes.txt.k2j4h6g8.tmp"
-    not_ours.write_bytes(b"x")
-    os.utime(not_ours, (day_ago, day_ago))
+    users = [tmp_path / f".notes.{dead}.backup01.tmp", tmp_path / ".old.gif.k2j4h6g8.tmp"]  # not our naming
+    for path in users:
+        path.write_bytes(b"the user's")
+        os.utime(path, (day_ago, day_ago))
+    users_dir = tmp_path / ".thesis.2023.original.old"
+    users_dir.mkdir()
+    (users_dir / "chapter1.txt").write_text("the user's")
 
     with atomic_write_path(tmp_path / "out.gif") as temp:
+        assert ".studio-" in temp.name
         temp.write_bytes(b"new")
     left = {p.name for p in tmp_path.iterdir()}
-    assert stale_file.name not in left and stale_dir.name not in left and legacy_old.name not in left
-    assert {live.name, legacy_new.name, not_ours.name, "out.gif"} <= left
+    assert stale_file.name not in left and stale_dir.name not in left
+    assert {live.name, users_dir.name, "out.gif", *(p.name for p in users)} <= left
+    assert (users_dir / "chapter1.txt").exists()
 
 
 def test_a_temp_of_a_reused_pid_is_swept(tmp_path: Path) -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        temp = tmp_path / f".out.gif.{child.pid}.abcdefgh.tmp"
+        temp = tmp_path / f".out.gif.studio-{child.pid}-abcdefgh.tmp"
         temp.write_bytes(b"half")
         hour_ago = time.time() - 3600  # written before that process started: another process had the pid
         os.utime(temp, (hour_ago, hour_ago))
@@ -134,6 +135,19 @@ def test_a_temp_of_a_reused_pid_is_swept(tmp_path: Path) -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_folder_we_may_not_write_into_is_named_not_our_temp(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".out.gif.studio-1-abcdefgh.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(PermissionError) as caught:
+        PendingFile(tmp_path / "out.gif")
+    assert caught.value.filename == str(tmp_path / "out.gif") and ".tmp" not in str(caught.value)
 
 
 def _render_in_child(tmp_path: Path, target: Path) -> subprocess.Popen[bytes]:

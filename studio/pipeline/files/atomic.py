@@ -13,11 +13,11 @@ fails the old folder is put back. Between the two renames (microseconds) the tar
 A read-only target (no write permission for us, say ``chmod 444``) is refused with ReadOnlyTargetError, as a
 text editor refuses it, unless the caller forces it inside ``overwrite_read_only()``.
 
-Temp names carry the writer's pid (``.out.gif.<pid>.<random>.tmp``). A process killed mid-write (SIGKILL, a
-power cut) cannot remove its temp, so the first write of each process into a folder sweeps the temps and
-set-aside folders of this naming whose writer is gone: its pid is not running, or is running but started after
-the temp was last written (the pid was reused). Temps named before pids were part of the name
-(``.out.gif.<random>.tmp``) are swept once they are a day old.
+Temp names carry the writer's pid behind a tag of ours (``.out.gif.studio-<pid>-<random>.tmp``). A process killed
+mid-write (SIGKILL, a power cut) cannot remove its temp, so the first write of each process into a folder sweeps
+the temps and set-aside folders of exactly this naming whose writer is gone: its pid is not running, or is running
+but started after the temp was last written (the pid was reused). Nothing else is touched: a user's own
+``.notes.2023.backup01.tmp`` or ``.thesis.original.old`` is not ours, whatever its age.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import re
 import shutil
 import stat
 import tempfile
-import time
 from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
@@ -100,17 +99,18 @@ def _publish_mode(temp: Path, target: Path, base: int) -> None:
         pass  # a file system without modes: nothing to match
 
 
+TEMP_TAG = "studio"
+
+
 def _temp_prefix(target: Path) -> str:
-    return f".{target.name}.{os.getpid()}."
+    return f".{target.name}.{TEMP_TAG}-{os.getpid()}-"
 
 
-_TEMP_NAME = re.compile(r"\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.(?:tmp|old)")
-LEGACY_TEMP_AGE = 24 * 3600.0  # s: a temp without a pid in its name is taken for abandoned after a day
-LEGACY_SUFFIXES = (".gif", ".mp4", ".m4v", ".png", ".studio", ".yaml", ".json", ".bvh")
+_TEMP_NAME = re.compile(rf"\.(?P<name>.+)\.{TEMP_TAG}-(?P<pid>\d+)-[a-z0-9_]{{8}}\.(?:tmp|old)")
 _SWEPT: set[Path] = set()  # folders this process has swept already
 
 
-def _stale(entry: os.DirEntry[str], now: float) -> bool:
+def _stale(entry: os.DirEntry[str]) -> bool:
     match = _TEMP_NAME.fullmatch(entry.name)
     if match is None:
         return False
@@ -118,8 +118,6 @@ def _stale(entry: os.DirEntry[str], now: float) -> bool:
         written = entry.stat(follow_symlinks=False).st_mtime
     except OSError:
         return False
-    if match.group("pid") is None:  # only for the kinds of file this project writes: the naming is common
-        return Path(match.group("name")).suffix.lower() in LEGACY_SUFFIXES and now - written > LEGACY_TEMP_AGE
     pid = int(match.group("pid"))
     if pid == os.getpid():
         return False  # ours: a writer of this process may be using it
@@ -138,13 +136,12 @@ def sweep_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
         return []
     _SWEPT.add(key)
     removed: list[Path] = []
-    now = time.time()
     try:
         entries = list(os.scandir(folder))
     except OSError:
         return removed
     for entry in entries:
-        if not entry.name.startswith(".") or not _stale(entry, now):
+        if not entry.name.startswith(".") or not _stale(entry):
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
@@ -180,6 +177,18 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def _named_for(target: Path) -> Iterator[None]:
+    """An OSError while creating a temp names the target the user asked for, not the temp's inner name
+    (``out.gif: permission denied``, never ``.out.gif.studio-123-x8k2.tmp: permission denied``)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is None or not exc.strerror:
+            raise
+        raise type(exc)(exc.errno, exc.strerror, str(target)) from None
+
+
 class PendingFile:
     """A temp file next to ``target``, created empty; ``commit()`` renames it over the target, ``discard()`` removes it.
 
@@ -192,7 +201,8 @@ class PendingFile:
             raise IsADirectoryError(f"{self.target}: is a folder, cannot write a file there")
         check_replaceable(self.target)
         sweep_stale_temps(self.target.parent)
-        fd, name = tempfile.mkstemp(prefix=_temp_prefix(self.target), suffix=".tmp", dir=self.target.parent)
+        with _named_for(self.target):
+            fd, name = tempfile.mkstemp(prefix=_temp_prefix(self.target), suffix=".tmp", dir=self.target.parent)
         os.close(fd)
         self.temp = Path(name)
         self.done = False
@@ -245,7 +255,8 @@ def atomic_write_dir(target: str | os.PathLike[str], fsync: bool = True) -> Iter
     target = Path(target)
     check_replaceable(target)
     sweep_stale_temps(target.parent)
-    temp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
+    with _named_for(target):
+        temp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
     try:
         yield temp
         if fsync:
