@@ -234,3 +234,22 @@ def test_the_manual_backend_refuses_an_infinite_box() -> None:
 
     with pytest.raises(InvalidBoxError, match="finite"):
         ManualBackend().pose(np.zeros((8, 8, 3), np.uint8), (0.0, 0.0, float("inf"), 5.0))
+
+
+@pytest.mark.parametrize("dump", ["out.gif", "clip.bvh", "char/texture.png", "char/rig.json"])
+def test_the_rig_dump_never_replaces_the_export_or_an_input(tmp_path: Path, dump: str,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """--dump-rig o.gif wrote JSON over the GIF it had just exported, and over a BVH or texture given to it."""
+    from studio.core.sample import sample_character_files
+    from studio.pipeline.motion.bvh_writer import write_bvh
+
+    folder = sample_character_files(tmp_path / "char")
+    (folder / "rig.json").write_text("{}")
+    write_bvh(load_motion("wave", sample_character()).bvh, tmp_path / "clip.bvh")
+    before = {p: p.read_bytes() for p in [*folder.iterdir(), tmp_path / "clip.bvh"]}
+    code = main(["render", str(folder), "-m", str(tmp_path / "clip.bvh"), "-s", "48", "-o", str(tmp_path / "out.gif"),
+                 "--dump-rig", str(tmp_path / dump)])
+    err = capsys.readouterr().err
+    assert code == 1 and ("--dump-rig writes JSON" in err or "a file of the character folder" in err), err
+    assert {p: p.read_bytes() for p in before} == before
+    assert not (tmp_path / "out.gif").exists()  # refused before any work

@@ -158,6 +158,17 @@ def _write_gif(animation: Animation, output: Path, background: Background, progr
     return {"raster": clock["raster"], "encode_wait": time.perf_counter() - clock["handed"]}
 
 
+def _check_dump_path(dump: Path, character: tuple[Path, ...]) -> None:
+    """The rig dump is JSON: a name ending in .json can be neither the export (GIF, MP4, frames) nor an input (a BVH,
+    a YAML config, a texture); and never a file of the character folder."""
+    if dump.suffix.lower() != ".json":
+        raise RenderError(f"{dump}: --dump-rig writes JSON; give a file name ending in .json (it would have "
+                          "replaced that file)")
+    if any(dump.resolve().parent == folder.resolve() and dump.exists() for folder in character):
+        raise RenderError(f"{dump}: is a file of the character folder; write the rig dump elsewhere")
+    check_output(dump, "gif", ())  # the rules of a single file
+
+
 def render_to_file(request: RenderRequest, progress: Progress | None = None, cancel: Cancel | None = None,
                    ) -> RenderResult:
     """The CLI's ``studio render``: load, retarget, deform, rasterise and encode, timing each stage."""
@@ -166,7 +177,7 @@ def render_to_file(request: RenderRequest, progress: Progress | None = None, can
     inputs = tuple(Path(str(p)) for p in (request.character,) if str(p) != "sample")
     check_output(request.output, kind, inputs)
     if request.dump_rig is not None:
-        check_output(request.dump_rig, "gif", ())  # same rules as a single file
+        _check_dump_path(request.dump_rig, inputs)
     character = load_character(request.character)
     source = load_motion(request.motion, character, request.retarget, request.bvh)
     load_time = time.perf_counter() - started
