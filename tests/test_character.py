@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -87,6 +90,51 @@ def test_specific_errors(tmp_path: Path, problem: str, match: str) -> None:
         (folder / "char_cfg.yaml").write_text("skeleton: [ {name: root,\n")
     with pytest.raises(CharacterError, match=match):
         read_character(folder)
+
+
+def _finishes(call: Callable[[], object], fifo: Path | None = None) -> BaseException | None:
+    """Run ``call`` on a thread and return what it raised; fail (after unblocking it) if it hangs on ``fifo``."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            call()
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive() and fifo is not None:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # a writer comes and goes: the blocked open returns
+        thread.join(10)
+        pytest.fail(f"reading the character opened the FIFO {fifo.name} and waited for a writer")
+    assert outcome, "reading the character did not finish"
+    return outcome[0]
+
+
+@pytest.mark.parametrize("name", ["char_cfg.yaml", "texture.png", "mask.png"])
+@pytest.mark.parametrize("kind", ["folder", "fifo", "device"])
+def test_a_folder_pipe_or_device_in_place_of_a_file_is_named_not_missing(tmp_path: Path, name: str,
+                                                                          kind: str) -> None:
+    folder = make_folder(tmp_path / "c")
+    path = folder / name
+    path.unlink()
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("no FIFOs on this system")
+        os.mkfifo(path)
+    else:
+        if not Path(os.devnull).exists() or not hasattr(os, "symlink"):
+            pytest.skip("no character device to link to")
+        path.symlink_to(os.devnull)
+    error = _finishes(lambda: read_character(folder), path if kind == "fifo" else None)
+    assert isinstance(error, CharacterError)
+    expected = "is a folder, not a file" if kind == "folder" else "is not a regular file (a pipe or a device?)"
+    assert str(error) == f"{path}: {expected}"
 
 
 @pytest.mark.parametrize("name, joints", [("char2", 16), ("char5", 28), ("char6", 16)])

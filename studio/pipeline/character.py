@@ -11,6 +11,7 @@ import numpy as np
 import yaml
 
 from studio.pipeline.files.atomic import atomic_write_path
+from studio.pipeline.files.capped_read import NotRegularFileError, open_regular
 from studio.pipeline.motion.config import ConfigError, excerpt, load_yaml
 from studio.pipeline.intake.images import ImageError, read_capped
 
@@ -157,10 +158,27 @@ def _topological_order(parents: list[int]) -> list[int] | None:
     return sorted(range(len(parents)), key=lambda j: (depth[j], j))
 
 
+def _check_file(path: Path, missing: str) -> None:
+    """CharacterError unless ``path`` is a regular file: ``missing`` when there is nothing there, else what it is
+    (a folder, a pipe or a device), rather than "missing". open_regular opens without blocking, so a FIFO is
+    refused before anything waits on it for a writer."""
+    try:
+        with open_regular(path):
+            pass
+    except (FileNotFoundError, NotADirectoryError):
+        raise CharacterError(missing) from None
+    except IsADirectoryError:
+        raise CharacterError(f"{path}: is a folder, not a file") from None
+    except NotRegularFileError:
+        raise CharacterError(f"{path}: is not a regular file (a pipe or a device?)") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CharacterError(f"{path}: cannot be read ({reason[:1].lower() + reason[1:]})") from None
+
+
 def _read_image(path: Path, flags: int, what: str) -> np.ndarray:
     """OpenCV's decode of a texture or mask, its size checked against intake's pixel cap before decoding."""
-    if not path.is_file():
-        raise CharacterError(f"{path}: missing {what}")
+    _check_file(path, f"{path}: missing {what}")
     try:
         return read_capped(path, flags)
     except ImageError as exc:
@@ -173,8 +191,7 @@ def read_character(folder: str | Path) -> Character:
     if not folder.is_dir():
         raise CharacterError(f"{folder}: not a character folder (it does not exist or is a file)")
     cfg_path = folder / CHAR_CFG
-    if not cfg_path.is_file():
-        raise CharacterError(f"{cfg_path}: missing {CHAR_CFG}: this is not an AD character folder")
+    _check_file(cfg_path, f"{cfg_path}: missing {CHAR_CFG}: this is not an AD character folder")
     try:
         cfg = load_yaml(cfg_path)
     except ConfigError as exc:
