@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import struct
 from pathlib import Path
 
@@ -348,10 +350,43 @@ def test_a_failure_while_encoding_aborts_the_writer(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(gif._Encoder, "_write", failing)
     target = tmp_path / "f.gif"
     target.write_bytes(b"old")
-    with pytest.raises(GifError, match="No space left"):
+    with pytest.raises(GifError, match="no space left"):
         write_gif(target, _moving_figure(10), _palette(), 255, [40] * 10, threaded=threaded)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.gif"]
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+@pytest.mark.parametrize("fails_at", ["frame", "close"])
+def test_a_full_disk_is_reported_in_words(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threaded: bool,
+                                          fails_at: str) -> None:
+    class FullDisk(io.BufferedWriter):
+        """The writer's file on a full disk: the header fits, then every write (or the flush at close) fails."""
+
+        writes = 0
+
+        def write(self, data) -> int:  # type: ignore[no-untyped-def, override]
+            FullDisk.writes += 1
+            if fails_at == "frame" and FullDisk.writes > 1:
+                raise OSError(errno.ENOSPC, "No space left on device", str(self.name))
+            return super().write(data)
+
+        def close(self) -> None:
+            if fails_at == "close" and not self.closed:
+                super().close()
+                raise OSError(errno.ENOSPC, "No space left on device", str(self.name))
+            super().close()
+
+    def full_open(path: str, mode: str = "r") -> FullDisk:
+        assert mode == "wb"
+        return FullDisk(io.FileIO(path, "w"))
+
+    monkeypatch.setattr(gif, "open", full_open, raising=False)
+    target = tmp_path / "full.gif"
+    with pytest.raises(GifError) as caught:
+        write_gif(target, _moving_figure(4), _palette(), 255, [40] * 4, threaded=threaded)
+    assert str(caught.value) == f"{target}: encoding failed: no space left on device"
+    assert not list(tmp_path.iterdir())
 
 
 def test_bad_arguments(tmp_path: Path) -> None:

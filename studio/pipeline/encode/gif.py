@@ -240,14 +240,22 @@ class GifWriter:
 
     def _raise_worker_error(self) -> None:
         if self._error is not None:
-            raise GifError(f"{self.path}: encoding failed: {self._error}") from self._error
+            raise GifError(f"{self.path}: encoding failed: {_reason(self._error)}") from self._error
 
     def _failed(self, err: BaseException) -> BaseException:
         """Abort, and the exception to raise: ``err`` itself, or a GifError around an unexpected one."""
         self.abort()
         if isinstance(err, GifError) or not isinstance(err, Exception):
             return err
-        return GifError(f"{self.path}: encoding failed: {err}")
+        return GifError(f"{self.path}: encoding failed: {_reason(err)}")
+
+
+def _reason(err: BaseException) -> str:
+    """Why writing failed, in words: an OSError as its strerror in lower case ("no space left on device", not
+    "[Errno 28] No space left on device"; the file it names is the temp file, and the message names the target)."""
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror[:1].lower() + err.strerror[1:]
+    return str(err)
 
 
 def write_gif(path: str | Path, frames: Iterable[np.ndarray], palette: np.ndarray, transparent_index: int | None,
