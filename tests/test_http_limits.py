@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
+import struct
 import threading
+import time
 
 import numpy as np
 import pytest
 from torchserve_fixture import drip, reply, stream, stub_server
 
 from studio.core.doctor import PROBLEM, check_torchserve
+from studio.pipeline.pose.backend import BackendError
 from studio.pipeline.pose.torchserve import MAX_REPLY_BYTES, ReplyLimitError, TorchServeBackend, exchange
 
 pytestmark = pytest.mark.slow  # real sockets, and deadlines that must run out
@@ -143,3 +147,19 @@ def test_cli_annotate_takes_a_deadline_and_says_why_it_stopped(tmp_path, capsys)
         assert not whole.is_set()
     assert code == 1 and not (tmp_path / "char").exists()
     assert "No complete reply" in capsys.readouterr().err
+
+
+def test_retries_stay_within_the_one_deadline() -> None:
+    """A server that resets each connection after a long wait was tried 4 times: 36 s for --deadline 10."""
+    calls: list[float] = []
+
+    def respond(h: Handler) -> None:
+        calls.append(time.monotonic())
+        time.sleep(0.6)
+        h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # reset, not close
+        h.connection.close()
+
+    with stub_server(respond) as url:
+        with pytest.raises(BackendError, match="Cannot reach TorchServe|No complete reply .* within 1 s"):
+            TorchServeBackend(url, deadline=1.0, retries=3, backoff=0.1).ping()
+    assert len(calls) <= 2  # 0.6 s each: a third try would start past the deadline (the old loop made 4)

@@ -45,12 +45,13 @@ class ReplyLimitError(BackendError):
 
 def exchange(url: str, method: str = "GET", body: bytes | None = None, headers: Mapping[str, str] | None = None, *,
              connect_timeout: float = 3.0, deadline: float = DEADLINE_S,
-             max_bytes: int = MAX_REPLY_BYTES) -> tuple[int, bytes]:
+             max_bytes: int = MAX_REPLY_BYTES, allowed: float | None = None) -> tuple[int, bytes]:
     """(status, body) of one HTTP(S) request to ``url`` on a fresh connection.
 
     Connecting may take ``connect_timeout`` s (ConnectTimeout after that); sending the request and receiving the
     whole reply, headers and body, at most ``deadline`` s more, and the body at most ``max_bytes``: past either
-    limit, ReplyLimitError with a sentence naming the URL. Other failures raise OSError or HTTPException."""
+    limit, ReplyLimitError with a sentence naming the URL and ``allowed`` (the whole time the caller allowed, when
+    ``deadline`` is what is left of it). Other failures raise OSError or HTTPException."""
     parts = urlsplit(url)
     cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     conn = cls(parts.hostname or "", parts.port, timeout=min(connect_timeout, deadline))
@@ -71,7 +72,7 @@ def exchange(url: str, method: str = "GET", body: bytes | None = None, headers: 
         response = conn.getresponse()
         return response.status, _read_capped(response, url, max_bytes)
     except (TimeoutError, socket.timeout):
-        raise ReplyLimitError(f"No complete reply from {url} within {deadline:g} s: the server is overloaded or "
+        raise ReplyLimitError(f"No complete reply from {url} within {allowed or deadline:g} s: the server is overloaded or "
                               "stalled, or its model is still loading; try again, or allow it more time.") from None
     finally:
         conn.close()
@@ -247,17 +248,24 @@ class TorchServeBackend:
 
     def _request(self, method: str, path: str, body: bytes | None, headers: dict[str, str],
                  what: str) -> tuple[int, bytes]:
-        """(status, body) of one HTTP exchange, retrying connection failures with exponential backoff."""
+        """(status, body) of one HTTP exchange, retrying connection failures with exponential backoff, all within
+        the one deadline: a server that resets each connection after a long wait is not waited for again."""
         headers = {"Accept": "application/json", **headers}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         last: BaseException | None = None
+        ends = time.monotonic() + self.deadline
+        attempts = 0
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+                pause = self.backoff * 2 ** (attempt - 1)
+                if time.monotonic() + pause >= ends:
+                    break  # no time left for another try
+                time.sleep(pause)
+            attempts += 1
             try:
                 return exchange(self.base_url + path, method, body, headers, connect_timeout=self.connect_timeout,
-                                deadline=self.deadline, max_bytes=self.max_bytes)
+                                deadline=ends - time.monotonic(), max_bytes=self.max_bytes, allowed=self.deadline)
             except (*RETRYABLE, ConnectTimeout) as exc:
                 last = exc
             except (OSError, http.client.HTTPException) as exc:
@@ -266,7 +274,8 @@ class TorchServeBackend:
         reason = "timed out connecting" if isinstance(last, ConnectTimeout) else type(last).__name__
         if isinstance(last, socket.gaierror):
             reason = f"unknown host {self._host!r}"
-        raise BackendError(f"Cannot reach TorchServe at {self.base_url} ({reason}, {self.retries + 1} attempts): "
+        raise BackendError(f"Cannot reach TorchServe at {self.base_url} ({reason}, {attempts} attempts in "
+                           f"{self.deadline:g} s): "
                            "check the URL and that the server is running (torchserve --start), "
                            "then try again.") from last
 
