@@ -171,6 +171,19 @@ def test_low_confidence_joints_are_reported(tmp_path: Path) -> None:
     assert result.unsure == ("left_hand",)
 
 
+def test_a_detector_score_outside_0_to_1_is_refused(tmp_path: Path) -> None:
+    """A detector score of 50 was taken as the most confident figure."""
+    from studio.pipeline.pose.backend import BackendError, Detection
+
+    class Wild(ManualBackend):
+        def detect(self, image_rgb):  # type: ignore[no-untyped-def]
+            (found,) = super().detect(image_rgb)
+            return [Detection(found.box, 50.0)]
+
+    with pytest.raises(BackendError, match=r"^the manual detector returned a score of 50, outside 0\.\.1"):
+        annotate(drawing_file(tmp_path), Wild())
+
+
 @pytest.mark.slow  # end to end: `studio annotate` in a subprocess, four times
 def test_annotate_never_overwrites_the_drawing_or_a_character_without_force(tmp_path: Path) -> None:
     """AD's folders keep the drawing as image.png: annotating it into its own folder would replace the photo

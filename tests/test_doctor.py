@@ -122,9 +122,9 @@ def test_the_built_in_pose_model_is_checked(tmp_path: Path, monkeypatch: pytest.
 
 
 @contextlib.contextmanager
-def _wild_server(keypoint: tuple[float, float, float]) -> Iterator[str]:
-    """A stand-in TorchServe: Healthy, a detector that finds one box, and a pose model whose first keypoint is
-    ``keypoint`` ([x, y, score] in the crop's px), the rest a plausible skeleton."""
+def _wild_server(keypoint: tuple[float, float, float], score: float = 0.9) -> Iterator[str]:
+    """A stand-in TorchServe: Healthy, a detector that finds one box with ``score``, and a pose model whose first
+    keypoint is ``keypoint`` ([x, y, score] in the crop's px), the rest a plausible skeleton."""
     import json
 
     from torchserve_fixture import reply, stub_server
@@ -133,7 +133,7 @@ def _wild_server(keypoint: tuple[float, float, float]) -> Iterator[str]:
         if h.path == "/ping":
             reply(h, 200, json.dumps({"status": "Healthy"}))
         elif "detector" in h.path:
-            reply(h, 200, json.dumps([{"bbox": [20, 20, 220, 320], "score": 0.9}]))
+            reply(h, 200, json.dumps([{"bbox": [20, 20, 220, 320], "score": score}]))
         else:
             points = [[20.0 + 10 * (i % 5), 20.0 + 15 * i, 0.8] for i in range(17)]
             points[0] = list(keypoint)
@@ -161,4 +161,24 @@ def test_doctor_fails_replies_that_annotate_refuses(keypoint: tuple[float, float
     assert checks["prediction: detector"].status == OK
     pose = checks["prediction: pose"]
     assert pose.status == PROBLEM and what in pose.detail and "AD's pose model" in pose.fix
+    assert exit_code(list(checks.values())) == 1
+
+
+def test_doctor_fails_a_detector_score_that_annotate_refuses() -> None:
+    """doctor said "all well" on a detector score of 50."""
+    from studio.core.annotate import annotate_image
+    from studio.pipeline.intake.images import LoadedImage
+    from studio.pipeline.pose.backend import BackendError
+    from studio.pipeline.pose.torchserve import TorchServeBackend
+    from studio.core.sample import sample_image
+
+    image = sample_image()
+    what = "detector returned a score of 50, outside 0..1"
+    with _wild_server((50.0, 30.0, 0.8), score=50.0) as url:
+        checks = {c.name: c for c in check_torchserve(url)}
+        with pytest.raises(BackendError, match=what):  # the same sentence as annotate's
+            annotate_image(LoadedImage(image, 1.0, (image.shape[1], image.shape[0])), TorchServeBackend(url))
+    detector = checks["prediction: detector"]
+    assert detector.status == PROBLEM and what in detector.detail and "AD's detector" in detector.fix
+    assert "prediction: pose" not in checks
     assert exit_code(list(checks.values())) == 1

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from studio.pipeline.pose.manual import template_keypoints
-from studio.pipeline.pose.backend import (BOX_MARGIN, SCORE_SLACK, BackendError, InvalidBoxError, check_box,
-                                  check_keypoints)
+from studio.pipeline.pose.backend import (BOX_MARGIN, SCORE_SLACK, BackendError, Detection, InvalidBoxError,
+                                          check_box, check_detections, check_keypoints)
 
 BOX = (100.0, 50.0, 200.0, 250.0)  # 100 × 200 px: keypoints may lie up to 200 px outside it
 
@@ -123,3 +123,24 @@ def test_annotate_refuses_an_infinite_box() -> None:
     rgb = np.full((60, 40, 3), 255, np.uint8)
     with pytest.raises(InvalidBoxError, match="finite"):
         annotate_image(LoadedImage(rgb, 1.0, (40, 60)), ManualBackend(), (0.0, 0.0, math.inf, math.inf))
+
+
+def test_plausible_detections_pass_including_small_overshoots() -> None:
+    check_detections([], "test")
+    check_detections([Detection(BOX, 1 + SCORE_SLACK / 2), Detection(BOX, 0.0), Detection(BOX, -SCORE_SLACK / 2)],
+                     "test")
+
+
+@pytest.mark.parametrize(("score", "shown"), [(50.0, "50"), (1.2, "1.2"), (-0.4, "-0.4"), (math.nan, "nan"),
+                                              (math.inf, "inf")])
+def test_detection_scores_outside_0_to_1_name_the_backend_and_the_score(score: float, shown: str) -> None:
+    """A detector score of 50 was accepted by annotate and by doctor."""
+    with pytest.raises(BackendError, match=rf"^the torchserve detector returned a score of {shown}, outside 0\.\.1: "
+                                           "its weights are damaged or it is not a detector"):
+        check_detections([Detection(BOX, 0.9), Detection(BOX, score)], "torchserve")
+
+
+@pytest.mark.parametrize("box", [(0.0, 0.0, math.inf, 10.0), (math.nan, 0.0, 10.0, 10.0), (-1e400, 0, 5, 5)])
+def test_a_detection_box_of_non_finite_numbers_is_refused(box: tuple[float, float, float, float]) -> None:
+    with pytest.raises(BackendError, match=r"^the mm detector returned the box .*, not four finite numbers"):
+        check_detections([Detection(box, 0.9)], "mm")

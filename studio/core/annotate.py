@@ -15,7 +15,7 @@ from studio.pipeline.character import Character, write_character
 from studio.pipeline.intake.images import LoadedImage, read_image
 from studio.pipeline.pose.manual import ManualBackend, snap_inside
 from studio.pipeline.pose.backend import (AD_SKELETON, UNSURE_SCORE, BackendError, Box, PoseBackend, check_box,
-                                  check_keypoints, coco_to_ad)
+                                  check_detections, check_keypoints, coco_to_ad)
 from studio.pipeline.intake.segment import segment_figure
 from studio.pipeline.progress import Cancel
 
@@ -111,6 +111,7 @@ def annotate_image(image: LoadedImage, backend: PoseBackend, box: Box | None = N
     if box is None:
         say("finding the figure")
         detections = backend.detect(image.rgb)
+        check_detections(detections, backend.name)
         if not detections:
             raise BackendError("no figure found: is the drawing on plain paper, with a clear outline?")
         if len(detections) > 1:

@@ -250,7 +250,7 @@ def _excerpt(value: Any, limit: int = 120) -> str:
 def _prediction_probe(base: str, token: str | None, models: tuple[str, str],
                       deadline: float | None = None) -> list[Check]:
     """A detection and a pose on the built-in drawing; the keypoints pass only what annotate accepts."""
-    from studio.pipeline.pose.backend import BackendError, check_keypoints
+    from studio.pipeline.pose.backend import BackendError, check_detections, check_keypoints
     from studio.pipeline.pose.torchserve import DEADLINE_S, TorchServeBackend
     from studio.core.sample import sample_image
 
@@ -259,11 +259,12 @@ def _prediction_probe(base: str, token: str | None, models: tuple[str, str],
     drawing = sample_image()
     try:
         detections = backend.detect(drawing)
+        check_detections(detections, backend.name)  # what annotate refuses, doctor does not pass
         checks = [Check("prediction: detector", OK if detections else PROBLEM,
                         f"{len(detections)} box(es) on the built-in test drawing",
                         "" if detections else "the detector found nothing on a clear drawing")]
     except BackendError as exc:
-        return [Check("prediction: detector", PROBLEM, str(exc).splitlines()[0], _fix_for(str(exc)))]
+        return [Check("prediction: detector", PROBLEM, str(exc).splitlines()[0], _fix_for(str(exc), "detector"))]
     h, w = drawing.shape[:2]
     box = detections[0].box if detections else (0.0, 0.0, float(w), float(h))
     try:
@@ -276,7 +277,10 @@ def _prediction_probe(base: str, token: str | None, models: tuple[str, str],
     return checks
 
 
-def _fix_for(message: str) -> str:
+def _fix_for(message: str, model: str = "pose") -> str:
+    if model == "detector" and "not a detector" in message:  # pose.check_detections refused it, as annotate would
+        return ("the model answers, but not with a figure's boxes: check that this name serves AD's detector "
+                "and that its weights are intact")
     if "500" in message:
         return ("a Healthy server whose predictions fail with 500 usually has mmcv ops built without CUDA: "
                 "rebuild mmcv-full with FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=<GPU> (packaging/mm/install.sh)")

@@ -135,6 +135,28 @@ def check_keypoints(keypoints: np.ndarray, box: Box, backend: str) -> None:
                            "untrained or broken; use other weights or another backend")
 
 
+def check_detections(detections: Sequence[Detection], backend: str) -> None:
+    """Raise BackendError for detections no figure can come from, whichever backend gave them: a box that is not
+    four finite numbers, or a score that is not a number within [0, 1] (beyond SCORE_SLACK). Broken weights and a
+    wrong server reply give these, and a box from them would be cut out as if it held the figure."""
+    for detection in detections:
+        try:
+            box = [float(v) for v in detection.box]
+        except (TypeError, ValueError):
+            box = []
+        if len(box) != 4 or not all(math.isfinite(v) for v in box):
+            raise BackendError(f"the {backend} detector returned the box {_excerpt(detection.box)}, not four finite "
+                               "numbers: its weights are broken or it is not a detector; use other weights or "
+                               "another backend")
+        try:
+            score = float(detection.score)
+        except (TypeError, ValueError):
+            score = math.nan
+        if not (-SCORE_SLACK <= score <= 1 + SCORE_SLACK):  # NaN fails this too
+            raise BackendError(f"the {backend} detector returned a score of {score:.3g}, outside 0..1: its weights "
+                               "are damaged or it is not a detector; use other weights or another backend")
+
+
 def _excerpt(box: object) -> str:
     """A box as the user gave it, for a message: numbers rounded, anything else shortened."""
     try:
