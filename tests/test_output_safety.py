@@ -253,3 +253,16 @@ def test_the_rig_dump_never_replaces_the_export_or_an_input(tmp_path: Path, dump
     assert code == 1 and ("--dump-rig writes JSON" in err or "a file of the character folder" in err), err
     assert {p: p.read_bytes() for p in before} == before
     assert not (tmp_path / "out.gif").exists()  # refused before any work
+
+
+def test_pose_clips_a_box_reaching_past_the_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--box=-1e308,0,1e308,10 gave keypoints at ±1e307 with exit 0."""
+    import json
+
+    from PIL import Image
+
+    image = tmp_path / "d.png"
+    Image.new("RGB", (60, 80), "white").save(image)
+    assert main(["pose", str(image), "--backend", "manual", "--box=-1e308,0,1e308,40"]) == 0
+    points = np.array(json.loads(capsys.readouterr().out))
+    assert (points[:, 0] >= 0).all() and (points[:, 0] <= 60).all() and (points[:, 1] <= 80).all()

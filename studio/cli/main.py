@@ -250,7 +250,7 @@ def _cmd_pose(args: argparse.Namespace) -> int:
         if not box_overlaps(given, width, height):
             raise ValueError(f"the box {args.box} lies outside the {width}×{height} px image")
         left, top, right, bottom = (v * image.scale for v in given)
-        box = (left, top, right, bottom)
+        box = (max(0.0, left), max(0.0, top), min(float(w), right), min(float(h), bottom))  # as annotate clips it
     result = backend.pose(image.rgb, box)
     check_keypoints(result.keypoints, box, backend.name)
     points = result.keypoints.copy()
