@@ -193,3 +193,10 @@ def test_retiming_a_clip_past_the_frame_time_bounds_is_refused(frame_time: float
     """Before, any positive finite frame time passed: 1e300 s per frame overflows a render's frame count."""
     with pytest.raises(ValueError, match="frame_time must be a positive number of seconds from 0.001 to 10"):
         retime_clip(parse_bvh(chain(2)), frame_time)
+
+
+def test_a_tab_inside_the_frame_time_label_is_read() -> None:
+    """Tabs are accepted everywhere else in a BVH; 'Frame\tTime:' was refused."""
+    text = "HIERARCHY\nROOT Hips\n{\n\tOFFSET 0 0 0\n\tCHANNELS 3 Xposition Yposition Zposition\n" \
+           "\tEnd Site\n\t{\n\t\tOFFSET 0 1 0\n\t}\n}\nMOTION\nFrames:\t2\nFrame\tTime:\t0.04\n0 0 0\n1 1 1\n"
+    assert parse_bvh(text).frame_time == 0.04

@@ -163,3 +163,13 @@ def test_retries_stay_within_the_one_deadline() -> None:
         with pytest.raises(BackendError, match="Cannot reach TorchServe|No complete reply .* within 1 s"):
             TorchServeBackend(url, deadline=1.0, retries=3, backoff=0.1).ping()
     assert len(calls) <= 2  # 0.6 s each: a third try would start past the deadline (the old loop made 4)
+
+
+def test_a_reply_nested_too_deeply_is_a_sentence() -> None:
+    """A reply nested 200k deep raised RecursionError: 'maximum recursion depth exceeded…' reached the user."""
+    def respond(h: Handler) -> None:
+        reply(h, 200, "[" * 200_000 + "]" * 200_000)
+
+    with stub_server(respond) as url:
+        with pytest.raises(BackendError, match="nested too deeply"):
+            TorchServeBackend(url).detect(PAGE)

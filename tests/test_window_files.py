@@ -156,8 +156,11 @@ def test_no_permission_to_save_reads_as_a_sentence(window: Any, tmp_path: Path,
     c = window.controller
     c.set_frames(20)
     assert not window.files._save_to(tmp_path / "boy.studio")
-    assert _banner(window) == "Could not save boy.studio: permission denied. The previous file is unchanged."
+    assert _banner(window) == "Could not save boy.studio: permission denied. Nothing was written."  # no file before
     assert c.has_unsaved() and window.files.project_path is None  # the work is still there, still unsaved
+    (tmp_path / "boy.studio").write_bytes(b"an earlier save")
+    assert not window.files._save_to(tmp_path / "boy.studio")
+    assert _banner(window) == "Could not save boy.studio: permission denied. The previous file is unchanged."
 
 
 def test_an_unreadable_background_image_says_why_there_is_no_estimate(window: Any, qtbot: Any,

@@ -146,11 +146,12 @@ class FileActions:
     def _save_to(self, path: Path) -> bool:
         from studio.core.project import save_project
 
+        existed = path.exists()
         try:
             save_project(self.controller.doc, path)
         except Exception as exc:  # noqa: BLE001 - the work stays in the window, whatever went wrong
-            self.banner.show_message(f"Could not save {path.name}: {_reason(exc, path, path.name)}. "
-                                     "The previous file is unchanged.")
+            kept = " The previous file is unchanged." if existed else " Nothing was written."
+            self.banner.show_message(f"Could not save {path.name}: {_reason(exc, path, path.name)}.{kept}")
             return False
         self.project_path = path
         self.controller.forget_changes()

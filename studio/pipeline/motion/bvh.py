@@ -261,7 +261,7 @@ def _header_value(text: str, start: int, line: int, label: str, tok: _Tokens) ->
         raise tok.error(f"missing '{label}' line after MOTION: the file is truncated", line - 1)
     raw, after = _next_line(text, start)
     head, _, value = raw.strip().partition(":")
-    if head.strip().lower() != label.lower() or not value.strip():
+    if " ".join(head.split()).lower() != label.lower() or not value.strip():  # "Frame\tTime:" too
         raise tok.error(f"expected '{label}: ...', found {excerpt(raw.strip())}", line)
     return value.strip(), after
 

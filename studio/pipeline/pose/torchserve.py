@@ -307,6 +307,9 @@ class TorchServeBackend:
         """The decoded JSON body; a BackendError naming the model when it is not JSON."""
         try:
             return json.loads(body.decode("utf-8"))
+        except RecursionError:
+            raise BackendError(f"TorchServe at {self.base_url}: the reply for {what} is nested too deeply to be AD's "
+                               "JSON: check which .mar is registered under that name.") from None
         except (UnicodeDecodeError, ValueError):
             raise BackendError(f"TorchServe at {self.base_url}: the reply for {what} is not valid JSON "
                                f"({_snippet(body)}): the model's handler is not AD's; check which .mar is "
