@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from studio.core import project, recovery
 from studio.core.document import Document, Skeleton
 from studio.pipeline.intake.images import MAX_PIXELS
-from studio.pipeline.intake.strokes import Stroke
+from studio.pipeline.intake.strokes import Stroke, render_strokes
 from studio.core.project import ProjectError, open_project, save_project
 from studio.core.recovery import Autosaver, find_recoverable
 
@@ -520,3 +521,20 @@ def test_a_stroke_with_true_for_a_number_is_refused() -> None:
     for bad in ({**good, "points": [[True, 2]]}, {**good, "width": True}, {**good, "colour": [0, False, 0]}):
         with pytest.raises(ValueError, match="true/false"):
             Stroke.from_dict(bad)
+
+
+@pytest.mark.parametrize("point", [[1e300, 5], [5, -1e300], [1_000_001, 0], [0, -1e7]])
+def test_a_stroke_point_beyond_the_coordinate_bound_is_refused(tmp_path: Path, point: list[float]) -> None:
+    """Points of ±1e300 were accepted and then cast to cv2's integers with a numpy warning."""
+    from studio.pipeline.intake.strokes import MAX_COORDINATE, Stroke
+
+    good = {"points": [[1, 2], [3, 4]], "colour": [0, 0, 0], "width": 3, "opacity": 1.0}
+    edge = Stroke.from_dict({**good, "points": [[MAX_COORDINATE, -MAX_COORDINATE], [1, 2]]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        render_strokes([edge], 8, 8)  # the bound itself still draws, without a warning
+    bad = {**good, "points": [[1, 2], point]}
+    with pytest.raises(ValueError, match=rf"^a stroke's points must lie within {MAX_COORDINATE} px of the paper's "
+                                         rf"corner \(cv2 draws at 1/16 px in 32-bit integers\), got \("):
+        Stroke.from_dict(bad)
+    expect(with_json(tmp_path, {"strokes": [bad]}), f"bad stroke: a stroke's points must lie within {MAX_COORDINATE}")

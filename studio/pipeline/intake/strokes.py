@@ -11,6 +11,10 @@ import numpy as np
 from studio.pipeline.compositing import blend
 
 SUBPIXEL_BITS = 4  # cv2's fixed-point shift: points are drawn at 1/16 px
+# How far from the paper's corner a stored point may lie, in px: far beyond any paper a stroke can reach (a drag
+# off the edge included), and well inside the 32-bit integers cv2 draws with at 1/16 px (±1.3e8 px), past which
+# a point no longer converts (1e300 gave numpy's "invalid value encountered in cast" and a wrong line).
+MAX_COORDINATE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,10 @@ class Stroke:
             raise ValueError(f"malformed stroke: {exc}") from None
         if not points or len(colour) != 3 or not all(0 <= c <= 255 for c in colour):
             raise ValueError("a stroke needs at least one point and an RGB colour of 0..255")
+        far = next((p for p in points if not (abs(p[0]) <= MAX_COORDINATE and abs(p[1]) <= MAX_COORDINATE)), None)
+        if far is not None:  # NaN fails the comparison too
+            raise ValueError(f"a stroke's points must lie within {MAX_COORDINATE} px of the paper's corner (cv2 "
+                             f"draws at 1/16 px in 32-bit integers), got ({far[0]:g}, {far[1]:g})")
         if not (0 < width <= 500 and 0 < opacity <= 1) or not np.all(np.isfinite(points)):
             raise ValueError(f"a stroke needs a width in (0, 500] and an opacity in (0, 1], got {width}, {opacity}")
         return cls(points, colour, width, opacity, bool(data.get("erase", False)))  # type: ignore[arg-type]
