@@ -266,3 +266,17 @@ def test_pose_clips_a_box_reaching_past_the_image(tmp_path: Path, capsys: pytest
     assert main(["pose", str(image), "--backend", "manual", "--box=-1e308,0,1e308,40"]) == 0
     points = np.array(json.loads(capsys.readouterr().out))
     assert (points[:, 0] >= 0).all() and (points[:, 0] <= 60).all() and (points[:, 1] <= 80).all()
+
+
+def test_an_output_under_a_file_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "afile").write_text("x")
+    assert main(["render", "sample", "-m", "wave", "-o", str(tmp_path / "afile" / "x.gif")]) == 1
+    assert "afile: is a file, not a folder" in capsys.readouterr().err
+
+
+def test_a_background_that_is_a_fifo_is_named_as_such(tmp_path: Path) -> None:
+    from studio.core.render import parse_background
+
+    os.mkfifo(tmp_path / "bg.png")
+    with pytest.raises(RenderError, match="not a regular file"):
+        parse_background(str(tmp_path / "bg.png"))

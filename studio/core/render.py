@@ -63,7 +63,7 @@ def parse_background(text: str) -> Background:
         except ValueError:
             pass
     path = Path(value)
-    if path.is_file():
+    if path.exists() and not path.is_dir():  # a file, or a pipe or device that read_capped refuses with a sentence
         try:
             image = read_capped(path, cv2.IMREAD_COLOR)  # a 20000² PNG is refused from its header, undecoded
         except ImageError as exc:

@@ -66,7 +66,8 @@ def check_output(path: Path, kind: str, protected: tuple[Path, ...] = ()) -> Non
     holding something other than frame PNGs (the input character folder included)."""
     parent = path.parent
     if not parent.is_dir():
-        raise RenderError(f"{parent}: the output folder does not exist")
+        what = "is a file, not a folder" if parent.exists() else "the output folder does not exist"
+        raise RenderError(f"{parent}: {what}")
     check_replaceable(path)
     if kind in ("gif", "mp4") and path.is_dir():
         raise RenderError(f"{path}: is a folder; give a file name ending in .{kind}")
