@@ -173,3 +173,12 @@ def test_a_reply_nested_too_deeply_is_a_sentence() -> None:
     with stub_server(respond) as url:
         with pytest.raises(BackendError, match="nested too deeply"):
             TorchServeBackend(url).detect(PAGE)
+
+
+def test_doctor_words_a_ping_nested_too_deeply() -> None:
+    def respond(h: Handler) -> None:
+        reply(h, 200, "[" * 200_000 + "]" * 200_000)
+
+    with stub_server(respond) as url:
+        (ping,) = check_torchserve(url, deadline=2.0)
+    assert "nested too deeply" in ping.detail and "recursion" not in ping.detail

@@ -191,7 +191,10 @@ def _get_json(url: str, token: str | None, deadline: float = GET_DEADLINE_S) -> 
                             connect_timeout=deadline, deadline=deadline)
     if not 200 <= status < 300:
         raise _Status(status)
-    return json.loads(body.decode("utf-8"))
+    try:
+        return json.loads(body.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("the reply is nested too deeply to be TorchServe's JSON") from None
 
 
 def check_torchserve(endpoint: str, management: str | None = None, token: str | None = None,
