@@ -172,3 +172,19 @@ def test_commands_on_an_unannotated_document_say_what_to_do() -> None:
         swap_left_right(doc)
     with pytest.raises(DocumentError, match="annotate the drawing first"):
         reset_joints(doc)
+
+
+def test_unsaved_counts_edits_and_settings_until_saved_or_undone_to_the_save() -> None:
+    doc = Document.blank(16, 16)
+    assert not doc.unsaved
+    history = History(doc)
+    history.push(AddStroke(Stroke(((1.0, 1.0), (5.0, 5.0)), (0, 0, 0), 2.0)))
+    assert doc.unsaved and doc.dirty
+    history.undo()
+    assert doc.unsaved  # the revision moved on: only the undo stack knows this is the saved state again...
+    doc.edits_back_at_saved()  # ...and says so (the window's stack does, when it is clean again)
+    assert not doc.unsaved
+    doc.set_preview(frames=12)
+    assert doc.unsaved and doc.settings_changed
+    doc.mark_saved()
+    assert not doc.unsaved

@@ -135,14 +135,16 @@ def test_no_permission_to_open_reads_as_a_sentence(window: Any, tmp_path: Path,
     """Tests run as root, whom chmod 000 does not stop: the read raises what it raises for a user."""
     locked = tmp_path / "x.png"
     locked.write_bytes(b"\x89PNG")
-    opened = Path.open
+    import os
 
-    def denied(self: Path, *args: Any, **kwargs: Any) -> Any:  # read_bytes and read_text open through it too
-        if self.name == "x.png":
-            raise PermissionError(13, "Permission denied", str(self))
-        return opened(self, *args, **kwargs)
+    real_open = os.open
 
-    monkeypatch.setattr(Path, "open", denied)
+    def denied(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:  # readers open through os.open
+        if os.fspath(path).endswith("x.png"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", denied)
     assert not window.files.load(locked)
     assert _banner(window) == "Cannot open x.png: permission denied"  # was "… [Errno 13] Permission denied: '/…'"
 

@@ -171,7 +171,17 @@ class Document:
 
     @property
     def dirty(self) -> bool:
+        """Edits of the drawing since the last save (undoing back to the saved state clears it: edits_back_at_saved)."""
         return self.revision != self.saved_revision
+
+    @property
+    def unsaved(self) -> bool:
+        """Whether closing would lose anything: edits of the drawing, or changed settings, since the last save."""
+        return self.dirty or self.settings_changed
+
+    def edits_back_at_saved(self) -> None:
+        """The edits were undone (or redone) back to the saved state: the drawing is as saved again."""
+        self.saved_revision = self.revision
 
     def character(self) -> Character:
         """The annotated figure as an AD Character (texture and mask cropped to the box, joints in crop px)."""

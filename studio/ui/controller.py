@@ -82,8 +82,8 @@ class StudioController(QObject):
         self.undo.setClean()
 
     def has_unsaved(self) -> bool:
-        """Edits (undoable) or preview/export settings changed since the last save."""
-        return not self.undo.isClean() or self.doc.settings_changed
+        """Edits or preview/export settings changed since the last save (the document keeps count)."""
+        return self.doc.unsaved
 
     def autosave(self) -> None:
         """Write the unsaved work to the recovery file, off the UI thread (a snapshot of the document)."""
@@ -103,6 +103,8 @@ class StudioController(QObject):
         self.status.emit(f"Autosave failed: {message}")
 
     def _clean_changed(self, clean: bool) -> None:
+        if clean:
+            self.doc.edits_back_at_saved()  # the undo stack knows when undo or redo reaches the saved state
         if clean and not self.doc.settings_changed and self.autosaver is not None:
             self.autosaver.discard()  # saved (or back to the saved state): nothing to recover
 
