@@ -9,7 +9,8 @@ import pytest
 
 from studio.pipeline.motion import config
 from studio.pipeline.character import CharacterError, read_character
-from studio.pipeline.motion.config import ConfigError, MotionConfig, RetargetConfig, excerpt, load_yaml
+from studio.pipeline.motion.config import ConfigError, MotionConfig, RetargetConfig, load_yaml
+from studio.pipeline.quoting import excerpt
 
 SHORT = 300  # characters an error message may take
 

@@ -20,9 +20,9 @@ from studio.core.document import Document, ExportSettings, PreviewSettings, Skel
 from studio.core.render import MAX_FRAMES  # a project asks for no more frames than a render allows
 from studio.pipeline.files.atomic import atomic_write_path
 from studio.pipeline.files.capped_read import NotRegularFileError, open_regular
-from studio.pipeline.motion.config import clip, excerpt
 from studio.pipeline.intake.images import MAX_PIXELS
 from studio.pipeline.intake.strokes import Stroke
+from studio.pipeline.quoting import clip, excerpt
 
 FORMAT = "drawing-studio-project"
 VERSION = 1

@@ -12,8 +12,9 @@ import yaml
 
 from studio.pipeline.files.atomic import atomic_write_path
 from studio.pipeline.files.capped_read import NotRegularFileError, open_regular
-from studio.pipeline.motion.config import ConfigError, excerpt, load_yaml
 from studio.pipeline.intake.images import ImageError, read_capped
+from studio.pipeline.motion.config import ConfigError, load_yaml
+from studio.pipeline.quoting import excerpt
 
 CHAR_CFG = "char_cfg.yaml"
 TEXTURE = "texture.png"

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.pipeline.files.capped_read import NotRegularFileError, open_regular, read_at_most
-from studio.pipeline.motion.config import excerpt
+from studio.pipeline.quoting import excerpt
 
 ROTATION_CHANNELS = ("Xrotation", "Yrotation", "Zrotation")
 POSITION_CHANNELS = ("Xposition", "Yposition", "Zposition")

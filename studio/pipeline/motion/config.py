@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import yaml
 
 from studio.pipeline.files.atomic import atomic_write_path
+from studio.pipeline.quoting import clip, excerpt
 from studio.pipeline.files.capped_read import NotRegularFileError, open_regular, read_at_most
 
 PROJECTION_METHODS = ("frontal", "sagittal", "pca")
@@ -27,26 +27,6 @@ MAX_YAML_BYTES = 1024 * 1024  # file size read at most
 MAX_YAML_ALIASES = 64  # ``*name`` references per document
 MAX_YAML_NODES = 100_000  # nodes per document, counting what every alias repeats
 MAX_YAML_DEPTH = 64  # nested lists and mappings
-
-_EXCERPT = reprlib.Repr()
-_EXCERPT.maxlevel, _EXCERPT.maxstring, _EXCERPT.maxother, _EXCERPT.maxlong = 3, 40, 40, 40
-_EXCERPT.maxlist = _EXCERPT.maxtuple = _EXCERPT.maxdict = _EXCERPT.maxset = 6
-
-
-def clip(text: str, limit: int = 120) -> str:
-    """``text`` cut to at most ``limit`` characters, '...' marking the cut."""
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def excerpt(value: Any, limit: int = 80) -> str:
-    """A short repr of a value read from a file, for error messages: bounded work and length whatever its size
-    (nested lists and long strings are elided with '...'), so a message never quotes a whole document."""
-    try:
-        text = _EXCERPT.repr(value)
-    except ValueError:  # an int too long for repr (over 4300 digits)
-        text = f"<a {type(value).__name__} too long to show>"
-    return clip(text, limit)
-
 
 class _LimitExceeded(yaml.YAMLError):
     """A document over one of the caps above; raised while composing, before anything is constructed."""

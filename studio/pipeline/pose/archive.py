@@ -7,8 +7,8 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from studio.pipeline.motion.config import clip, excerpt
 from studio.pipeline.pose.backend import BackendError
+from studio.pipeline.quoting import clip, excerpt
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt")
 # A .mar holds a few files (AD's: a checkpoint of up to a few hundred MB, a config, a manifest), and a checkpoint

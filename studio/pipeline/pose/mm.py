@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from studio.pipeline.pose.backend import BackendError, Box, Detection, PoseResult
-from studio.pipeline.motion.config import clip, excerpt
 from studio.pipeline.pose.archive import check_archive_budget, copy_member, safe_member_name
+from studio.pipeline.pose.backend import BackendError, Box, Detection, PoseResult
+from studio.pipeline.quoting import clip, excerpt
 
 
 def safe_extract(archive: str | Path, folder: str | Path) -> Path:
