@@ -139,15 +139,27 @@ def test_a_temp_of_a_reused_pid_is_swept(tmp_path: Path) -> None:
 
 def test_a_folder_we_may_not_write_into_is_named_not_our_temp(tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    import tempfile
+    real_open = os.open
 
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise PermissionError(13, "Permission denied", str(tmp_path / ".out.gif.studio-1-abcdefgh.tmp"))
+    def refuse(path: object, flags: int, *args: object) -> int:
+        if ".studio-" in str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     with pytest.raises(PermissionError) as caught:
         PendingFile(tmp_path / "out.gif")
     assert caught.value.filename == str(tmp_path / "out.gif") and ".tmp" not in str(caught.value)
+
+
+def test_a_signal_between_a_temps_creation_and_its_cleanup_leaves_nothing(tmp_path: Path) -> None:
+    """SIGTERM landed just after a temp was created, before the code that removes it on failure had started."""
+    from studio.pipeline.files.atomic import remove_unfinished
+
+    pending = PendingFile(tmp_path / "out.gif")  # then the signal: no with-block, no discard
+    (tmp_path / "frames").mkdir()
+    assert _temps(tmp_path) and pending.temp in remove_unfinished()
+    assert _temps(tmp_path) == [] and remove_unfinished() == []
 
 
 def _render_in_child(tmp_path: Path, target: Path) -> subprocess.Popen[bytes]:

@@ -365,16 +365,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    from studio.pipeline.files.atomic import ReadOnlyTargetError, overwrite_read_only
+    from studio.pipeline.files.atomic import ReadOnlyTargetError, overwrite_read_only, remove_unfinished
 
     try:
         with _sigterm_as_interrupt(), (overwrite_read_only() if getattr(args, "force", False)
                                        else contextlib.nullcontext()):
             return COMMANDS[args.command](args)
     except Terminated:
+        remove_unfinished()  # the signal may have landed between a temp's creation and its cleanup
         print("\nstudio: terminated", file=sys.stderr)
         return EXIT_TERMINATED
     except KeyboardInterrupt:
+        remove_unfinished()
         print("\nstudio: cancelled", file=sys.stderr)
         return EXIT_CANCELLED
     except Exception as exc:  # noqa: BLE001 - the CLI's contract: one clear line, never a traceback

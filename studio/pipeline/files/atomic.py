@@ -25,9 +25,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import stat
-import tempfile
 from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
@@ -189,6 +189,51 @@ def _named_for(target: Path) -> Iterator[None]:
         raise type(exc)(exc.errno, exc.strerror, str(target)) from None
 
 
+_UNFINISHED: set[Path] = set()  # this process's temps not yet renamed into place or removed
+
+
+def _new_temp(target: Path, suffix: str, folder: bool) -> Path:
+    """Create an empty temp file (or folder) beside ``target``, named for it and for this process. It is listed in
+    _UNFINISHED before it exists, so that remove_unfinished() finds it even when a signal lands mid-creation."""
+    for _ in range(100):
+        path = target.parent / f"{_temp_prefix(target)}{secrets.token_hex(4)}{suffix}"
+        _UNFINISHED.add(path)
+        try:
+            with _named_for(target):
+                if folder:
+                    os.mkdir(path, 0o700)
+                else:
+                    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600))
+            return path
+        except FileExistsError:
+            _UNFINISHED.discard(path)
+        except BaseException:
+            if not os.path.lexists(path):  # a signal after the creation leaves it listed, for remove_unfinished
+                _UNFINISHED.discard(path)
+            raise
+    raise FileExistsError(f"{target}: could not find a free temporary name beside it")
+
+
+def _remove_temp(path: Path) -> None:
+    """Remove a temp file or folder of ours (idempotent) and forget it."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    _UNFINISHED.discard(path)
+
+
+def remove_unfinished() -> list[Path]:
+    """Remove every temp this process created and has not finished with: for a command stopped by a signal
+    (SIGTERM, Ctrl-C), which may land between a temp's creation and the code that would remove it. A folder set
+    aside (``.old``) is kept: for an instant it holds the output being replaced."""
+    left = sorted(p for p in _UNFINISHED if p.suffix == ".tmp")
+    for path in left:
+        _remove_temp(path)
+    return left
+
+
 class PendingFile:
     """A temp file next to ``target``, created empty; ``commit()`` renames it over the target, ``discard()`` removes it.
 
@@ -201,10 +246,7 @@ class PendingFile:
             raise IsADirectoryError(f"{self.target}: is a folder, cannot write a file there")
         check_replaceable(self.target)
         sweep_stale_temps(self.target.parent)
-        with _named_for(self.target):
-            fd, name = tempfile.mkstemp(prefix=_temp_prefix(self.target), suffix=".tmp", dir=self.target.parent)
-        os.close(fd)
-        self.temp = Path(name)
+        self.temp = _new_temp(self.target, ".tmp", folder=False)
         self.done = False
 
     def commit(self) -> Path:
@@ -218,6 +260,7 @@ class PendingFile:
         except OSError as err:
             self.discard()
             raise AtomicWriteError(f"{self.target}: could not move the finished file into place: {err}") from err
+        _UNFINISHED.discard(self.temp)
         self.done = True
         fsync_dir(self.target.parent)
         return self.target
@@ -225,8 +268,7 @@ class PendingFile:
     def discard(self) -> None:
         """Remove the temp file (idempotent); the target is never touched."""
         self.done = True
-        with contextlib.suppress(FileNotFoundError):
-            self.temp.unlink()
+        _remove_temp(self.temp)
 
 
 @contextlib.contextmanager
@@ -255,8 +297,7 @@ def atomic_write_dir(target: str | os.PathLike[str], fsync: bool = True) -> Iter
     target = Path(target)
     check_replaceable(target)
     sweep_stale_temps(target.parent)
-    with _named_for(target):
-        temp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
+    temp = _new_temp(target, ".tmp", folder=True)
     try:
         yield temp
         if fsync:
@@ -266,8 +307,9 @@ def atomic_write_dir(target: str | os.PathLike[str], fsync: bool = True) -> Iter
         _publish_mode(temp, target, 0o777)
         _replace_dir(temp, target)
     except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
+        _remove_temp(temp)
         raise
+    _UNFINISHED.discard(temp)
     fsync_dir(target.parent)
 
 
@@ -276,17 +318,17 @@ def _replace_dir(temp: Path, target: Path) -> None:
     if not os.path.lexists(target):
         os.replace(temp, target)
         return
-    aside = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".old", dir=target.parent))
+    aside = _new_temp(target, ".old", folder=True)
     old = aside / "old"
     try:
         os.replace(target, old)
     except OSError as err:
-        aside.rmdir()
+        _remove_temp(aside)
         raise AtomicWriteError(f"{target}: could not move the existing output aside: {err}") from err
     try:
         os.replace(temp, target)
     except OSError as err:
         os.replace(old, target)
-        shutil.rmtree(aside, ignore_errors=True)
+        _remove_temp(aside)
         raise AtomicWriteError(f"{target}: could not move the finished folder into place: {err}") from err
-    shutil.rmtree(aside, ignore_errors=True)
+    _remove_temp(aside)
