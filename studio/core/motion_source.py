@@ -6,11 +6,13 @@ import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from studio.pipeline.motion.automap import infer_motion_config_with_notes, infer_retarget_config
 from studio.pipeline.motion.bvh import Bvh, read_bvh
-from studio.pipeline.character import Character
 from studio.pipeline.motion.config import ConfigError, MotionConfig, RetargetConfig, read_motion_config, read_retarget_config
+
+if TYPE_CHECKING:  # `studio motions` lists the clips without loading cv2 and numba, which a Character brings
+    from studio.pipeline.character import Character
 
 BUNDLED_RETARGET = "biped.retarget.yaml"
 MOTION_SUFFIX = ".motion.yaml"
@@ -150,9 +152,13 @@ def load_motion(spec: str, character: Character, retarget_path: str | Path | Non
                      "character's joints: mapping built automatically")
         retarget_config = None
     if motion_config is None:
+        from studio.pipeline.motion.automap import infer_motion_config_with_notes  # only for a bare BVH
+
         motion_config, auto_notes = infer_motion_config_with_notes(bvh, str(path))
         notes.extend(auto_notes)
     if retarget_config is None:
+        from studio.pipeline.motion.automap import infer_retarget_config
+
         parents = [character.parent_name(j) for j in range(len(character.names))]
         retarget_config = infer_retarget_config(bvh, character.names, parents,
                                                 char_locations=character.rest.tolist())
