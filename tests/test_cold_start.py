@@ -29,3 +29,8 @@ def test_help_loads_no_numpy() -> None:
         "from studio.launcher import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass")
     assert "render" in printed
     assert "numpy" not in loaded and loaded.isdisjoint(HEAVY)
+
+
+def test_clip_operations_load_no_scipy() -> None:
+    loaded, _ = _loaded_after("import studio.pipeline.motion.clip, studio.pipeline.motion.normalise")
+    assert "scipy" not in loaded

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from studio.pipeline.motion.bvh import MAX_FRAME_TIME, MIN_FRAME_TIME, ROTATION_CHANNELS, USABLE, Bvh, unusable_value
 
 # Quaternions closer than this (half-angle under ~4.5e-5 rad) are blended by normalised lerp: slerp's
 # sin(θ) weights lose precision there, and the two agree to ~1e-14.
 _NLERP_DOT = 1.0 - 1e-9
+# A middle Euler angle this close (radians) to ±90° is gimbal lock: the third angle is set to 0 and the first
+# carries the whole turn about the locked axis (the convention and threshold of scipy's Rotation.as_euler).
+_GIMBAL_LOCK = 1e-7
 
 
 def slice_clip(bvh: Bvh, start: int | None = 0, end: int | None = None) -> Bvh:
@@ -146,12 +147,34 @@ def _slerp_euler(qa: np.ndarray, qb: np.ndarray, w: np.ndarray, reference: np.nd
     qa, qb: (N, J, 4) unit quaternions (x, y, z, w); w: (N,); reference: (N, J, 3) degrees.
     Returns (N, J, 3) degrees.
     """
-    n, j = qa.shape[:2]
     q = _slerp(qa, qb, w[:, None])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # gimbal lock: angles still give the same rotation
-        euler = Rotation.from_quat(q.reshape(-1, 4)).as_euler(order, degrees=True).reshape(n, j, 3)
-    return _nearest_equivalent(euler, reference)
+    return _nearest_equivalent(_quat_to_euler(q, order), reference)
+
+
+def _quat_to_euler(q: np.ndarray, order: str) -> np.ndarray:
+    """(..., 4) quaternions (x, y, z, w; normalised here) → (..., 3) degrees in intrinsic ``order`` of three
+    distinct axes (``'ZXY'``: q = Rz·Rx·Ry), each in [−180, 180], the middle one in [−90, 90].
+
+    Bernardes and Viollet's direct method (PLoS ONE 17(11), 2022): an intrinsic sequence is the extrinsic one
+    reversed, read off a permutation of the quaternion's components with two atan2s, no rotation matrix.
+    """
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    i, j, k = ("XYZ".index(axis) for axis in reversed(order))
+    if len({i, j, k}) != 3:
+        raise ValueError(f"Euler order must name three distinct axes, got {order!r}")
+    sign = (i - j) * (j - k) * (k - i) // 2  # +1 for a cyclic order of the axes, −1 otherwise
+    w = q[..., 3]
+    a, b = w - q[..., j], q[..., i] + sign * q[..., k]
+    c, d = w + q[..., j], sign * q[..., k] - q[..., i]
+    middle = 2.0 * np.arctan2(np.hypot(c, d), np.hypot(a, b))  # in [0, π]; the Tait-Bryan angle is this − π/2
+    half_sum, half_diff = np.arctan2(b, a), np.arctan2(d, c)
+    near_zero, near_pi = np.abs(middle) <= _GIMBAL_LOCK, np.abs(middle - np.pi) <= _GIMBAL_LOCK
+    locked = near_zero | near_pi
+    first = np.where(locked, np.where(near_zero, 2.0 * half_sum, 2.0 * half_diff), half_sum + half_diff)
+    last = np.where(locked, 0.0, half_sum - half_diff)
+    angles = np.stack([sign * first, middle - np.pi / 2, last], axis=-1)  # each within ±2π
+    angles = np.where(angles < -np.pi, angles + 2 * np.pi, np.where(angles > np.pi, angles - 2 * np.pi, angles))
+    return np.degrees(angles)
 
 
 def _slerp(qa: np.ndarray, qb: np.ndarray, w: np.ndarray) -> np.ndarray:
