@@ -5,6 +5,13 @@ existing target as it was. ffmpeg is driven directly (``imageio_ffmpeg.get_ffmpe
 than through ``imageio_ffmpeg.write_frames``: that generator can only stop ffmpeg by letting it
 finish the file (or by a KeyboardInterrupt thrown into it) and lets ffmpeg's messages go to the
 terminal, while here a cancel kills ffmpeg at once and its error text ends up in ``VideoError``.
+
+Speed (issue 16; bench/mp4_encode.py, 504 rendered 500×500 frames, 2 busy cores, medians): x264's ``veryfast``
+preset encodes them 1.8× faster than ``medium`` (about 650 against 360 frames/s, 2.3 against 4.4 ms of ffmpeg CPU
+a frame) for a file 1 % larger at 0.7 dB less PSNR (37.9 dB at CRF 18); ``superfast`` and ``ultrafast`` are
+faster still but make files 2-3× larger; ``-threads`` 1 or 2 changed nothing measurable. Frames reach ffmpeg's
+stdin as rgb24, composited into one reused buffer (or as they are, when already even-sized contiguous RGB); the
+conversion to BT.709 yuv420p stays in ffmpeg, on its own threads rather than the renderer's.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from studio.pipeline.files.atomic import atomic_write_dir, atomic_write_path
 from studio.pipeline.progress import Cancel, Progress, until_cancelled
 PNG_NAME = "frame_{:04d}.png"
 PNG_COMPRESSION = 2  # zlib level: 1-3 cost about the same here, 2 was fastest
+X264_PRESET = "veryfast"  # see the module docstring; "medium" before issue 16
+X264_TUNE = "animation"  # flat colour and sharp edges: more reference frames, stronger deblocking
 
 
 class VideoError(RuntimeError):
@@ -56,9 +65,12 @@ def write_mp4(path: str | Path, frames: Iterable[np.ndarray], fps: float,
         ffmpeg: subprocess.Popen[bytes] | None = None
         size = (0, 0)
         done = 0
+        buffer: np.ndarray | None = None
         try:
             for frame in until_cancelled(frames, cancel, f"{path}: MP4 export"):
-                rgb = _even_rgb(frame, bg, done)
+                rgb = _even_rgb(frame, bg, done, buffer)
+                if buffer is None and rgb is not frame:
+                    buffer = rgb  # composited into from now on: the pipe has copied each frame before it returns
                 if ffmpeg is None:
                     size = frame.shape[:2]
                     ffmpeg = _start_ffmpeg(temp, rgb.shape[1], rgb.shape[0], fps, crf, log)
@@ -143,12 +155,19 @@ def _total(frames: Iterable[np.ndarray], total: int | None) -> int:
         return 0
 
 
-def _even_rgb(frame: np.ndarray, background: np.ndarray, k: int) -> np.ndarray:
-    """(H, W, 3) uint8, H and W even: ``frame`` over ``background`` (3,) int32, padded with it."""
+def _even_rgb(frame: np.ndarray, background: np.ndarray, k: int, out: np.ndarray | None = None) -> np.ndarray:
+    """(H, W, 3) uint8, H and W even: ``frame`` over ``background`` (3,) int32, padded with it.
+
+    An RGB frame of even size that is C-contiguous is returned as it is (no copy); otherwise the result is
+    written into ``out`` when it has the right shape (a buffer reused from frame to frame), else a new array."""
     if frame.ndim != 3 or frame.shape[2] not in (3, 4) or frame.dtype != np.uint8:
         raise VideoError(f"frame {k} must be (h, w, 4) or (h, w, 3) uint8, got {frame.dtype} {frame.shape}")
     h, w = frame.shape[:2]
-    out = np.empty((h + h % 2, w + w % 2, 3), np.uint8)
+    if frame.shape[2] == 3 and h % 2 == 0 and w % 2 == 0 and frame.flags.c_contiguous:
+        return frame
+    shape = (h + h % 2, w + w % 2, 3)
+    if out is None or out.shape != shape:
+        out = np.empty(shape, np.uint8)
     out[h:] = background
     out[:, w:] = background
     if frame.shape[2] == 3:
@@ -165,7 +184,7 @@ def _start_ffmpeg(target: Path, width: int, height: int, fps: float, crf: int,
     rate = Fraction(fps).limit_denominator(1001)
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(rate), "-i", "-",
-               "-an", "-c:v", "libx264", "-preset", "medium", "-tune", "animation", "-crf", str(int(crf)),
+               "-an", "-c:v", "libx264", "-preset", X264_PRESET, "-tune", X264_TUNE, "-crf", str(int(crf)),
                "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,"
                       "setparams=range=tv:colorspace=bt709:color_primaries=bt709:color_trc=bt709",
                "-movflags", "+faststart", "-f", "mp4", str(target)]
