@@ -1,9 +1,14 @@
 """Benchmark GIF export: 339 frames of 500×500 palette indices (a moving drawn figure) through GifWriter vs Pillow.
 
-Run: .venv/bin/python bench/gif_encode.py [--frames 339] [--size 500] [--runs 3]
+Run: .venv/bin/python bench/gif_encode.py [--frames 339] [--size 500] [--runs 3] [--jobs]
 Prints encode time (median of runs, total and per frame), file size, and the same for Pillow's
 ``save(save_all=True, append_images=...)`` of the same indexed frames; then the raw LZW kernels
 on full frames, and threaded vs inline writing with a render-like load on the calling thread.
+
+--jobs: real render jobs instead (frames rendered once by studio's own path, then only encoding
+timed, inline, median of --runs): the built-in sample with every bundled motion, and AD's char2 +
+dab (--data folder) at --size, each on a transparent and a white background; each with and
+without sending unchanged pixels see-through.
 """
 
 from __future__ import annotations
@@ -161,13 +166,75 @@ def overlap(texture_idx: np.ndarray, palette: np.ndarray, t: int, delays: list[i
           f"in a thread {threaded:.3f} s")
 
 
+def real_jobs(data: Path, size: int) -> Iterator[tuple[str, list[np.ndarray], np.ndarray, int | None, list[int]]]:
+    """(name, frames, palette, transparent index, delays) of each real job, rendered as ``studio render`` does."""
+    from studio.core.motion_source import bundled_motions, load_motion
+    from studio.core.render import Animation
+    from studio.core.render_job import load_character
+
+    jobs: list[tuple[str, str, str, Path | None, Path | None]] = [
+        (f"sample {name}", "sample", name, None, None) for name in sorted(bundled_motions())]
+    char2 = data / "characters" / "char2"
+    if char2.is_dir():
+        jobs.append(("char2 dab", str(char2), str(data / "ad_config/motion/dab.yaml"),
+                     data / "ad_config/retarget/fair1_ppf.yaml", data / "bvh/fair1_dab.bvh"))
+    else:
+        print(f"({char2} not found: char2 skipped)")
+    for name, folder, motion, retarget, bvh in jobs:
+        character = load_character(folder)
+        animation = Animation(character, load_motion(motion, character, retarget, bvh), (size, size),
+                              max_fps=gifmod.GIF_MAX_FPS)
+        delays = gif_frame_delays(animation.n_frames, animation.frame_time)
+        for background in ("transparent", "white"):
+            colour = None if background == "transparent" else (255, 255, 255)
+            texture_idx, palette, reserved = quantise_texture(character.texture, background_colour=colour)
+            frames = [animation.render_indexed(k, texture_idx, reserved) for k in range(animation.n_frames)]
+            yield f"{name}, {background}", frames, palette, reserved if colour is None else None, delays
+
+
+def jobs_table(data: Path, size: int, runs: int, folder: Path) -> None:
+    """Encode time (median of ``runs``, inline) and file size of each real job, with the writer as it is
+    (unchanged pixels see-through) and with that step off (only the changed rectangles), runs interleaved."""
+    masking = gifmod.mask_unchanged
+
+    def encode(frames: list[np.ndarray], palette: np.ndarray, t: int | None, delays: list[int],
+               mask: bool) -> int:
+        gifmod.mask_unchanged = masking if mask else (lambda *args: -1)  # type: ignore[assignment]
+        try:
+            return write_ours(folder / "job.gif", frames, palette, t, delays)
+        finally:
+            gifmod.mask_unchanged = masking
+
+    print(f"{'':34} {'rectangles only':>28}   {'+ unchanged see-through':>28}")
+    print(f"{'job':28} {'frames':>6} {'encode s':>9} {'ms/frame':>9} {'KiB':>8}   "
+          f"{'encode s':>9} {'ms/frame':>9} {'KiB':>8}")
+    for name, frames, palette, t, delays in real_jobs(data, size):
+        write_ours(folder / "warm.gif", frames[:3], palette, t, delays)
+        times: dict[bool, list[float]] = {False: [], True: []}
+        sizes = {}
+        for _ in range(runs):
+            for mask in (False, True):
+                start = time.perf_counter()
+                sizes[mask] = encode(frames, palette, t, delays, mask)
+                times[mask].append(time.perf_counter() - start)
+        cells = [f"{statistics.median(times[m]):9.3f} {statistics.median(times[m]) / len(frames) * 1000:9.2f} "
+                 f"{sizes[m] / 1024:8.0f}" for m in (False, True)]
+        print(f"{name:28} {len(frames):6d} {cells[0]}   {cells[1]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=339)
     parser.add_argument("--size", type=int, default=500)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--jobs", action="store_true", help="real render jobs (sample, char2) instead")
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     args = parser.parse_args()
     n, size = args.frames, args.size
+    if args.jobs:
+        with tempfile.TemporaryDirectory() as tmp:
+            jobs_table(args.data, size, args.runs, Path(tmp))
+        return
 
     texture = drawn_figure(size)
     start = time.perf_counter()

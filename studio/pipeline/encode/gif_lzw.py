@@ -1,4 +1,4 @@
-"""Numba kernels of the GIF writer: the changed rectangle of a frame, and LZW compression (nogil)."""
+"""Numba kernels of the GIF writer: a frame's changed rectangle, its unchanged pixels, LZW compression (nogil)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,54 @@ def frame_rects(frame: np.ndarray, canvas: np.ndarray, following: np.ndarray, tr
     for part in range(2):
         hits = np.flatnonzero(columns[part])
         out[4 * part + 1], out[4 * part + 3] = (hits[0], hits[-1] + 1) if len(hits) else (w, 0)
+
+
+@njit(nogil=True, cache=True)
+def mask_unchanged(frame: np.ndarray, canvas: np.ndarray, top: int, left: int, bottom: int, right: int,
+                   transparent: int, colours: int, out: np.ndarray) -> int:
+    """Copy frame[top:bottom, left:right] into ``out`` with its pixels equal to ``canvas`` see-through.
+
+    frame, canvas, out: (h, w) uint8; only the rectangle of ``out`` is written. transparent: the
+    GIF's transparent index, or -1 for an opaque GIF: then the lowest index below ``colours`` (the
+    colour table's size) that no changed pixel of the rectangle holds, which the frame declares as
+    its own transparent index. Returns that index, or -1 (``out`` untouched) when masking does not
+    pay: it would leave no fewer runs of one index (a cheap stand-in for LZW size: unchanged pixels
+    scattered through a moving figure break its colour runs), or, opaque, no index is free.
+    """
+    plain_runs, masked_runs = 0, 0
+    for y in range(top, bottom):  # runs of the rectangle read as one stream, rows joined end to start
+        fr, cv = frame[y, left:right], canvas[y, left:right]
+        if y == top:
+            plain_runs, masked_runs = 1, 1
+        else:
+            a, b = frame[y - 1, right - 1], canvas[y - 1, right - 1]
+            plain_runs += fr[0] != a
+            masked_runs += (fr[0] == cv[0]) != (a == b) or (fr[0] != cv[0] and fr[0] != a)
+        for x in range(1, right - left):  # branch-free, so it vectorises: see-through is a symbol of its own
+            same, same_before, differs = fr[x] == cv[x], fr[x - 1] == cv[x - 1], fr[x] != fr[x - 1]
+            plain_runs += differs
+            masked_runs += (same != same_before) | (~same & differs)
+    if masked_runs >= plain_runs:
+        return -1
+    index = transparent
+    if index < 0:
+        used = np.zeros(256, np.bool_)
+        for y in range(top, bottom):
+            for x in range(left, right):
+                if frame[y, x] != canvas[y, x]:
+                    used[frame[y, x]] = True
+        for i in range(colours):
+            if not used[i]:
+                index = i
+                break
+        if index < 0:
+            return -1
+    see_through = np.uint8(index)
+    for y in range(top, bottom):
+        fr, cv, dst = frame[y], canvas[y], out[y]
+        for x in range(left, right):
+            dst[x] = see_through if fr[x] == cv[x] else fr[x]
+    return index
 
 
 @njit(inline="always")
