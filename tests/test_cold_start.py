@@ -34,3 +34,46 @@ def test_help_loads_no_numpy() -> None:
 def test_clip_operations_load_no_scipy() -> None:
     loaded, _ = _loaded_after("import studio.pipeline.motion.clip, studio.pipeline.motion.normalise")
     assert "scipy" not in loaded
+
+
+PROGRAM = ("import atexit, sys, threading\n"
+           "class Teardown:\n"
+           "    def __del__(self): print('teardown', flush=True)\n"
+           "kept = Teardown()\n"
+           "atexit.register(lambda: print('atexit handler ran'))\n"
+           "{extra}\n"
+           "sys.argv = ['studio', *{args!r}]\n"
+           "from studio.launcher import main\n"
+           "sys.exit(main())\n")
+
+
+def _program(args: list[str], extra: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", PROGRAM.format(args=args, extra=extra)], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_a_command_ends_without_the_interpreter_teardown_but_runs_atexit_and_flushes() -> None:
+    done = _program(["motions", "--json"])
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout.split("atexit handler ran")[0])  # all of stdout came out, then the handler
+    assert {row["name"] for row in rows} >= {"wave", "walk"}
+    assert "atexit handler ran" in done.stdout and "teardown" not in done.stdout
+
+
+def test_a_failed_command_keeps_its_exit_status_and_message() -> None:
+    done = _program(["render", "no-such-folder", "--motion", "wave", "-o", "never.gif"])
+    assert done.returncode == 1 and "studio: error:" in done.stderr
+    assert "atexit handler ran" in done.stdout and "teardown" not in done.stdout
+
+
+def test_another_running_thread_gets_the_normal_exit() -> None:
+    worker = "threading.Thread(target=__import__('time').sleep, args=(1.0,)).start()"
+    done = _program(["motions"], extra=worker)
+    assert done.returncode == 0 and "wave" in done.stdout
+    assert done.stdout.count("atexit handler ran") == 1 and "teardown" in done.stdout
+
+
+def test_a_caller_in_the_same_process_gets_the_status_back() -> None:
+    from studio.launcher import main
+
+    assert main(["motions"]) == 0
