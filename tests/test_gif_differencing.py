@@ -72,7 +72,7 @@ def _decoded(path: Path) -> list[np.ndarray]:
 
 
 def _full_frame(frame: np.ndarray, palette: np.ndarray, transparent: int | None) -> np.ndarray:
-    """The frame encoded whole, on its own, by Pillow, and decoded back: the reference a differenced frame must match."""
+    """The frame encoded whole, on its own, by Pillow, and decoded back: what a differenced frame must match."""
     image = Image.frombuffer("P", (frame.shape[1], frame.shape[0]), np.ascontiguousarray(frame), "raw", "P", 0, 1)
     image.putpalette(palette.tobytes())
     buffer = io.BytesIO()
@@ -201,18 +201,22 @@ def test_a_frame_whose_changes_use_every_index_is_sent_plainly(tmp_path: Path) -
             zip(_decoded(tmp_path / "full.gif"), [first, second])] == [True, True]
 
 
-def test_masking_is_skipped_when_it_would_break_runs() -> None:
-    """A frame whose unchanged pixels are scattered through runs of one colour: see-through would cut the runs."""
+def test_masking_pays_only_with_fewer_runs_and_takes_a_free_index() -> None:
+    """Unchanged pixels scattered through a run of one colour: see-through would cut the run, so it is skipped.
+    A block of unchanged noise: masked, with the hint when no changed pixel holds it, else the lowest free index."""
     canvas = np.zeros((4, 40), np.uint8)
     canvas[:, ::2] = 7  # every other pixel already shows 7
     frame = np.full((4, 40), 7, np.uint8)
     out = np.full_like(frame, 99)
-    assert gif_lzw.mask_unchanged(frame, canvas, 0, 0, 4, 40, -1, 256, out) == -1
+    assert gif_lzw.mask_unchanged(frame, canvas, 0, 0, 4, 40, -1, 256, 255, out) == -1
     assert np.all(out == 99)  # untouched
     noise = np.random.default_rng(RNG_SEED).integers(1, 200, (4, 40)).astype(np.uint8)
     canvas[:] = 0
     canvas[:, 10:30] = noise[:, 10:30]  # one unchanged block of noise in the middle: worth it
-    assert gif_lzw.mask_unchanged(noise, canvas, 1, 0, 4, 40, -1, 256, out) == 0  # 0: free among changed pixels
+    taken = int(noise[1, 0])  # a changed pixel's colour: not usable, so the lowest free index
+    assert gif_lzw.mask_unchanged(noise, canvas, 1, 0, 4, 40, -1, 256, taken, out) == 0
     assert np.all(out[1:, 10:30] == 0) and np.array_equal(out[1:, :10], noise[1:, :10])
     assert np.array_equal(out[1:, 30:], noise[1:, 30:]) and np.all(out[0] == 99)  # only the rectangle written
-    assert gif_lzw.mask_unchanged(noise, canvas, 0, 0, 4, 40, 200, 256, out) == 200  # a transparent GIF's own
+    assert gif_lzw.mask_unchanged(noise, canvas, 1, 0, 4, 40, -1, 256, 220, out) == 220  # the hint is free
+    assert np.all(out[1:, 10:30] == 220)
+    assert gif_lzw.mask_unchanged(noise, canvas, 0, 0, 4, 40, 200, 256, 3, out) == 200  # a transparent GIF's own

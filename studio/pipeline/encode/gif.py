@@ -12,11 +12,12 @@ Choices, measured with bench/gif_encode.py (339 frames, 500×500, figure over 33
   unchanged pixels in a moving figure cut its colour runs, and always masking made some GIFs 8%
   larger. A transparent GIF masks with its own transparent index (a changed pixel is never that
   index: one that turns transparent was cleared by the previous frame's disposal 2). An opaque GIF
-  gives such a frame its own transparent index, the lowest one its changed pixels do not use, and
-  sends the frame plainly when they use all 256. Measured (bench/gif_encode.py --jobs, 500²):
-  char2 + dab on white 6.13 → 5.10 MiB, the sample's idle on white 711 → 222 KiB; encoding about
-  0.05 ms/frame slower. A transparent char2 + dab gains nothing: some pixel vanishes in every
-  frame, so every frame is cleared after it is shown, and the next one repaints the cleared box.
+  gives such a frame its own transparent index, one its changed pixels do not use (the last
+  frame's if still free), and sends the frame plainly when they use all 256. Measured with
+  bench/gif_encode.py --jobs at 500²: char2 + dab on white 6.13 → 5.10 MiB, the sample's idle on
+  white 711 → 222 KiB; encoding about 0.05 ms/frame slower. A transparent char2 + dab gains
+  nothing: some pixel vanishes in every frame, so every frame is cleared after it is shown (its
+  box spans the figure), and the next one repaints that box.
 - LZW is a numba kernel (``nogil``, so ``threaded=True`` overlaps it with rendering). Its
   dictionary is a direct 256 × 4096 table keyed colour-major, and runs of one colour climb a
   per-colour ladder of run codes instead of one lookup per pixel: ~0.7 ns/px on flat areas,
@@ -327,6 +328,7 @@ class _Encoder:
         self.work = lzw_workspace(width * height)
         self.out = np.empty(2 * width * height + 64, np.uint8)
         self.masked = np.empty((height, width), np.uint8)  # a rectangle with its unchanged pixels see-through
+        self.hint = self.colours - 1  # an opaque GIF's see-through index: the last one that was free
 
     def push(self, frame: np.ndarray, centis: int) -> None:
         if self.pending is not None:
@@ -356,9 +358,10 @@ class _Encoder:
         see_through = t
         source = frame
         if not self.first:  # unchanged pixels inside the rectangle go see-through when that makes fewer runs
-            index = mask_unchanged(frame, self.canvas, top, left, bottom, right, t, self.colours, self.masked)
+            index = mask_unchanged(frame, self.canvas, top, left, bottom, right, t, self.colours, self.hint,
+                                   self.masked)
             if index >= 0:
-                see_through, source = index, self.masked
+                see_through, source, self.hint = index, self.masked, index
         n = lzw_encode(source, top, left, bottom, right, self.min_code_size, self.work, self.out)
         disposal = _DISPOSE_BACKGROUND if clearing else _DISPOSE_NONE
         flags = (disposal << 2) | (see_through >= 0)

@@ -45,15 +45,16 @@ def frame_rects(frame: np.ndarray, canvas: np.ndarray, following: np.ndarray, tr
 
 @njit(nogil=True, cache=True)
 def mask_unchanged(frame: np.ndarray, canvas: np.ndarray, top: int, left: int, bottom: int, right: int,
-                   transparent: int, colours: int, out: np.ndarray) -> int:
+                   transparent: int, colours: int, hint: int, out: np.ndarray) -> int:
     """Copy frame[top:bottom, left:right] into ``out`` with its pixels equal to ``canvas`` see-through.
 
     frame, canvas, out: (h, w) uint8; only the rectangle of ``out`` is written. transparent: the
-    GIF's transparent index, or -1 for an opaque GIF: then the lowest index below ``colours`` (the
-    colour table's size) that no changed pixel of the rectangle holds, which the frame declares as
-    its own transparent index. Returns that index, or -1 (``out`` untouched) when masking does not
-    pay: it would leave no fewer runs of one index (a cheap stand-in for LZW size: unchanged pixels
-    scattered through a moving figure break its colour runs), or, opaque, no index is free.
+    GIF's transparent index, or -1 for an opaque GIF: then an index below ``colours`` (the colour
+    table's size) that no changed pixel of the rectangle holds, which the frame declares as its own
+    transparent index: ``hint`` (the last frame's) when it is free, else the lowest free one. Returns
+    that index, or -1 (``out`` then holds nothing useful) when masking does not pay: it would leave no
+    fewer runs of one index (a cheap stand-in for LZW size: unchanged pixels scattered through a
+    moving figure break its colour runs), or, opaque, no index is free.
     """
     plain_runs, masked_runs = 0, 0
     for y in range(top, bottom):  # runs of the rectangle read as one stream, rows joined end to start
@@ -65,30 +66,42 @@ def mask_unchanged(frame: np.ndarray, canvas: np.ndarray, top: int, left: int, b
             plain_runs += fr[0] != a
             masked_runs += (fr[0] == cv[0]) != (a == b) or (fr[0] != cv[0] and fr[0] != a)
         for x in range(1, right - left):  # branch-free, so it vectorises: see-through is a symbol of its own
-            same, same_before, differs = fr[x] == cv[x], fr[x - 1] == cv[x - 1], fr[x] != fr[x - 1]
+            changed, changed_before, differs = fr[x] != cv[x], fr[x - 1] != cv[x - 1], fr[x] != fr[x - 1]
             plain_runs += differs
-            masked_runs += (same != same_before) | (~same & differs)
+            masked_runs += (changed != changed_before) | (changed & differs)
     if masked_runs >= plain_runs:
         return -1
-    index = transparent
-    if index < 0:
-        used = np.zeros(256, np.bool_)
+    index = transparent if transparent >= 0 else hint
+    if _masked_copy(frame, canvas, top, left, bottom, right, index, out) and transparent < 0:
+        used = np.zeros(256, np.bool_)  # the hint is a changed pixel's colour: find a free index
         for y in range(top, bottom):
             for x in range(left, right):
                 if frame[y, x] != canvas[y, x]:
                     used[frame[y, x]] = True
+        index = -1
         for i in range(colours):
             if not used[i]:
                 index = i
                 break
         if index < 0:
             return -1
+        _masked_copy(frame, canvas, top, left, bottom, right, index, out)
+    return index
+
+
+@njit(nogil=True, cache=True)
+def _masked_copy(frame: np.ndarray, canvas: np.ndarray, top: int, left: int, bottom: int, right: int, index: int,
+                 out: np.ndarray) -> bool:
+    """out[rectangle] = frame with pixels equal to canvas as ``index``; True if a changed pixel holds ``index``."""
     see_through = np.uint8(index)
+    clash = False
     for y in range(top, bottom):
         fr, cv, dst = frame[y], canvas[y], out[y]
-        for x in range(left, right):
-            dst[x] = see_through if fr[x] == cv[x] else fr[x]
-    return index
+        for x in range(left, right):  # branch-free: it vectorises
+            changed = fr[x] != cv[x]
+            dst[x] = fr[x] if changed else see_through
+            clash |= changed & (fr[x] == see_through)
+    return clash
 
 
 @njit(inline="always")
