@@ -166,15 +166,53 @@ def test_mp4_each_frame_decodes_close_to_its_own_source_and_is_bt709_tagged(tmp_
     assert "yuv420p(tv, bt709" in probe.stderr and "h264" in probe.stderr
 
 
-def test_mp4_frames_go_to_ffmpeg_without_a_copy_per_frame() -> None:
-    """An even-sized contiguous RGB frame is sent as it is; others are composited into one reused buffer."""
+def test_mp4_frames_are_composited_into_reused_buffers_never_the_callers_array() -> None:
+    """Frames go to ffmpeg from buffers reused frame to frame (no array a frame); even an RGB frame is copied, as a
+    thread writes it while the caller renders the next one into, perhaps, the same array."""
     from studio.pipeline.encode.video import _even_rgb
 
     white = np.array((255, 255, 255), np.int32)
     rgb = np.zeros((20, 30, 3), np.uint8)
-    assert _even_rgb(rgb, white, 0) is rgb
     buffer = np.empty((20, 30, 3), np.uint8)
+    assert _even_rgb(rgb, white, 0, buffer) is buffer and (buffer == 0).all()
     assert _even_rgb(np.zeros((20, 30, 4), np.uint8), white, 0, buffer) is buffer
     assert (buffer == 255).all()  # transparent over white
     odd = _even_rgb(rgb[:19, :29], white, 0, buffer)
     assert odd is buffer and (odd[:19, :29] == 0).all() and (odd[19] == 255).all() and (odd[:, 29] == 255).all()
+    assert _even_rgb(rgb, white, 0, np.empty((2, 2, 3), np.uint8)).shape == (20, 30, 3)  # wrong size: a new one
+
+
+def test_mp4_a_source_reusing_one_array_still_gets_every_frame(tmp_path: Path) -> None:
+    """A generator that renders every frame into the same array: each frame is sent as it was when yielded."""
+    frames = _textured_frames(8)
+    sources = [np.ascontiguousarray(over_white(f)) for f in frames]
+
+    def one_array():  # type: ignore[no-untyped-def]
+        shared = np.empty_like(sources[0])
+        for source in sources:
+            shared[:] = source
+            yield shared
+
+    _, decoded = _read_mp4(write_mp4(tmp_path / "r.mp4", one_array(), 25.0))
+    assert len(decoded) == 8
+    for k, frame in enumerate(decoded):
+        assert _psnr(frame, sources[k]) >= 34.0, k
+
+
+def over_white(rgba: np.ndarray) -> np.ndarray:
+    from studio.pipeline.compositing import over
+
+    return over(rgba, (255, 255, 255))
+
+
+def test_mp4_ffmpeg_failing_mid_stream_says_why_and_leaves_nothing(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """ffmpeg exiting while frames are still being written (here: x264 refusing its options) surfaces from the
+    pipe thread as a VideoError carrying ffmpeg's words; no file, no ffmpeg left."""
+    from studio.pipeline.encode import video
+
+    monkeypatch.setattr(video, "X264_TUNE", "no-such-tune")
+    with pytest.raises(VideoError, match=r"ffmpeg (stopped|failed) .*tune"):
+        write_mp4(tmp_path / "f.mp4", [np.zeros((200, 200, 4), np.uint8)] * 40, 25.0)
+    assert list(tmp_path.iterdir()) == []
+    assert _ffmpeg_children() == []
