@@ -220,3 +220,24 @@ def test_masking_pays_only_with_fewer_runs_and_takes_a_free_index() -> None:
     assert gif_lzw.mask_unchanged(noise, canvas, 1, 0, 4, 40, -1, 256, 220, out) == 220  # the hint is free
     assert np.all(out[1:, 10:30] == 220)
     assert gif_lzw.mask_unchanged(noise, canvas, 0, 0, 4, 40, 200, 256, 3, out) == 200  # a transparent GIF's own
+
+
+@pytest.mark.parametrize("transparent", [255, None])
+def test_a_second_decoder_agrees(tmp_path: Path, transparent: int | None) -> None:
+    """OpenCV's own GIF reader (not Pillow's) shows every frame as it was given."""
+    cv2 = pytest.importorskip("cv2")
+    if not hasattr(cv2, "imreadanimation"):
+        pytest.skip("this OpenCV cannot read animations")
+    palette = _palette()
+    frames = _scene(9, 255)
+    ok, animation = cv2.imreadanimation(str(_write(tmp_path / "c.gif", frames, palette, transparent)))
+    assert ok and len(animation.frames) == len(frames)
+    for k, (got, frame) in enumerate(zip(animation.frames, frames)):
+        expected = np.zeros((*frame.shape, 4), np.uint8)
+        expected[..., :3] = palette[frame][..., ::-1]  # BGR
+        expected[..., 3] = 255
+        if transparent is not None:
+            expected[frame == transparent] = 0
+        got = got.copy() if got.shape[2] == 4 else np.dstack([got, np.full(frame.shape, 255, np.uint8)])
+        got[got[..., 3] == 0] = 0
+        assert np.array_equal(got, expected), f"frame {k}"
