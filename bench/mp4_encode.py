@@ -151,7 +151,7 @@ def product_rows(animation: Animation, frames: list[np.ndarray], sources: list[n
     """write_mp4 itself with the preset it chose, and as it was; then ``studio render``'s export."""
     fps, n = 1 / animation.frame_time, len(frames)
     chosen = video.X264_PRESET
-    settings = [("medium", "as before (preset medium)"), (chosen, f"as now (preset {chosen})")]
+    settings = [("medium", "with preset medium (before)"), (chosen, f"as now (preset {chosen})")]
     for preset, name in settings:
         video.X264_PRESET = preset
         elapsed = row(f"write_mp4 {name}", lambda p: video.write_mp4(p, frames, fps), folder / "w.mp4", n, runs,
