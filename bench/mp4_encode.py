@@ -65,12 +65,15 @@ def encode(path: Path, frames: list[np.ndarray], fps: float, x264: list[str], fe
            vf: str = VF_709) -> None:
     """One ffmpeg run as write_mp4 drives it, with x264 options ``x264`` and frames fed by ``feed``:
     'alloc' (a new composited array a frame), 'reuse' (one buffer composited into), 'rgb' (pre-composited,
-    the pipe and ffmpeg alone)."""
+    the pipe and ffmpeg alone), 'rgba' (RGBA as rendered, composited over white by ffmpeg's overlay filter)."""
     h, w = frames[0].shape[:2]
     rate = Fraction(fps).limit_denominator(1001)
+    graph = ["-filter_complex", f"color=c=white:s={w}x{h}:r={rate}[bg];[bg][0:v]overlay=shortest=1:format=rgb,{vf}"] \
+        if feed == "rgba" else ["-vf", vf]
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-framerate", str(rate), "-i", "-",
-               "-an", "-c:v", "libx264", *x264, "-vf", vf, "-movflags", "+faststart", "-f", "mp4", str(path)]
+               "-f", "rawvideo", "-pix_fmt", "rgba" if feed == "rgba" else "rgb24", "-s", f"{w}x{h}",
+               "-framerate", str(rate), "-i", "-", "-an", "-c:v", "libx264", *x264, *graph, "-movflags", "+faststart",
+               "-f", "mp4", str(path)]
     ffmpeg = subprocess.Popen(command, stdin=subprocess.PIPE)
     assert ffmpeg.stdin is not None
     buffer = np.empty((h, w, 3), np.uint8)
@@ -140,6 +143,8 @@ OPTIONS: list[tuple[str, list[str], str, str]] = [  # name, x264 options, feed, 
                                                 "-threads", "1"], "reuse", VF_709),
     ("veryfast, animation, crf 18, pre-composited", ["-preset", "veryfast", "-tune", "animation", "-crf", "18"],
      "rgb", VF_709),
+    ("veryfast, animation, crf 18, RGBA: ffmpeg overlays", ["-preset", "veryfast", "-tune", "animation", "-crf",
+                                                             "18"], "rgba", VF_709),
     ("veryfast, animation, crf 18, untagged BT.601", ["-preset", "veryfast", "-tune", "animation", "-crf", "18"],
      "reuse", "format=yuv420p"),
     ("veryfast, animation, crf 20", ["-preset", "veryfast", "-tune", "animation", "-crf", "20"], "reuse", VF_709),
