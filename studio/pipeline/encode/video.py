@@ -12,8 +12,9 @@ a frame) for a file 1 % larger at 0.7 dB less PSNR (37.9 dB at CRF 18); ``superf
 faster still but make files 2-3× larger; ``-threads`` 1 or 2 changed nothing measurable. Frames reach ffmpeg's
 stdin as rgb24 composited into a few reused buffers, written by a thread of their own so that the pipe's copies
 and waits (0.5-1.1 s of a 4-7 s render + export of 504 frames, timed on the calling thread) overlap the caller's
-rendering: 3.94 against 4.08 s median, 5 of 7 paired runs faster, with both cores already busy (load 3.4; not
-yet measured on a quiet machine). The conversion to BT.709 yuv420p stays in ffmpeg, on its threads;
+rendering. With both cores already busy (load 3.3-3.4; not yet measured on a quiet machine) that was small: two
+sets of 7 interleaved pairs, medians 3.94 against 4.08 s and 3.70 against 3.69 s, the thread faster in 11 of the 14
+pairs, by 3-5 % on average. The conversion to BT.709 yuv420p stays in ffmpeg, on its threads;
 compositing stays here (0.2-0.4 ms a frame, with the project's one rounding rule): RGBA piped to ffmpeg's overlay
 filter was no faster (1.28 against 1.17 s median) and cost ffmpeg 0.2 ms more CPU a frame.
 """
