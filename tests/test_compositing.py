@@ -121,3 +121,16 @@ def test_strokes_at_part_opacity_and_the_eraser_blend_by_the_same_rule() -> None
 
     partly = draw_stroke(drawn.copy(), eraser, paper)
     assert partly[4, 20].tolist() == over(np.array([[[30, 30, 30, 128]]], np.uint8), (10, 10, 10))[0, 0].tolist()
+
+
+def test_unpremultiply_is_the_rounded_division_on_every_premultiplied_value() -> None:
+    """Every (colour, alpha) a premultiplied image can hold (colour ≤ alpha): (c · 255 + a // 2) // a, at most 255."""
+    c, a = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    valid = c <= a
+    rgba = np.zeros((int(valid.sum()), 1, 4), np.uint8)
+    rgba[:, 0, 0] = rgba[:, 0, 1] = rgba[:, 0, 2] = c[valid]
+    rgba[:, 0, 3] = a[valid]
+    out = unpremultiply(rgba.copy())[:, 0, 0].astype(int)
+    cv, av = c[valid], a[valid]
+    expected = np.where(av == 0, cv, np.minimum((cv * 255 + av // 2) // np.maximum(av, 1), 255))
+    np.testing.assert_array_equal(out, expected)
