@@ -254,4 +254,5 @@ def start_gesture(tool: Tool, doc: Document, edits: CanvasEdits, at: Pointer, sc
 
 
 __all__ = ["Box", "BoxGesture", "CanvasEdits", "Gesture", "Hit", "HitKind", "JointGesture", "Live", "MaskGesture",
-           "Pen", "Pointer", "Stroke", "StrokeGesture", "Tool", "box_hit", "handle_points", "joint_hit", "start_gesture"]
+           "Pen", "Pointer", "Stroke", "StrokeGesture", "Tool", "box_hit", "handle_points", "joint_hit",
+           "start_gesture"]

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from studio.pipeline.motion.bvh import Bvh, read_bvh
-from studio.pipeline.motion.config import ConfigError, MotionConfig, RetargetConfig, read_motion_config, read_retarget_config
+from studio.pipeline.motion.config import (ConfigError, MotionConfig, RetargetConfig, read_motion_config,
+                                          read_retarget_config)
 
 if TYPE_CHECKING:  # `studio motions` lists the clips without loading cv2 and numba, which a Character brings
     from studio.pipeline.character import Character

@@ -72,8 +72,9 @@ def exchange(url: str, method: str = "GET", body: bytes | None = None, headers: 
         response = conn.getresponse()
         return response.status, _read_capped(response, url, max_bytes)
     except (TimeoutError, socket.timeout):
-        raise ReplyLimitError(f"No complete reply from {url} within {allowed or deadline:g} s: the server is overloaded or "
-                              "stalled, or its model is still loading; try again, or allow it more time.") from None
+        raise ReplyLimitError(f"No complete reply from {url} within {allowed or deadline:g} s: the server is "
+                              "overloaded or stalled, or its model is still loading; try again, or allow it more "
+                              "time.") from None
     finally:
         conn.close()
         sock.close()
