@@ -38,6 +38,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     wheel = next((base / "dist").glob("*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "studio/motions/wave.bvh" in names and "studio/resources/pose_embedded.pt" in names
+    assert "studio/resources/pose_embedded.onnx" in names and "studio/resources/pose_embedded.onnx.sha256" in names
 
     env_dir = base / "venv"
     venv.EnvBuilder(with_pip=False).create(env_dir)

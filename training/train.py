@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from studio.pipeline.pose.decode import COCO_FLIP_PAIRS, MEAN, STD, box_center_size, crop_matrix  # noqa: E402
-from studio.pipeline.pose.embedded import HEATMAP_WH, INPUT_WH, WEIGHTS, build_network, save_weights  # noqa: E402
+from studio.pipeline.pose.embedded import (HEATMAP_WH, INPUT_WH, WEIGHTS, build_network, export_onnx,  # noqa: E402
+                                           save_weights)
 
 WORK = ROOT / ".train"
 SIGMA = 1.0  # heatmap px
@@ -193,6 +194,11 @@ def main() -> None:
         meta = {"epoch": state["epoch"], "epochs": args.epochs, "seed": args.seed, "train": args.train,
                 "val": args.val, **scores}
         save_weights(net, args.out, meta)
+        try:  # the studio runs this copy without torch; without the onnx package, it keeps to torch
+            export_onnx(net, args.out)
+        except (ImportError, RuntimeError) as exc:  # torch.onnx's OnnxExporterError is a RuntimeError
+            print(f"note: no ONNX export ({exc}): pip install onnx, or the studio will need torch for this model")
+        net.train()
         write_model_card(args.out.with_suffix(".md"), meta)
         print(f"epoch {state['epoch']}/{args.epochs} loss {np.mean(losses):.3f} val error {scores['error_pct']:.2f}% "
               f"PCK@5% {scores['pck5']:.3f} PCK@10% {scores['pck10']:.3f} "
@@ -220,6 +226,9 @@ def write_model_card(path: Path, meta: dict[str, Any], real: str = "") -> None:
         "- Input: the box padded 1.25× to 3:4, warped to 96×128 RGB (ImageNet mean/std).",
         "- Encoder of four stride-2 conv-BN-ReLU stages (32, 64, 128, 256 channels), decoder of two upsampling "
         "stages with skip connections, 1×1 head: 17 heatmaps at 24×32. About 1.9 M parameters, 7.7 MB.",
+        "- Runtime: the weights also ship exported to ONNX (pose_embedded.onnx, written by train.py with the onnx "
+        "package), which OpenCV runs without torch; its record (pose_embedded.onnx.sha256) names its own sha256 and "
+        "the .pt's, so a damaged or stale export is never run (torch then runs the .pt).",
         "- Decoding (studio/pipeline/pose/embedded.py): flip test (the crop and its mirror image in one batch, "
         "the mirrored heatmaps moved back 0.75 px, the exact mirror at stride 4, and averaged), then limb-aware "
         "peaks (studio/pipeline/pose/limbs.py): where an elbow, hand, knee or foot has a second peak at least 0.8 as strong, the one nearest its parent joint wins and the joint is "
