@@ -20,7 +20,7 @@ SHARED = ROOT.parent / "shared" / "data"
 SHARED_REASON = "../shared/data is not present (it is not part of a user's clone)"
 
 # Fixture modules (tests/ is on sys.path): their fixtures are found by name, with no import in the test files.
-pytest_plugins = ["s3_fixture"]
+pytest_plugins = ["s3_fixture", "window_fixture"]
 
 
 @pytest.fixture(scope="session")

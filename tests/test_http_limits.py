@@ -25,6 +25,16 @@ PAGE = np.full((40, 30, 3), 255, np.uint8)
 DRIP = 0.2  # s between bytes; each dripped reply below would take 8 s or more to arrive whole
 
 
+def _drip_reply(h: Handler, whole: threading.Event) -> None:
+    """A 42-byte JSON reply whose headers come at once and whose body drips; ``whole`` is set if it all went out."""
+    body = b" " * 40 + b"[]"
+    h.send_response(200)
+    h.send_header("Content-Length", str(len(body)))
+    h.end_headers()
+    if drip(h, body, DRIP):
+        whole.set()
+
+
 def test_a_body_dripped_byte_by_byte_ends_at_the_deadline() -> None:
     """Every byte comes well within a per-read timeout; the reply as a whole never comes within the deadline."""
     calls: list[str] = []
@@ -32,12 +42,7 @@ def test_a_body_dripped_byte_by_byte_ends_at_the_deadline() -> None:
 
     def respond(h: Handler) -> None:
         calls.append(h.path)
-        body = b" " * 40 + b"[]"
-        h.send_response(200)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        if drip(h, body, DRIP):
-            whole.set()
+        _drip_reply(h, whole)
 
     with stub_server(respond) as url:
         with pytest.raises(ReplyLimitError, match=r"^No complete reply from http://127\.0\.0\.1:\d+/predictions/"
@@ -132,12 +137,7 @@ def test_cli_annotate_takes_a_deadline_and_says_why_it_stopped(tmp_path, capsys)
     whole = threading.Event()
 
     def respond(h: Handler) -> None:
-        body = b" " * 40 + b"[]"
-        h.send_response(200)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        if drip(h, body, DRIP):
-            whole.set()
+        _drip_reply(h, whole)
 
     drawing = tmp_path / "d.png"
     Image.new("RGB", (60, 80), "white").save(drawing)

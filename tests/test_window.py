@@ -27,17 +27,6 @@ def wait_until(qtbot: Any, condition: Callable[[], bool], timeout_s: float = 30.
     qtbot.waitUntil(condition, timeout=int(timeout_s * 1000))
 
 
-@pytest.fixture
-def window(qtbot: Any) -> Any:
-    _, w = create_app(settings=AppSettings())
-    w.show()
-    assert wait_for_preview(w), w.banner.label.text()
-    yield w
-    w.controller.forget_changes()  # no "save changes?" prompt: it would wait for a click forever
-    w.close()
-    w.deleteLater()
-
-
 def _drag(canvas: Any, start: QPoint, end: QPoint, steps: int = 6) -> None:
     QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
     for i in range(1, steps + 1):

@@ -25,17 +25,6 @@ pytestmark = pytest.mark.slow  # end to end: the real window, offscreen
 BANNER_LIMIT = 300  # a sentence or two; the reason itself is cut at loading.MESSAGE_LIMIT
 
 
-@pytest.fixture
-def window(qtbot: Any) -> Any:
-    _, w = create_app(settings=AppSettings())
-    w.show()
-    assert wait_for_preview(w), w.banner.label.text()
-    yield w
-    w.controller.forget_changes()  # no "save changes?" prompt: it would wait for a click forever
-    w.close()
-    w.deleteLater()
-
-
 def _still_works(window: Any, tmp_path: Path) -> None:
     """The sample is still there, unchanged, and the window opens the next (good) file."""
     c = window.controller

@@ -20,7 +20,7 @@ from studio.core.document import Document, ExportSettings, PreviewSettings, Skel
 from studio.core.render import MAX_FRAMES  # a project asks for no more frames than a render allows
 from studio.pipeline.files.atomic import atomic_write_path
 from studio.pipeline.files.capped_read import NotRegularFileError, open_regular
-from studio.pipeline.intake.images import MAX_PIXELS
+from studio.pipeline.intake.images import MAX_PIXELS, ImageError, decode_capped
 from studio.pipeline.intake.strokes import Stroke
 from studio.pipeline.quoting import clip, excerpt
 
@@ -196,12 +196,9 @@ def _image(data: bytes, name: str, size: tuple[int, int], flags: int) -> np.ndar
     if struct.unpack(">II", data[16:24]) != size:
         raise _Bad(f"{name} is {struct.unpack('>II', data[16:24])} px, the drawing is {size} (width, height)")
     try:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
-    except cv2.error:
-        image = None
-    if image is None:
-        raise _Bad(f"{name} is a damaged PNG image")
-    return image
+        return decode_capped(data, flags, name)
+    except ImageError:
+        raise _Bad(f"{name} is a damaged PNG image") from None
 
 
 def _skeleton(value: Any) -> Skeleton | None:
