@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from training.figures import COCO, STYLES, Figure, generate, main, make_batch, make_figure
+from training.figures import (AXES, CLOTHING, COCO, HELD_OUT, IN_STYLE, STYLES, Families, Figure, generate, main,
+                              make_batch, make_figure, out_of_style)
 
 N = 200
 
@@ -91,3 +92,52 @@ def test_the_contact_sheet(tmp_path: Path) -> None:
     assert main(["--sheet", str(out), "--n", "3", "--size", "96"]) == 0
     sheet = cv2.imread(str(out))
     assert sheet is not None and sheet.shape == (96, 6 * 96, 3)
+
+
+def test_the_in_style_set_never_draws_a_held_out_family() -> None:
+    seen: dict[str, set[str]] = {axis: set() for axis in AXES}
+    for i in range(120):
+        f = generate(np.random.default_rng([12, i]), 96, IN_STYLE)
+        for axis, option in f.families.items():
+            seen[axis].add(option)
+        assert not any(f.families[axis] == option for axis, option in HELD_OUT.items()), f.families
+    for axis, option in HELD_OUT.items():  # everything else does occur
+        assert seen[axis] == set(AXES[axis]) - {option}, axis
+
+
+def test_an_out_of_style_set_always_draws_its_family() -> None:
+    for axis, option in HELD_OUT.items():
+        families = out_of_style(axis)
+        for i in range(6):
+            f = generate(np.random.default_rng([13, i]), 96, families)
+            assert f.families[axis] == option
+            if axis == "clothing":  # clothes need a torso: a stick figure or tadpole has none
+                assert f.style in ("outlined", "filled")
+    with pytest.raises(ValueError, match="no style is allowed"):
+        Families(exclude={"style": frozenset(STYLES)}).choose(np.random.default_rng(0), "style")
+
+
+def test_the_variety_children_draw_occurs(figures: list[Figure]) -> None:
+    traits = [t for f in figures for t in f.traits]
+    for trait in ("cape", "hat", "animal", "side view", "two figures", "at the edge", "cross", "hips",
+                  "under-drawing"):
+        assert traits.count(trait) >= 2, (trait, traits.count(trait))
+    assert {f.families["clothing"] for f in figures} == set(CLOTHING)
+
+
+def test_hands_on_hips_end_at_the_body_and_arms_across_it_turn_in(figures: list[Figure]) -> None:
+    for f in figures:
+        kp = f.keypoints
+        hips_y = kp[11:13, 1].mean()
+        if "hips" in f.traits:  # the hands are down at the waist, between the shoulders and the hips
+            assert (kp[9:11, 1] > kp[5:7, 1].min()).all() and (kp[9:11, 1] < hips_y + 3).all()
+        if "cross" in f.traits and "side view" not in f.traits:  # a forearm turns in, across the body
+            assert kp[9, 0] < kp[7, 0] or kp[10, 0] > kp[8, 0]
+
+
+def test_a_figure_at_the_edge_touches_the_picture_edge(figures: list[Figure]) -> None:
+    edged = [f for f in figures if "at the edge" in f.traits and "two figures" not in f.traits]
+    assert edged
+    for f in edged:
+        left, top, right, bottom = f.box
+        assert min(left, top) <= 1 or max(right, bottom) >= 255

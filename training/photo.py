@@ -9,8 +9,9 @@ import numpy as np
 from training.sketch import BRIGHT, TAU, Sketch, apply_homography
 
 
-def place_on_photo(rng: np.random.Generator, pts: np.ndarray, size: int) -> tuple[np.ndarray, float]:
-    """Paper frame → photo (3, 3): random scale, place, rotation and mild perspective, keeping pts (n, 2) inside."""
+def place_on_photo(rng: np.random.Generator, pts: np.ndarray, size: int, edge: bool = False) -> tuple[np.ndarray, float]:
+    """Paper frame → photo (3, 3): random scale, place, rotation and mild perspective, keeping pts (n, 2) inside;
+    ``edge``: the drawing touches one side of the picture (a tight crop, or a figure drawn to the page's edge)."""
     lo, hi = pts.min(0), pts.max(0)
     s, th = size * rng.uniform(.45, .9) / (hi - lo).max(), np.radians(np.clip(rng.normal(0, 6), -15, 15))
     m = np.array([[s * np.cos(th), -s * np.sin(th), 0], [s * np.sin(th), s * np.cos(th), 0], [0, 0, 1]])
@@ -23,6 +24,9 @@ def place_on_photo(rng: np.random.Generator, pts: np.ndarray, size: int) -> tupl
         m, s = np.diag([fit, fit, 1]) @ m, s * fit
     q = apply_homography(m, pts)
     t = rng.uniform(margin - q.min(0), np.maximum(margin - q.min(0), size - margin - q.max(0)))
+    if edge:
+        axis = int(rng.integers(2))
+        t[axis] = -q.min(0)[axis] if rng.random() < .5 else size - 1 - q.max(0)[axis]
     return np.array([[1, 0, t[0]], [0, 1, t[1]], [0, 0, 1]]) @ m, s
 
 
@@ -30,8 +34,8 @@ PAPERS = ("plain", "ruled", "squared")
 
 
 def paper(rng: np.random.Generator, sk: Sketch, h: np.ndarray, s: float, pts: np.ndarray,
-          size: int) -> tuple[np.ndarray, str]:
-    """The page on a table as the photo sees it, (size, size, 3) float32 0..1, and its kind (PAPERS); ruled or
+          size: int, kind: int) -> np.ndarray:
+    """The page on a table as the photo sees it, (size, size, 3) float32 0..1, of kind PAPERS[kind]; ruled or
     squared lines go into sk."""
     lo, hi = pts.min(0), pts.max(0)
     view = apply_homography(np.linalg.inv(h), np.array([(0, 0), (size, 0), (size, size), (0, size)], float))
@@ -44,7 +48,6 @@ def paper(rng: np.random.Generator, sk: Sketch, h: np.ndarray, s: float, pts: np
     tint = (1, .96, .86) if rng.random() < .3 else BRIGHT[rng.integers(len(BRIGHT))] * .25 + .75 if rng.random() < .08 else (1, 1, 1)
     corners = apply_homography(h, np.array([a, (b[0], a[1]), b, (a[0], b[1])]))
     cv2.fillPoly(img, [np.round(corners * 4).astype(np.int32)], (rng.uniform(.88, 1) * np.array(tint)).tolist(), cv2.LINE_AA, 2)
-    kind = rng.choice(3, p=(.6, .25, .15))  # plain, ruled, squared
     if kind:
         pen = sk.pen((.5, .65, .9) if rng.random() < .7 else (.6, .6, .6), rng.uniform(.3, .7), 0.0, figure=False)
         step = (rng.uniform(12, 22) if kind == 1 else rng.uniform(7, 13)) * size / 256 / s
@@ -52,7 +55,7 @@ def paper(rng: np.random.Generator, sk: Sketch, h: np.ndarray, s: float, pts: np
             sk.ops.append(("line", np.array([(a[0], y), (b[0], y)]), pen, 1.0, None))
         for x in np.arange(a[0] + rng.uniform(0, step), b[0], step) if kind == 2 else ():
             sk.ops.append(("line", np.array([(x, a[1]), (x, b[1])]), pen, 1.0, None))
-    return img, PAPERS[kind]
+    return img
 
 
 def photograph(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:

@@ -34,9 +34,11 @@ def apply_homography(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return q[:, :2] / q[:, 2:3]
 
 
-def pick_tool(rng: np.random.Generator) -> tuple[np.ndarray, float, float, float]:
-    """An outline tool (pencil, pen, marker, crayon): colour (3,) 0..1, opacity, grain 0..1, width px at 256²."""
-    kind = rng.choice(4, p=(.25, .2, .25, .3))
+TOOLS = ("pencil", "pen", "marker", "crayon")
+
+
+def pick_tool(rng: np.random.Generator, kind: int) -> tuple[np.ndarray, float, float, float]:
+    """An outline tool of kind TOOLS[kind]: colour (3,) 0..1, opacity, grain 0..1, width px at 256²."""
     if kind == 0:
         return np.full(3, rng.uniform(.2, .45)), rng.uniform(.55, .9), .5, rng.uniform(1, 2.2)
     if kind == 1:

@@ -42,12 +42,14 @@ for _a, _b in COCO_FLIP_PAIRS:
     FLIP[_a], FLIP[_b] = _b, _a
 
 
-def _sample(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One generated figure, cropped: (128, 96, 3) uint8 and (17, 3) float32 [x, y, visible] in heatmap px."""
-    from training.figures import make_figure
+def _sample(job: tuple[int, str]) -> tuple[np.ndarray, np.ndarray]:
+    """One generated figure (seed, families: "all" or "in-style"), cropped: (128, 96, 3) uint8 and (17, 3) float32
+    [x, y, visible] in heatmap px."""
+    from training.figures import ALL, IN_STYLE, make_figure
 
+    seed, families = job
     rng = np.random.default_rng(seed)
-    image, keypoints, box = make_figure(rng, 256)
+    image, keypoints, box = make_figure(rng, 256, IN_STYLE if families == "in-style" else ALL)
     left, top, right, bottom = (float(v) for v in box)
     w, h = right - left, bottom - top
     jitter = rng.normal(0, 0.06, 4) * [w, h, w, h]  # detectors' boxes are a little off
@@ -62,17 +64,19 @@ def _sample(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return crop, np.concatenate([xy, keypoints[:, 2:3]], axis=1).astype(np.float32)
 
 
-def dataset(seed: int, n: int, work: Path = WORK, workers: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """n cropped figures from ``seed`` (cached in ``work``): images (n, 128, 96, 3) uint8, keypoints (n, 17, 3)."""
+def dataset(seed: int, n: int, work: Path = WORK, workers: int = 2,
+            families: str = "all") -> tuple[np.ndarray, np.ndarray]:
+    """n cropped figures from ``seed`` (cached in ``work``): images (n, 128, 96, 3) uint8, keypoints (n, 17, 3).
+    families "in-style" leaves out training.figures.HELD_OUT (the leave-style-out model)."""
     work.mkdir(parents=True, exist_ok=True)
-    cache = work / f"data-{seed}-{n}.npz"
+    cache = work / f"data-{seed}-{n}{'' if families == 'all' else '-' + families}.npz"
     if cache.is_file():
         data = np.load(cache)
         return data["images"], data["keypoints"]
     started = time.perf_counter()
     seeds = [seed * 1_000_003 + i for i in range(n)]
     with Pool(workers) as pool:
-        samples = pool.map(_sample, seeds, chunksize=64)
+        samples = pool.map(_sample, [(seed, families) for seed in seeds], chunksize=64)
     images = np.stack([s[0] for s in samples])
     keypoints = np.stack([s[1] for s in samples])
     np.savez(cache, images=images, keypoints=keypoints)
@@ -136,14 +140,17 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=0, help="stop (with a checkpoint) after this long")
     parser.add_argument("--out", type=Path, default=WEIGHTS)
     parser.add_argument("--work", type=Path, default=WORK, help="data cache and checkpoint folder")
+    parser.add_argument("--families", choices=("all", "in-style"), default="all",
+                        help="in-style: leave out training.figures.HELD_OUT (the leave-style-out model, for evaluation)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (and data workers)")
     args = parser.parse_args()
     import torch
 
     torch.manual_seed(args.seed)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     work: Path = args.work
-    images, keypoints = dataset(args.seed, args.train, work)
-    val_images, val_keypoints = dataset(args.seed + 1_000, args.val, work)
+    images, keypoints = dataset(args.seed, args.train, work, args.threads, args.families)
+    val_images, val_keypoints = dataset(args.seed + 1_000, args.val, work, args.threads, args.families)
     net = build_network()
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     steps_per_epoch = len(images) // args.batch
@@ -192,7 +199,7 @@ def main() -> None:
         state["best"] = scores
         save_checkpoint()
         meta = {"epoch": state["epoch"], "epochs": args.epochs, "seed": args.seed, "train": args.train,
-                "val": args.val, **scores}
+                "val": args.val, "families": args.families, **scores}
         save_weights(net, args.out, meta)
         try:  # the studio runs this copy without torch; without the onnx package, it keeps to torch
             export_onnx(net, args.out)
