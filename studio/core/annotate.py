@@ -10,13 +10,13 @@ import cv2
 import numpy as np
 
 from studio.pipeline.files.atomic import atomic_write_dir, atomic_write_path
-from studio.pipeline.intake.box import box_overlaps, clamp_box, crop
+from studio.pipeline.intake.box import box_overlaps
 from studio.pipeline.character import Character, write_character
 from studio.pipeline.intake.images import LoadedImage, read_image
-from studio.pipeline.pose.manual import ManualBackend, snap_inside
+from studio.pipeline.pose.manual import ManualBackend
 from studio.pipeline.pose.backend import (AD_SKELETON, UNSURE_SCORE, BackendError, Box, PoseBackend, check_box,
                                   check_detections, check_keypoints, coco_to_ad)
-from studio.pipeline.intake.segment import segment_figure
+from studio.pipeline.pose.refine import REFINE_STEPS, figure_crop, refine_in_box, snap_inside
 from studio.pipeline.progress import Cancel
 
 StageProgress = Callable[[str], None]
@@ -30,7 +30,7 @@ class Annotation:
     image: LoadedImage
     box: Box
     character: Character
-    keypoints: np.ndarray  # (17, 3) COCO keypoints in working-image px
+    keypoints: np.ndarray  # (17, 3) COCO keypoints in working-image px, refined on the mask (refine.REFINE_STEPS)
     notes: list[str] = field(default_factory=list)
     unsure: tuple[str, ...] = ()  # AD joints the backend scored below UNSURE_SCORE: the user should check them
 
@@ -119,19 +119,17 @@ def annotate_image(image: LoadedImage, backend: PoseBackend, box: Box | None = N
         box = detections[0].box
     elif not box_overlaps(check_box(box), w, h):
         raise ValueError(f"the box {_fmt(box)} lies outside the {w}×{h} px image (the size the studio works at)")
-    box = tuple(float(round(v)) for v in clamp_box(box, w, h))  # type: ignore[assignment]
     say("cutting out the figure")
-    cut = crop(image.rgb, box)
-    mask = segment_figure(cut)
+    box, cut, mask = figure_crop(image.rgb, box)
     say(f"placing the skeleton ({backend.name})")
     result = backend.pose(image.rgb, box)
     check_keypoints(result.keypoints, box, backend.name)
     notes.extend(result.notes)
-    names, parents, locs = coco_to_ad(result.keypoints)
+    keypoints = refine_in_box(result.keypoints, mask, box, REFINE_STEPS)
+    names, parents, locs = coco_to_ad(keypoints)
     local = locs - np.array(box[:2])
     local = np.clip(local, 0, [cut.shape[1] - 1, cut.shape[0] - 1])
-    local = snap_inside(local, mask)
-    local = np.round(local)
+    local = np.round(snap_inside(local, mask))  # root, hip and torso average two joints: off the mask between them
     low = [name for name, score in zip(names, _joint_scores(result.keypoints)) if 0 < score < UNSURE_SCORE]
     if low:
         notes.append(f"low confidence: check {', '.join(n.replace('_', ' ') for n in joints_to_name(low))}")
@@ -139,7 +137,7 @@ def annotate_image(image: LoadedImage, backend: PoseBackend, box: Box | None = N
     texture = np.dstack([cut, mask])
     character = Character(names, tuple(-1 if p is None else index[p] for p in parents), local, texture, mask,
                           tuple(int(v) for v in box), image.source)  # type: ignore[arg-type]
-    return Annotation(image, box, character, result.keypoints, notes, tuple(low))
+    return Annotation(image, box, character, keypoints, notes, tuple(low))
 
 
 def joints_to_name(names: list[str] | tuple[str, ...]) -> list[str]:

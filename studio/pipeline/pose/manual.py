@@ -28,20 +28,6 @@ def template_keypoints(box: Box) -> np.ndarray:
     return np.hstack([xy, np.zeros((17, 1))])
 
 
-def snap_inside(points: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(n, 2) points moved onto the nearest mask pixel where they fall outside it (px, x right)."""
-    inside = np.argwhere(mask > 0)[:, ::-1].astype(float)
-    if not len(inside):
-        return np.asarray(points, float).copy()
-    out = np.asarray(points, float).copy()
-    h, w = mask.shape
-    for i, (x, y) in enumerate(out):
-        xi, yi = int(round(min(max(x, 0), w - 1))), int(round(min(max(y, 0), h - 1)))
-        if mask[yi, xi] == 0:
-            out[i] = inside[np.argmin(((inside - (x, y)) ** 2).sum(axis=1))]
-    return out
-
-
 class ManualBackend:
     """No model: the classical box finder and the default skeleton, so the user can drag joints at once."""
 
