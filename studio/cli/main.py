@@ -76,10 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", "-v", action="store_true", help="show tracebacks and extra detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    render = sub.add_parser("render", help="animate a character folder with a motion and export GIF/MP4/PNGs")
+    render = sub.add_parser("render", help="animate a character folder with a motion and export GIF/MP4/WebM/APNG, "
+                                           "PNG frames or a sprite sheet")
     render.add_argument("character", help="AD character folder (char_cfg.yaml, texture.png, mask.png), or 'sample'")
-    render.add_argument("--motion", "-m", required=True,
-                        help="bundled motion NAME (see 'studio motions'), a FILE.bvh, or an AD MOTION_CFG.yaml")
+    render.add_argument("--motion", "-m", required=True, action="append",
+                        help="bundled motion NAME (see 'studio motions'), a FILE.bvh, or an AD MOTION_CFG.yaml; "
+                             "with --sheet, repeat it to put several motions in one sheet, one tag each")
     render.add_argument("--retarget", "-r", help="AD retarget config .yaml (default: automatic mapping)")
     render.add_argument("--bvh", help="BVH file to use with a motion config whose filepath does not resolve")
     render.add_argument("--frames", "-n", type=_positive,
@@ -90,7 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--camera", choices=("ad", "fit"), default="ad",
                         help="'ad': AnimatedDrawings' framing, kept in frame (default); 'fit': fill the canvas")
     render.add_argument("--dump-rig", metavar="FILE.json", help="also write the per-frame rig (ad_ref_v1 format)")
-    render.add_argument("--output", "-o", required=True, help="OUT.gif, OUT.mp4, or a folder for PNG frames")
+    render.add_argument("--output", "-o", required=True,
+                        help="OUT.gif, OUT.mp4, OUT.webm (VP9 with alpha), OUT.apng, OUT.png with --sheet, or a folder "
+                             "for PNG frames")
+    render.add_argument("--sheet", action="store_true",
+                        help="write a sprite sheet: OUT.png holding every frame, and OUT.json (TexturePacker/Aseprite "
+                             "hash: frames, durations, a tag per motion)")
+    render.add_argument("--packed", action="store_true",
+                        help="with --sheet: trim each frame's transparent margins and pack them tightly")
     render.add_argument("--force", action="store_true", help="replace an output even when it is read-only")
     render.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
@@ -162,10 +171,11 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from studio.core.render import parse_background
     from studio.core.render_job import RenderRequest, render_to_file
 
-    request = RenderRequest(character=args.character, motion=args.motion, retarget=args.retarget, bvh=args.bvh,
+    request = RenderRequest(character=args.character, motion=args.motion[0], retarget=args.retarget, bvh=args.bvh,
                             frames=args.frames, size=args.size, background=parse_background(args.background),
                             camera=args.camera, output=Path(args.output),
-                            dump_rig=Path(args.dump_rig) if args.dump_rig else None)
+                            dump_rig=Path(args.dump_rig) if args.dump_rig else None, sheet=args.sheet,
+                            packed=args.packed, more_motions=tuple(args.motion[1:]))
     bar = TerminalProgress("rendering", sys.stderr)
     started = time.perf_counter()
     try:
@@ -179,8 +189,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if len(shown) < len(result.notes):
         print(f"note: {len(result.notes) - len(shown)} more notes on the motion mapping with --verbose",
               file=sys.stderr)
-    print(f"wrote {result.output} ({result.frames} frames, {result.frame_time * 1000:.1f} ms/frame, "
-          f"{result.width}x{result.height}) in {time.perf_counter() - started:.2f} s")
+    written = " and ".join(str(p) for p in result.files)
+    timing = f"{len(args.motion)} motions" if len(args.motion) > 1 else f"{result.frame_time * 1000:.1f} ms/frame"
+    print(f"wrote {written} ({result.frames} frames, {timing}, {result.width}x{result.height}) in "
+          f"{time.perf_counter() - started:.2f} s")
     if verbose:
         for stage, seconds in result.timings.items():
             print(f"  {stage:<22} {seconds * 1000:9.1f} ms", file=sys.stderr)

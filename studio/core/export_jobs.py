@@ -1,4 +1,5 @@
-"""Exports from the studio: one motion to a GIF, MP4 or PNG folder, all motions with results.json, and estimates."""
+"""Exports from the studio: one motion to any export format (render_job.EXPORT_FORMATS), all motions with
+results.json, and estimates."""
 
 from __future__ import annotations
 
@@ -13,36 +14,45 @@ from studio.core.document import ExportSettings
 from studio.core.motion_source import load_motion
 from studio.pipeline.files.atomic import ExportCancelled, atomic_write_path
 from studio.pipeline.character import Character
-from studio.pipeline.encode.gif import GIF_MAX_FPS, gif_safe_frame_count
+from studio.pipeline.encode.gif import gif_safe_frame_count
 from studio.pipeline.deform.rig import Rig
 from studio.pipeline.progress import Cancel, Progress
 from studio.core.render import Animation, parse_background
-from studio.core.render_job import export_animation
-SUFFIX = {"gif": ".gif", "mp4": ".mp4", "png": ""}
+from studio.core.render_job import EXPORT_FORMATS, export_animation, output_files
+
+SUFFIX = {kind: f.suffix for kind, f in EXPORT_FORMATS.items()}
 
 
 def export_animation_for(character: Character, motion: str, settings: ExportSettings, frames: int | None,
                          rig: Rig | None = None) -> Animation:
-    """The Animation an export writes: the export's size and frame count (GIFs capped at 50 fps)."""
+    """The Animation an export writes: the export's size and frame count (GIFs capped at 50 fps, APNGs at 90)."""
     source = load_motion(motion, character)
     return Animation(character, source, (settings.size, settings.size), settings.frames or frames, rig=rig,
-                     max_fps=GIF_MAX_FPS if settings.kind == "gif" else None)
+                     max_fps=EXPORT_FORMATS[settings.kind].max_fps)
+
+
+def motion_name(motion: str) -> str:
+    """A motion's name for files and sprite sheet tags: 'dab' for 'dab', 'dab.motion.yaml' or '/x/dab.bvh'."""
+    return Path(motion).stem.removesuffix(".motion")
 
 
 def export_motion(character: Character, motion: str, settings: ExportSettings, output: Path,
                   frames: int | None = None, rig: Rig | None = None, progress: Progress | None = None,
                   cancel: Cancel | None = None) -> Path:
-    """Write ``motion`` on ``character`` to ``output`` (atomic: a cancelled export leaves nothing)."""
+    """Write ``motion`` on ``character`` to ``output`` as ``settings.kind`` (atomic: a cancelled export leaves
+    nothing). Returns ``output``; ``output_files`` names every file written (a sprite sheet's JSON too)."""
     animation = export_animation_for(character, motion, settings, frames, rig)
-    export_animation(animation, Path(output), parse_background(settings.background), progress, cancel)
+    export_animation(animation, Path(output), parse_background(settings.background), progress, cancel,
+                     settings.kind, motion_name(motion))
     return Path(output)
 
 
 def export_all(character: Character, motions: list[str], settings: ExportSettings, folder: Path,
                frames: int | None = None, progress: Progress | None = None, cancel: Cancel | None = None,
                ) -> dict[str, str]:
-    """Every motion into ``folder`` as NAME.gif (or .mp4, or NAME/ PNG frames), plus results.json mapping
-    ``{motion: file name}``. The rig is built once. Progress counts frames over all motions."""
+    """Every motion into ``folder`` as NAME.gif (or NAME.mp4, NAME/ PNG frames, NAME.webm, NAME.apng, NAME.png and
+    NAME.json for a sprite sheet), plus results.json mapping ``{motion: file name}``. The rig is built once.
+    Progress counts frames over all motions."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rig = Rig.build(character)
@@ -51,16 +61,16 @@ def export_all(character: Character, motions: list[str], settings: ExportSetting
     background = parse_background(settings.background)
     results: dict[str, str] = {}
     for motion, animation in animations.items():
-        name = Path(motion).stem.removesuffix(".motion") + SUFFIX[settings.kind]
+        name = motion_name(motion) + SUFFIX[settings.kind]
         base = done
 
         def step(k: int, n: int, base: int = base) -> None:
             if progress is not None:
                 progress(base + k, total)
 
-        export_animation(animation, folder / name, background, step, cancel)
+        export_animation(animation, folder / name, background, step, cancel, settings.kind, motion_name(motion))
         done += animation.n_frames
-        results[Path(motion).stem.removesuffix(".motion")] = name
+        results[motion_name(motion)] = name
     with atomic_write_path(folder / "results.json") as tmp:
         tmp.write_text(json.dumps(results, indent=2) + "\n")
     return results
@@ -97,9 +107,9 @@ class _Run:
 
 def estimate_export(animation: Animation, kind: str = "gif", background: str = "transparent", run: int = 12,
                     cancel: Cancel | None = None) -> Estimate:
-    """Estimate exporting ``animation`` as ``kind`` (gif, mp4 or png; GIFs capped at 50 fps, as the export caps
-    them) by really writing two short runs of ``run`` consecutive frames (from the start and the middle) with the
-    product's writer.
+    """Estimate exporting ``animation`` as ``kind`` (a key of EXPORT_FORMATS; GIFs capped at 50 fps and APNGs at 90,
+    as the export caps them) by really writing two short runs of ``run`` consecutive frames (from the start and the
+    middle) with the product's writer.
 
     Time: what ``export_motion`` will spend, measured: building the rig (done here too), retargeting and framing
     (as timed when ``animation`` was built), then the runs' per-file and steady per-frame costs. Each run follows
@@ -107,8 +117,8 @@ def estimate_export(animation: Animation, kind: str = "gif", background: str = "
     cost is not scaled up: runs of 4 frames that each quantised the texture once put a 0.6 s GIF export of garlic
     at 512² (109 frames) at 7.8 s. MP4s and PNG frames take 2-3× a GIF's time: each kind is timed with its writer.
     Size (GIF): the first frame is written whole, later ones as the rectangle that changed, as in the real file."""
-    n = gif_safe_frame_count(animation.n_frames, animation.frame_time, GIF_MAX_FPS) if kind == "gif" \
-        else animation.n_frames
+    cap = EXPORT_FORMATS[kind].max_fps
+    n = gif_safe_frame_count(animation.n_frames, animation.frame_time, cap) if cap else animation.n_frames
     tick = time.perf_counter()
     Rig.build(animation.character)  # export_motion builds its own rig: part of the wait
     setup = time.perf_counter() - tick + sum(animation.timings.get(stage, 0.0) for stage in ("retarget", "framing"))
@@ -120,11 +130,12 @@ def estimate_export(animation: Animation, kind: str = "gif", background: str = "
         for i, start in enumerate(starts):
             frames = list(range(start, min(total, start + run)))
             single = Path(tmp) / f"first{i}{SUFFIX[kind]}"
-            export_animation(_SubAnimation(animation, frames[:1]), single, bg, cancel=cancel)  # type: ignore[arg-type]
+            export_animation(_SubAnimation(animation, frames[:1]), single, bg, cancel=cancel,  # type: ignore[arg-type]
+                             kind=kind)
             clock = _Run(time.perf_counter(), [])
             target = Path(tmp) / f"run{i}{SUFFIX[kind]}"
             export_animation(_SubAnimation(animation, frames), target, bg,  # type: ignore[arg-type]
-                             lambda k, m: clock.frames_done.append(time.perf_counter()), cancel)
+                             lambda k, m: clock.frames_done.append(time.perf_counter()), cancel, kind)
             clock.finished = time.perf_counter()
             runs.append(clock)
             if kind == "gif":
@@ -160,4 +171,4 @@ class _SubAnimation:
 
 
 __all__ = ["export_motion", "export_all", "export_animation_for", "estimate_export", "estimate_gif", "Estimate",
-           "ExportCancelled"]
+           "ExportCancelled", "EXPORT_FORMATS", "output_files", "motion_name"]

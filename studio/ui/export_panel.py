@@ -1,4 +1,5 @@
-"""Export and share: one-click GIF (or MP4, PNG frames), export all motions, S3 share, with progress and cancel."""
+"""Export and share: one-click GIF (or MP4, PNG frames, transparent WebM, APNG, a sprite sheet), export all motions,
+S3 share, with progress and cancel."""
 
 from __future__ import annotations
 
@@ -13,14 +14,13 @@ from PySide6.QtWidgets import (QColorDialog, QComboBox, QFileDialog, QHBoxLayout
                                QVBoxLayout, QWidget)
 
 from studio.core.document import ExportSettings
-from studio.core.export_jobs import ExportCancelled, export_all, export_motion
+from studio.core.export_jobs import EXPORT_FORMATS, SUFFIX, ExportCancelled, export_all, export_motion, output_files
 from studio.core.motion_source import bundled_motions
 from studio.core.workspace import JobKind
 from studio.ui.controller import StudioController
 from studio.ui.worker import Job
 
-KINDS = (("GIF", "gif"), ("MP4 video", "mp4"), ("PNG frames", "png"))
-SUFFIX = {"gif": ".gif", "mp4": ".mp4", "png": ""}
+KINDS = tuple((f.label, kind) for kind, f in EXPORT_FORMATS.items())
 
 
 def _slug(text: str) -> str:
@@ -41,7 +41,9 @@ class ExportPanel(QWidget):
         self.kind = QComboBox()
         for text, kind in KINDS:
             self.kind.addItem(text, kind)
-        self.kind.setToolTip("What to write: an animated GIF, an MP4 video or a folder of PNG frames")
+        self.kind.setToolTip("What to write: an animated GIF, an MP4 video, a folder of PNG frames, a WebM video or "
+                             "an animated PNG that keep transparency, or a sprite sheet (PNG + JSON frame data for "
+                             "game engines; packed: frames trimmed and packed tightly)")
         self.kind.currentIndexChanged.connect(self._settings_changed)
         self.background = QComboBox()
         self.background.addItem("Transparent", "transparent")
@@ -98,7 +100,7 @@ class ExportPanel(QWidget):
         self.kind.setCurrentIndex([k for _, k in KINDS].index(export.kind))
         self.kind.blockSignals(False)
         self._show_background(export.background)
-        self.export_button.setText(f"Export {self.kind.currentText().split()[0]}")
+        self.export_button.setText(f"Export {EXPORT_FORMATS[export.kind].short}")
 
     def _show_background(self, value: str) -> None:
         index = self.background.findData(value)
@@ -110,7 +112,7 @@ class ExportPanel(QWidget):
 
     def _settings_changed(self) -> None:
         self.controller.doc.set_export(kind=self.kind.currentData())
-        self.export_button.setText(f"Export {self.kind.currentText().split()[0]}")
+        self.export_button.setText(f"Export {EXPORT_FORMATS[self.kind.currentData()].short}")
 
     def _background_picked(self, index: int) -> None:
         value = self.background.itemData(index)
@@ -133,7 +135,7 @@ class ExportPanel(QWidget):
         kind = doc.export.kind
         candidate = folder / f"{stem}{SUFFIX[kind]}"
         n = 2
-        while candidate.exists():
+        while any(p.exists() for p in output_files(candidate, kind)):  # a sprite sheet's JSON too
             candidate = folder / f"{stem}-{n}{SUFFIX[kind]}"
             n += 1
         return candidate
@@ -157,9 +159,9 @@ class ExportPanel(QWidget):
             return export_motion(character, motion, settings, target, None, None, job.progress.emit, job.is_cancelled)
 
         def done(path: Path) -> None:
-            self.last_outputs = [Path(path)]
-            self.result.setText(f'Saved <a href="{Path(path).resolve().as_uri()}">{Path(path).name}</a> '
-                                f"in {Path(path).parent}")
+            self.last_outputs = output_files(Path(path), settings.kind)
+            links = " and ".join(f'<a href="{p.resolve().as_uri()}">{p.name}</a>' for p in self.last_outputs)
+            self.result.setText(f"Saved {links} in {Path(path).parent}")
             c.status.emit(f"Exported {path}")
             self.exported.emit(str(path))
             if then is not None:
@@ -190,7 +192,7 @@ class ExportPanel(QWidget):
             return export_all(character, bundled_motions(), settings, target, None, job.progress.emit, job.is_cancelled)
 
         def done(results: dict[str, str]) -> None:
-            self.last_outputs = [target / name for name in results.values()]
+            self.last_outputs = [p for name in results.values() for p in output_files(target / name, settings.kind)]
             self.result.setText(f"Wrote {len(results)} motions and results.json in {target}")
             c.status.emit(f"Exported {len(results)} motions to {target}")
             if then is not None:
@@ -214,11 +216,12 @@ class ExportPanel(QWidget):
         except ValueError as exc:
             self.controller.failed.emit(f"Share settings: {exc} (Settings → Share)")
             return None
+        kind = self.controller.doc.export.kind
         if all_motions:
             folder = self.controller.settings.export_dir() / f"share-{time.strftime('%Y%m%d-%H%M%S')}"
             return self.export_all(folder, then=lambda results, where: self.upload(
-                [where / n for n in results.values()], share))
-        return self.export(then=lambda path: self.upload([path], share))
+                [p for n in results.values() for p in output_files(where / n, kind)], share))
+        return self.export(then=lambda path: self.upload(output_files(path, kind), share))  # a sheet's JSON too
 
     def upload(self, paths: list[Path], share: Any) -> Job | None:
         from studio.core.share import ShareCancelled, share_files
