@@ -1,4 +1,8 @@
-"""Project files (.studio zips: project.json, paper.png, mask.png) and crash autosave/recovery of a Document."""
+"""Project files (.studio zips: project.json, paper.png, mask.png) and crash autosave/recovery of a Document.
+
+A project may also keep a Scene (studio.core.scene): project.json's optional ``scene`` holds the scene file's own
+mapping (``scene_to_dict``), file names inside the project's folder relative to it; its character ``project`` is
+the project's own drawing. Projects without one are read as before (the key is simply absent)."""
 
 from __future__ import annotations
 
@@ -11,13 +15,14 @@ import zipfile
 import zlib
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import cv2
 import numpy as np
 
 from studio.core.document import Document, ExportSettings, PreviewSettings, Skeleton
 from studio.core.render import MAX_FRAMES  # a project asks for no more frames than a render allows
+from studio.core.scene import Scene, SceneError, scene_from_dict, scene_to_dict
 from studio.pipeline.files.atomic import atomic_write_path
 from studio.pipeline.files.capped_read import NotRegularFileError, open_regular
 from studio.pipeline.intake.images import MAX_PIXELS, ImageError, decode_capped
@@ -56,8 +61,9 @@ def _png(image: np.ndarray) -> bytes:
     return data.tobytes()
 
 
-def _manifest(doc: Document) -> dict[str, Any]:
+def _manifest(doc: Document, scene: Scene | None, folder: Path) -> dict[str, Any]:
     sk, p = doc.skeleton, doc.preview
+    kept = {} if scene is None else {"scene": scene_to_dict(scene, folder)}
     return {
         "format": FORMAT, "version": VERSION, "size": list(doc.size), "source": doc.source,
         "strokes": [s.to_dict() for s in doc.strokes],
@@ -69,18 +75,22 @@ def _manifest(doc: Document) -> dict[str, Any]:
         "unsure": sorted(doc.unsure),
         "preview": {"motion": p.motion, "frames": p.frames, "size": p.size, "speed": p.speed},
         "export": doc.export.to_dict(),
+        **kept,
     }
 
 
-def save_project(doc: Document, path: str | os.PathLike[str], *, mark_saved: bool = True) -> Path:
-    """Write ``doc`` to ``path`` atomically (a failed or killed save leaves any old file as it was).
+def save_project(doc: Document, path: str | os.PathLike[str], *, mark_saved: bool = True,
+                 scene: Scene | None = None) -> Path:
+    """Write ``doc`` (and ``scene``, when given) to ``path`` atomically (a failed or killed save leaves any old file
+    as it was). The scene's file names inside the project's folder are stored relative to it.
 
     mark_saved: the user's own save marks the document clean; an autosave passes False.
     Raises ProjectError when the document cannot be stored (e.g. non-finite joints), OSError on disk errors.
     """
     path = Path(path)
     try:
-        text = json.dumps(_manifest(doc), allow_nan=False, separators=(",", ":"))
+        text = json.dumps(_manifest(doc, scene, Path(os.path.abspath(path)).parent), allow_nan=False,
+                          separators=(",", ":"))
         paper = _png(cv2.cvtColor(doc.paper, cv2.COLOR_RGB2BGR))
         mask = None if doc.mask is None else _png(doc.mask.astype(np.uint8, copy=False))
     except (ValueError, cv2.error) as exc:  # json's "Out of range float values" is a ValueError
@@ -275,10 +285,22 @@ def _document(data: dict[str, Any], archive: zipfile.ZipFile) -> Document:
     return Document(paper, strokes, box, mask, skeleton, detected, preview, export, source, unsure=frozenset(unsure))
 
 
-def open_project(path: str | os.PathLike[str]) -> Document:
-    """The Document saved in ``path``, clean (saved_revision == revision). Raises ProjectError naming ``path``
-    for anything damaged, foreign, too new or too large; OSError when the file cannot be opened at all."""
-    path = Path(path)
+def _scene(value: Any, folder: Path) -> Scene | None:
+    """The scene project.json keeps (None when it keeps none), its relative file names taken from ``folder``."""
+    if value is None:
+        return None
+    try:
+        return scene_from_dict(value, folder)
+    except SceneError as exc:
+        raise _Bad(f"its scene: {exc}") from None
+
+
+_Read = TypeVar("_Read")
+
+
+def _open(path: Path, read: Callable[[dict[str, Any], zipfile.ZipFile], _Read]) -> _Read:
+    """``read(manifest, archive)`` on the project at ``path`` once its manifest passed the checks every reader
+    needs; every failure becomes one ProjectError naming ``path``."""
     try:
         file = open_regular(path)  # a FIFO would hang the window; /dev/zero would be read without end
     except NotRegularFileError as exc:
@@ -295,7 +317,7 @@ def open_project(path: str | os.PathLike[str]) -> Document:
                 if version > VERSION:
                     raise _Bad(f"saved by a newer Drawing Studio (project version {excerpt(version)}; this one reads "
                                f"up to {VERSION}): update Drawing Studio to open it")
-                return _document(data, archive)
+                return read(data, archive)
         except _Bad as exc:
             raise ProjectError.of(path, exc) from None
         except zipfile.BadZipFile as exc:
@@ -305,3 +327,22 @@ def open_project(path: str | os.PathLike[str]) -> Document:
             raise ProjectError.of(path, f"the project file is damaged ({clip(str(exc))})") from None
         except OSError as exc:  # zipfile seeks to offsets a damaged directory gives: EINVAL when negative
             raise ProjectError.of(path, f"the project file is damaged or unreadable ({clip(str(exc))})") from None
+
+
+def open_project(path: str | os.PathLike[str]) -> Document:
+    """The Document saved in ``path``, clean (saved_revision == revision). Raises ProjectError naming ``path``
+    for anything damaged, foreign, too new or too large; OSError when the file cannot be opened at all."""
+    return _open(Path(path), _document)
+
+
+def open_project_scene(path: str | os.PathLike[str]) -> Scene | None:
+    """The Scene kept in the project at ``path`` (None when it keeps none), without decoding its images; its
+    relative file names are taken from the project's folder. Raises ProjectError as open_project does."""
+    folder = Path(os.path.abspath(path)).parent
+    return _open(Path(path), lambda data, archive: _scene(data.get("scene"), folder))
+
+
+def open_project_with_scene(path: str | os.PathLike[str]) -> tuple[Document, Scene | None]:
+    """open_project and open_project_scene in one read of the file."""
+    folder = Path(os.path.abspath(path)).parent
+    return _open(Path(path), lambda data, archive: (_document(data, archive), _scene(data.get("scene"), folder)))
