@@ -538,3 +538,11 @@ def test_a_stroke_point_beyond_the_coordinate_bound_is_refused(tmp_path: Path, p
                                          rf"corner \(cv2 draws at 1/16 px in 32-bit integers\), got \("):
         Stroke.from_dict(bad)
     expect(with_json(tmp_path, {"strokes": [bad]}), f"bad stroke: a stroke's points must lie within {MAX_COORDINATE}")
+
+
+@pytest.mark.parametrize("kind", ["webm", "apng", "sheet", "sheet-packed"])
+def test_every_export_format_the_panel_offers_saves_and_reopens(tmp_path: Path, kind: str) -> None:
+    doc = rigged()
+    doc.set_export(kind=kind, background="transparent", size=128, frames=None)
+    save_project(doc, tmp_path / "p.studio")
+    assert open_project(tmp_path / "p.studio").export.kind == kind

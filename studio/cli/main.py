@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from studio import __version__
+from studio.cli import scene as scene_cli
 from studio.cli.progress import TerminalProgress
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED, EXIT_TERMINATED = 0, 1, 2, 130, 143
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample = sub.add_parser("sample", help="write the built-in sample character folder")
     sample.add_argument("output", help="folder to write")
     sample.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    scene_cli.add_parser(sub)
     return parser
 
 
@@ -345,8 +347,8 @@ def _cmd_share(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"render": _cmd_render, "annotate": _cmd_annotate, "pose": _cmd_pose, "doctor": _cmd_doctor,
-            "demo": _cmd_demo, "motions": _cmd_motions, "sample": _cmd_sample, "share": _cmd_share}
+COMMANDS = {"render": _cmd_render, "scene": scene_cli.run, "annotate": _cmd_annotate, "pose": _cmd_pose,
+            "doctor": _cmd_doctor, "demo": _cmd_demo, "motions": _cmd_motions, "sample": _cmd_sample, "share": _cmd_share}
 
 
 class Terminated(KeyboardInterrupt):

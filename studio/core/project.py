@@ -22,6 +22,7 @@ import numpy as np
 
 from studio.core.document import Document, ExportSettings, PreviewSettings, Skeleton
 from studio.core.render import MAX_FRAMES  # a project asks for no more frames than a render allows
+from studio.core.render_job import EXPORT_KINDS  # every format an export can be saved as
 from studio.core.scene import Scene, SceneError, scene_from_dict, scene_to_dict
 from studio.pipeline.files.atomic import atomic_write_path
 from studio.pipeline.files.capped_read import NotRegularFileError, open_regular
@@ -36,7 +37,6 @@ MAX_MEMBER = 200 * 1024 * 1024  # bytes a member may hold uncompressed; beyond t
 # (a 199 MB one took 21 s and 3.6 GB before it was refused), so it has its own, smaller cap.
 MAX_JSON = 16 * 1024 * 1024
 MAX_JSON_DEPTH = 32  # nested lists and mappings; a project nests 4 deep (strokes > stroke > points > [x, y])
-EXPORT_KINDS = ("gif", "mp4", "png")
 MAX_SIZE = 4096  # px of a preview or export side
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
