@@ -190,6 +190,11 @@ def main() -> None:
               f"box {box[2] - box[0]:.0f}×{box[3] - box[1]:.0f}")
     for note in notes:
         print(f"  {note}")
+    weights = pose_embedded.WEIGHTS
+    exported = pose_embedded.onnx_path()
+    print(f"  embedded weights: {weights.stat().st_size / 1e6:.1f} MB (.pt)"
+          + (f", {exported.stat().st_size / 1e6:.1f} MB (.onnx, what runs)" if exported.is_file() else "")
+          + "; budget 25 MB; pose() budget 150 ms on one core")
     names = [f"{p.parent.name}/{p.stem}"[-16:] for p in drawings]
     stages = list(next(iter(rows.values())))
     width = max(len(s) for s in stages) + 2

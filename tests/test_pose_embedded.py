@@ -211,3 +211,26 @@ def test_damaged_weights_given_as_a_checkpoint_are_caught_by_their_output(tmp_pa
     out = tmp_path / "character"
     assert main(["annotate", str(drawing), "-o", str(out), "--backend", "embedded", "--checkpoint", str(damaged)]) == 1
     assert "outside 0..1" in capsys.readouterr().err and not out.exists()
+
+
+class WeakPeakNet(torch.nn.Module):
+    """A stand-in network: every joint a clear peak of 0.9, but the left elbow (COCO 7) a faint one of 0.4."""
+
+    def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+        out = torch.zeros(x.shape[0], 17, HEATMAP_WH[1], HEATMAP_WH[0])
+        for j in range(17):
+            out[:, j, 4 + j, 12] = 0.4 if j == 7 else 0.9
+        return out
+
+
+def test_a_weak_peak_is_ringed_unsure_by_the_studios_decoding() -> None:
+    from studio.pipeline.pose.backend import UNSURE_SCORE
+    from studio.pipeline.pose.embedded import LOW_PEAK
+
+    image = np.full((400, 300, 3), 255, np.uint8)
+    box = (50.0, 50.0, 250.0, 350.0)
+    studio = predict(WeakPeakNet(), image, box, flip=False, limbs=True)
+    plain = predict(WeakPeakNet(), image, box, flip=False, limbs=False)
+    assert 0.4 < LOW_PEAK < 0.9
+    assert studio[7, 2] < UNSURE_SCORE and plain[7, 2] == pytest.approx(0.4)  # ringed; argmax keeps the peak
+    assert (np.delete(studio[:, 2], 7) == pytest.approx(0.9)) and np.allclose(studio[:, :2], plain[:, :2])

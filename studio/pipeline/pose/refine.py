@@ -1,7 +1,7 @@
 """Mask-aware refinement of a pose's COCO keypoints: joints onto the figure, its extremities, centrelines and hips.
 
-A pose network sees a drawing through a 64×48 heatmap: a hand it is unsure of lands beside the arm, an elbow on
-the limb's edge, the hips wherever a torso's bottom looks like one. The figure's mask knows better, and each of
+A pose network sees a drawing through a coarse heatmap (24×32 for the embedded model): a hand it is unsure of
+lands beside the arm, an elbow on the limb's edge, the hips wherever a torso's bottom looks like one. The figure's mask knows better, and each of
 the four STEPS below uses it classically (numpy and OpenCV only). The medial axis is Zhang-Suen thinning on the
 mask downscaled to at most SKELETON_SIDE px a side, vectorised through a 256-entry table of 3×3 neighbourhoods,
 with Lü and Wang's amendment: the plain rule erases a 2-px diagonal stroke, a thin arm at that scale.
