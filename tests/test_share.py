@@ -219,19 +219,30 @@ def test_share_files_returns_motion_urls(s3_env: WeedS3, tmp_path: Path) -> None
         paths.append(tmp_path / f"{stem}.gif")
     seen: list[tuple[int, int]] = []
     urls = share_files(paths, _settings(s3_env, prefix="all/"), progress=lambda d, t: seen.append((d, t)))
-    assert set(urls) == set(files)
-    assert {stem: _fetch(url) for stem, url in urls.items()} == files
+    assert set(urls) == {f"{stem}.gif" for stem in files}
+    assert {name.removesuffix(".gif"): _fetch(url) for name, url in urls.items()} == files
     folders = {urllib.parse.urlsplit(u).path.rsplit("/", 2)[1] for u in urls.values()}
     assert len(folders) == 1  # one timestamp folder
     total = sum(map(len, files.values()))
     assert seen[-1] == (total, total)
 
 
-def test_share_files_rejects_clashing_stems(s3_env: WeedS3, tmp_path: Path) -> None:
-    (tmp_path / "dab.gif").write_bytes(b"1")
-    (tmp_path / "dab.mp4").write_bytes(b"2")
-    with pytest.raises(ShareError, match="same name: dab"):
-        share_files([tmp_path / "dab.gif", tmp_path / "dab.mp4"], _settings(s3_env))
+def test_share_files_takes_a_sprite_sheet_and_its_json(s3_env: WeedS3, tmp_path: Path) -> None:
+    """walk.png and walk.json share a stem: both are shared, each under its own file name (Share of a sheet)."""
+    (tmp_path / "walk.png").write_bytes(b"\x89PNG-sheet")
+    (tmp_path / "walk.json").write_bytes(b'{"frames": {}}')
+    urls = share_files([tmp_path / "walk.png", tmp_path / "walk.json"], _settings(s3_env, prefix="sheet/"))
+    assert {name: _fetch(url) for name, url in urls.items()} == {"walk.png": b"\x89PNG-sheet",
+                                                                  "walk.json": b'{"frames": {}}'}
+
+
+def test_share_files_rejects_two_files_of_one_name(s3_env: WeedS3, tmp_path: Path) -> None:
+    for folder, body in (("a", b"1"), ("b", b"2")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "dab.gif").write_bytes(body)
+    with pytest.raises(ShareError, match="same name: dab.gif"):
+        share_files([tmp_path / "a" / "dab.gif", tmp_path / "b" / "dab.gif"], _settings(s3_env, prefix="twice/"))
+    assert _keys(s3_env, "twice/") == []
 
 
 def test_wrong_secret_is_a_credentials_error_without_the_secret(s3_env: WeedS3, tmp_path: Path,

@@ -1,9 +1,10 @@
-"""The document the studio edits: the drawing, its box, mask and skeleton, the motion and the export settings."""
+"""The document the studio edits: the drawing, its box, mask and skeleton, the motion and the export settings, and
+the scene the project keeps."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,7 +15,10 @@ from studio.pipeline.compositing import WHITE, over
 from studio.pipeline.pose.backend import AD_SKELETON, Box
 from studio.pipeline.intake.strokes import Stroke, render_strokes
 
-ASPECTS = ("drawing", "box", "mask", "joints", "motion", "export")
+if TYPE_CHECKING:
+    from studio.core.scene import Scene
+
+ASPECTS = ("drawing", "box", "mask", "joints", "motion", "export", "scene")
 BLANK_SIZE = (600, 600)  # width, height of a new drawing's paper
 DEFAULT_MOTION = "dance"
 
@@ -89,6 +93,8 @@ class Document:
     box: the figure's box, image px; mask: (H, W) uint8 0/255 over the whole image; skeleton: joints in image px;
     detected: the joints as the last automatic annotation placed them (for "reset to detected"); unsure: the
     joints that annotation scored low, which stay flagged while they are where it put them (``unsure_joints``).
+    scene: the Scene this project keeps (None: none yet); its file names absolute, its 'project' character this
+    drawing. Scene edits are undoable edits of the document, like strokes.
     """
 
     paper: np.ndarray
@@ -105,6 +111,7 @@ class Document:
     settings_revision: int = 0  # motion, frames, size and export settings are not undoable edits
     saved_settings_revision: int = 0
     unsure: frozenset[str] = frozenset()
+    scene: Scene | None = None
     changed: Signal = field(default_factory=Signal, repr=False, compare=False)
     _image: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -247,6 +254,11 @@ class Document:
             self.changed.emit(aspect)
 
 
+    def set_scene(self, scene: Scene | None) -> None:
+        """Replace the scene (a Scene is immutable: every scene edit is a whole-value replacement)."""
+        self.scene = scene
+        self._touch("scene")
+
     def set_preview(self, **changes: Any) -> None:
         self.preview = replace(self.preview, **changes)
         self.settings_revision += 1
@@ -270,4 +282,4 @@ class Document:
         """A copy safe to hand to another thread: arrays the editor changes in place are copied."""
         return Document(self.paper, list(self.strokes), self.box, None if self.mask is None else self.mask.copy(),
                         self.skeleton, None if self.detected is None else self.detected.copy(), self.preview,
-                        self.export, self.source, unsure=self.unsure)
+                        self.export, self.source, unsure=self.unsure, scene=self.scene)

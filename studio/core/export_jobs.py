@@ -1,5 +1,5 @@
 """Exports from the studio: one motion to any export format (render_job.EXPORT_FORMATS), all motions with
-results.json, and estimates."""
+results.json, a whole scene, and estimates."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.core.document import ExportSettings
+from studio.core.scene import Scene
 from studio.core.motion_source import load_motion
 from studio.pipeline.files.atomic import ExportCancelled, atomic_write_path
 from studio.pipeline.character import Character
@@ -45,6 +46,22 @@ def export_motion(character: Character, motion: str, settings: ExportSettings, o
     export_animation(animation, Path(output), parse_background(settings.background), progress, cancel,
                      settings.kind, motion_name(motion))
     return Path(output)
+
+
+def export_scene_file(scene: Scene, settings: ExportSettings, output: Path, own: Character | None = None,
+                      progress: Progress | None = None, cancel: Cancel | None = None) -> Path:
+    """Write the whole ``scene`` (on its own background) to ``output`` as ``settings.kind``, atomically, at
+    ``settings.size`` px on its longer side and ``settings.frames`` frames (None: the scene's own); ``own`` is the
+    drawing its 'project' characters stand for. A sprite sheet tags its frames with the file's name."""
+    from studio.core.scene_commands import scene_size
+    from studio.core.scene_job import export_scene
+    from studio.core.scene_render import SceneAnimation
+
+    output = Path(output)
+    animation = SceneAnimation(scene, scene_size(scene, settings.size), settings.frames,
+                               EXPORT_FORMATS[settings.kind].max_fps, own)
+    export_scene(animation, output, progress, cancel, settings.kind, output.stem)
+    return output
 
 
 def export_all(character: Character, motions: list[str], settings: ExportSettings, folder: Path,
@@ -170,5 +187,6 @@ class _SubAnimation:
         return self._a.render_rgba(self._frames[k], background)
 
 
-__all__ = ["export_motion", "export_all", "export_animation_for", "estimate_export", "estimate_gif", "Estimate",
+__all__ = ["export_motion", "export_all", "export_scene_file", "export_animation_for", "estimate_export",
+           "estimate_gif", "Estimate",
            "ExportCancelled", "EXPORT_FORMATS", "output_files", "motion_name"]

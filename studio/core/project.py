@@ -2,7 +2,8 @@
 
 A project may also keep a Scene (studio.core.scene): project.json's optional ``scene`` holds the scene file's own
 mapping (``scene_to_dict``), file names inside the project's folder relative to it; its character ``project`` is
-the project's own drawing. Projects without one are read as before (the key is simply absent)."""
+the project's own drawing. The Document carries it (``Document.scene``), so every save of a document keeps it (the
+window's, the autosave's). Projects without one are read as before (the key is simply absent)."""
 
 from __future__ import annotations
 
@@ -81,15 +82,17 @@ def _manifest(doc: Document, scene: Scene | None, folder: Path) -> dict[str, Any
 
 def save_project(doc: Document, path: str | os.PathLike[str], *, mark_saved: bool = True,
                  scene: Scene | None = None) -> Path:
-    """Write ``doc`` (and ``scene``, when given) to ``path`` atomically (a failed or killed save leaves any old file
-    as it was). The scene's file names inside the project's folder are stored relative to it.
+    """Write ``doc`` and its scene (``scene`` when given, else ``doc.scene``) to ``path`` atomically (a failed or
+    killed save leaves any old file as it was). The scene's file names inside the project's folder are stored
+    relative to it.
 
     mark_saved: the user's own save marks the document clean; an autosave passes False.
     Raises ProjectError when the document cannot be stored (e.g. non-finite joints), OSError on disk errors.
     """
     path = Path(path)
     try:
-        text = json.dumps(_manifest(doc, scene, Path(os.path.abspath(path)).parent), allow_nan=False,
+        kept = scene if scene is not None else doc.scene
+        text = json.dumps(_manifest(doc, kept, Path(os.path.abspath(path)).parent), allow_nan=False,
                           separators=(",", ":"))
         paper = _png(cv2.cvtColor(doc.paper, cv2.COLOR_RGB2BGR))
         mask = None if doc.mask is None else _png(doc.mask.astype(np.uint8, copy=False))
@@ -329,10 +332,18 @@ def _open(path: Path, read: Callable[[dict[str, Any], zipfile.ZipFile], _Read]) 
             raise ProjectError.of(path, f"the project file is damaged or unreadable ({clip(str(exc))})") from None
 
 
+def _document_with_scene(data: dict[str, Any], archive: zipfile.ZipFile, folder: Path) -> Document:
+    """The Document with the scene project.json keeps (file names from ``folder``, made absolute)."""
+    doc = _document(data, archive)
+    doc.scene = _scene(data.get("scene"), folder)
+    return doc
+
+
 def open_project(path: str | os.PathLike[str]) -> Document:
-    """The Document saved in ``path``, clean (saved_revision == revision). Raises ProjectError naming ``path``
-    for anything damaged, foreign, too new or too large; OSError when the file cannot be opened at all."""
-    return _open(Path(path), _document)
+    """The Document saved in ``path``, with its scene, clean (saved_revision == revision). Raises ProjectError
+    naming ``path`` for anything damaged, foreign, too new or too large; OSError when the file cannot be opened."""
+    folder = Path(os.path.abspath(path)).parent
+    return _open(Path(path), lambda data, archive: _document_with_scene(data, archive, folder))
 
 
 def open_project_scene(path: str | os.PathLike[str]) -> Scene | None:
@@ -343,6 +354,6 @@ def open_project_scene(path: str | os.PathLike[str]) -> Scene | None:
 
 
 def open_project_with_scene(path: str | os.PathLike[str]) -> tuple[Document, Scene | None]:
-    """open_project and open_project_scene in one read of the file."""
-    folder = Path(os.path.abspath(path)).parent
-    return _open(Path(path), lambda data, archive: (_document(data, archive), _scene(data.get("scene"), folder)))
+    """open_project and open_project_scene in one read of the file (the scene is also the Document's)."""
+    doc = open_project(path)
+    return doc, doc.scene

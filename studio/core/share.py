@@ -288,17 +288,19 @@ def share_file(path: str | Path, settings: ShareSettings, progress: Progress | N
 
 def share_files(paths: Iterable[str | Path], settings: ShareSettings, progress: Progress | None = None,
                 cancel: Cancel | None = None) -> dict[str, str]:
-    """Share several files under one timestamp folder; returns ``{stem: url}`` (stem = the motion name).
+    """Share several files under one timestamp folder; returns ``{file name: url}`` (a sprite sheet's walk.png and
+    walk.json are two entries).
 
     ``progress`` counts bytes over all files. All or nothing: on failure or cancel, files already
-    uploaded by this call are deleted again.
+    uploaded by this call are deleted again. Two files of one name (from two folders) are refused before any
+    upload: they would land on the same key.
     """
     checked = _checked_files(paths)
-    stems = [p.stem for p, _ in checked]
-    dupes = sorted({s for s in stems if stems.count(s) > 1})
+    names = [p.name for p, _ in checked]
+    dupes = sorted({s for s in names if names.count(s) > 1})
     if dupes:
         raise ShareError(f"Two files to share have the same name: {', '.join(dupes)}", "file")
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     shared = _share([(p, default_key(settings, p.name, stamp)) for p, _ in checked], settings, progress, cancel,
                     [size for _, size in checked])
-    return {p.stem: s.url for (p, _), s in zip(checked, shared)}
+    return {p.name: s.url for (p, _), s in zip(checked, shared)}

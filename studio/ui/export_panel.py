@@ -1,5 +1,5 @@
 """Export and share: one-click GIF (or MP4, PNG frames, transparent WebM, APNG, a sprite sheet), export all motions,
-S3 share, with progress and cancel."""
+S3 share, with progress and cancel; of the drawing's motion, or of the whole scene when the scene is shown."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from PySide6.QtWidgets import (QColorDialog, QComboBox, QFileDialog, QHBoxLayout
                                QVBoxLayout, QWidget)
 
 from studio.core.document import ExportSettings
-from studio.core.export_jobs import EXPORT_FORMATS, SUFFIX, ExportCancelled, export_all, export_motion, output_files
+from studio.core.export_jobs import (EXPORT_FORMATS, SUFFIX, ExportCancelled, export_all, export_motion,
+                                     export_scene_file, output_files)
+from studio.core.scene import PROJECT, Scene
 from studio.core.motion_source import bundled_motions
 from studio.core.workspace import JobKind
 from studio.ui.controller import StudioController
@@ -36,6 +38,7 @@ class ExportPanel(QWidget):
     def __init__(self, controller: StudioController) -> None:
         super().__init__()
         self.controller = controller
+        self.scenes: Any = None  # the window's SceneController: while its scene is shown, exports take the scene
         self.job: Job | None = None
         self.last_outputs: list[Path] = []
         self.kind = QComboBox()
@@ -100,7 +103,24 @@ class ExportPanel(QWidget):
         self.kind.setCurrentIndex([k for _, k in KINDS].index(export.kind))
         self.kind.blockSignals(False)
         self._show_background(export.background)
-        self.export_button.setText(f"Export {EXPORT_FORMATS[export.kind].short}")
+        self._show_mode()
+
+    def scene(self) -> Scene | None:
+        """The scene, when it is what the user is looking at (then Export and Share take it), else None."""
+        scenes = self.scenes
+        return scenes.scene if scenes is not None and scenes.active else None
+
+    def _show_mode(self) -> None:
+        scene = self.scenes is not None and self.scenes.active
+        short = EXPORT_FORMATS[self.controller.doc.export.kind].short
+        self.export_button.setText(f"Export scene {short}" if scene else f"Export {short}")
+        self.export_button.setToolTip("Export the whole scene (Ctrl+E)" if scene else
+                                      "Export the current motion in one click (Ctrl+E)")
+        self.share_button.setToolTip("Export the whole scene, upload it to S3 and copy a link" if scene else
+                                     "Export, upload to S3 and copy a link to the clipboard")
+        self.background.setEnabled(not scene)  # a scene has its own background (the scene panel picks it)
+        for w in (self.all_button, self.share_all_button):  # every motion of one drawing: not a scene's
+            w.setEnabled(not scene and (self.job is None or self.job.done.is_set()))
 
     def _show_background(self, value: str) -> None:
         index = self.background.findData(value)
@@ -112,7 +132,7 @@ class ExportPanel(QWidget):
 
     def _settings_changed(self) -> None:
         self.controller.doc.set_export(kind=self.kind.currentData())
-        self.export_button.setText(f"Export {EXPORT_FORMATS[self.kind.currentData()].short}")
+        self._show_mode()
 
     def _background_picked(self, index: int) -> None:
         value = self.background.itemData(index)
@@ -129,7 +149,8 @@ class ExportPanel(QWidget):
     def default_output(self, motion: str, folder: Path | None = None) -> Path:
         doc = self.controller.doc
         name = _slug(Path(doc.source).stem if doc.source else "drawing")
-        stem = f"{name}-{_slug(Path(motion).stem.removesuffix('.motion'))}"
+        what = "scene" if self.scene() is not None else _slug(Path(motion).stem.removesuffix('.motion'))
+        stem = f"{name}-{what}"
         folder = folder or self.controller.settings.export_dir()
         folder.mkdir(parents=True, exist_ok=True)
         kind = doc.export.kind
@@ -141,10 +162,13 @@ class ExportPanel(QWidget):
         return candidate
 
     def export(self, output: Path | None = None, then: Callable[[Path], object] | None = None) -> Job | None:
-        """Export the current motion to ``output`` (default: a new file in the export folder)."""
+        """Export the current motion, or the scene when it is shown, to ``output`` (default: a new file in the export
+        folder)."""
         c = self.controller
         if self.busy():
             return None
+        if self.scene() is not None:
+            return self.export_scene(output, then)
         try:
             character = c.doc.character()
         except ValueError as exc:
@@ -158,16 +182,41 @@ class ExportPanel(QWidget):
         def work(job: Job) -> Any:
             return export_motion(character, motion, settings, target, None, None, job.progress.emit, job.is_cancelled)
 
-        def done(path: Path) -> None:
-            self.last_outputs = output_files(Path(path), settings.kind)
-            links = " and ".join(f'<a href="{p.resolve().as_uri()}">{p.name}</a>' for p in self.last_outputs)
-            self.result.setText(f"Saved {links} in {Path(path).parent}")
-            c.status.emit(f"Exported {path}")
-            self.exported.emit(str(path))
-            if then is not None:
-                then(Path(path))
+        return self._run(JobKind.EXPORT, work, lambda path: self._exported(Path(path), settings.kind, then),
+                         f"Exporting {Path(motion).stem}…")
 
-        return self._run(JobKind.EXPORT, work, done, f"Exporting {Path(motion).stem}…")
+    def export_scene(self, output: Path | None = None, then: Callable[[Path], object] | None = None) -> Job | None:
+        """Export the whole scene (its characters on its background) to ``output``."""
+        c = self.controller
+        scene = self.scene()
+        if scene is None:
+            c.failed.emit("The scene is empty: add a character to it before exporting it")
+            return None
+        own = None
+        if any(entry.character == PROJECT for entry in scene.characters):
+            try:
+                own = c.doc.character()
+            except ValueError as exc:
+                c.failed.emit(str(exc))
+                return None
+        target = output or self.default_output("scene")
+        settings = ExportSettings(c.doc.export.kind, "transparent", c.doc.preview.size,
+                                  c.doc.export.frames or c.doc.preview.frames)
+
+        def work(job: Job) -> Any:
+            return export_scene_file(scene, settings, target, own, job.progress.emit, job.is_cancelled)
+
+        return self._run(JobKind.EXPORT, work, lambda path: self._exported(Path(path), settings.kind, then),
+                         "Exporting the scene…")
+
+    def _exported(self, path: Path, kind: str, then: Callable[[Path], object] | None) -> None:
+        self.last_outputs = output_files(path, kind)
+        links = " and ".join(f'<a href="{p.resolve().as_uri()}">{p.name}</a>' for p in self.last_outputs)
+        self.result.setText(f"Saved {links} in {path.parent}")
+        self.controller.status.emit(f"Exported {path}")
+        self.exported.emit(str(path))
+        if then is not None:
+            then(path)
 
     def export_all(self, folder: Path | None = None, then: Callable[[dict[str, str], Path], object] | None = None,
                    ) -> Job | None:
@@ -283,6 +332,8 @@ class ExportPanel(QWidget):
         self.cancel_button.setVisible(busy)
         for w in (self.export_button, self.all_button, self.share_button, self.share_all_button):
             w.setEnabled(not busy)
+        if not busy:
+            self._show_mode()
 
     def cancel(self) -> None:
         if self.job is not None:

@@ -161,14 +161,19 @@ class FileActions:
         return True
 
     def export_as(self) -> None:
+        """Ask where to export (a folder for PNG frames, else a file named with the format's own suffix: a sprite
+        sheet is a .png beside its .json) and export the motion, or the scene when it is shown."""
+        from studio.core.export_jobs import EXPORT_FORMATS
+
         kind = self.controller.doc.export.kind
+        suffix = EXPORT_FORMATS[kind].suffix
         if kind == "png":
             path = QFileDialog.getExistingDirectory(self.window, "Export PNG frames into")
         else:
             path, _ = QFileDialog.getSaveFileName(self.window, "Export", str(self.export_panel.default_output(
-                self.controller.doc.preview.motion)), f"*.{kind}")
-            if path and not path.lower().endswith(f".{kind}"):
-                path += f".{kind}"  # without it, the name would mean a folder of PNG frames
+                self.controller.doc.preview.motion)), f"{EXPORT_FORMATS[kind].label} (*{suffix})")
+            if path and not path.lower().endswith(suffix):
+                path += suffix  # without it, the name would mean a folder of PNG frames
         if path:
             self.export_panel.export(Path(path))
 

@@ -1,4 +1,5 @@
-"""The studio's main window: the drawing canvas, the live preview, the motion library and export, with menus."""
+"""The studio's main window: the drawing canvas or the scene, the live preview, the motion library and export, with
+menus."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QPushButton, QSplitter, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QDockWidget, QMainWindow, QPushButton, QSplitter, QTabWidget, QToolBar, QVBoxLayout,
+                               QWidget)
 
 from studio.core.commands import reset_joints, swap_left_right
 from studio.core.gestures import Tool
+from studio.core.scene import PROJECT
 from studio.core.workspace import JobKind
 from studio.ui.banner import Banner
 from studio.ui.canvas import DrawingCanvas
@@ -21,6 +24,8 @@ from studio.ui.file_actions import FileActions
 from studio.ui.joint_check import JointCheck
 from studio.ui.motion_library import MotionLibrary
 from studio.ui.preview_panel import PreviewPanel
+from studio.ui.scene_controller import SceneController, ScenePreview
+from studio.ui.scene_panel import ScenePanel
 from studio.ui.tool_options import ToolOptions
 
 TOOL_KEYS = {Tool.DRAW: ("Draw", "D"), Tool.ERASE: ("Erase", "E"), Tool.BOX: ("Box", "B"), Tool.MASK: ("Mask", "M"),
@@ -44,6 +49,9 @@ class MainWindow(QMainWindow):
         self.library = MotionLibrary()
         self.library.set_checker(c.check_motion)
         self.export_panel = ExportPanel(c)
+        self.scenes = SceneController(c)
+        self.scene_panel = ScenePanel(self.scenes)
+        self.export_panel.scenes = self.scenes
         self.files = FileActions(self, c, self.banner, self.export_panel, self.set_tool, self._update_title)
 
         left = QWidget()
@@ -52,12 +60,17 @@ class MainWindow(QMainWindow):
         for w in (self.options, self.banner, self.joint_check):
             left_layout.addWidget(w)
         left_layout.addWidget(self.canvas, 1)
+        self.modes = QTabWidget()
+        self.modes.addTab(left, "Drawing")
+        self.modes.addTab(self.scene_panel, "Scene")
+        self.modes.setTabToolTip(1, "Several characters on a background: preview, export and share the whole scene")
+        self.modes.currentChanged.connect(self._mode_changed)
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.preview)
         right.addWidget(self.plot)
         right.setSizes([520, 160])
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left)
+        split.addWidget(self.modes)
         split.addWidget(right)
         split.setSizes([640, 520])
         self.setCentralWidget(split)
@@ -88,7 +101,9 @@ class MainWindow(QMainWindow):
         c.annotation_dropped.connect(self.annotate_cancel.hide)
         c.document_replaced.connect(self._document_replaced)
         c.preview_settings_changed.connect(self._sync_preview_controls)
-        c.estimate_ready.connect(self.preview.estimate.setText)
+        c.estimate_ready.connect(self._estimate)
+        self.scenes.preview_ready.connect(self._scene_preview_ready)
+        self.scenes.preview_failed.connect(self._scene_preview_failed)
         c.undo.cleanChanged.connect(self._update_title)
         self.preview.frames_changed.connect(c.set_frames)
         self.preview.size_changed.connect(c.set_size)
@@ -123,6 +138,12 @@ class MainWindow(QMainWindow):
         export = self._action("&Export", lambda: self.export_panel.export(), "Ctrl+E", "Export the current motion")
         export_as = self._action("Export &as…", f.export_as, "Ctrl+Shift+E")
         quit_ = self._action("&Quit", self.close, K.Quit)
+        add_scene = self._action("&Add to scene", self.add_to_scene, "Ctrl+Shift+A",
+                                 "Put the current drawing into the scene and show the scene")
+        add_folder = self._action("Add character &folder to scene…", self._add_folder_to_scene, None,
+                                  "Put an AnimatedDrawings character folder into the scene")
+        show_scene = self._action("Show the &scene", lambda: self.modes.setCurrentIndex(1), "Ctrl+2")
+        show_drawing = self._action("Show the &drawing", lambda: self.modes.setCurrentIndex(0), "Ctrl+1")
         undo = c.undo.createUndoAction(self, "&Undo")
         undo.setShortcut(QKeySequence(K.Undo))
         undo.setIconText("Undo")  # the toolbar keeps a short label; the menu says what will be undone
@@ -159,7 +180,9 @@ class MainWindow(QMainWindow):
         menus: dict[str, list[QAction | None]] = {
             "&File": [new, open_, open_char, None, save, save_as, None, export, export_as, export_char, None, quit_],
             "&Edit": [undo, redo, None, paste, clear], "&Annotate": [annotate, annotate_box, reset, swap, None, *tools],
-            "&View": [zoom_in, zoom_out, fit, figure], "&Settings": [settings], "&Help": [about]}
+            "&View": [zoom_in, zoom_out, fit, figure],
+            "S&cene": [add_scene, add_folder, None, show_scene, show_drawing],
+            "&Settings": [settings], "&Help": [about]}
         for title, actions in menus.items():
             menu = self.menuBar().addMenu(title)
             for entry in actions:
@@ -205,6 +228,8 @@ class MainWindow(QMainWindow):
 
     # Controller signals go to methods, so Qt drops the connections when the window is destroyed.
     def _preview_failed(self, text: str) -> None:
+        if self.scenes.active:
+            return  # the scene is shown, not the drawing's motion
         self.preview.set_animation(None, text)
         self.preview.estimate.clear()  # nothing to export
         self.plot.set_animation(None)  # no curves of a motion that is not playing
@@ -222,9 +247,51 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(name.replace("_", " "), 3000)
 
     def _preview_ready(self, animation: object) -> None:
+        if self.scenes.active:
+            return
         self.preview.set_animation(animation)  # type: ignore[arg-type]
         if not self.controller.animation_is_draft:  # the plot follows on release, not on every drag step
             self.plot.set_animation(animation)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ scene mode
+    def _mode_changed(self, index: int) -> None:
+        """The scene tab shown: the preview plays the scene, Export and Share take it; else the drawing's motion."""
+        scene = index == self.modes.indexOf(self.scene_panel)
+        self.scenes.set_active(scene)
+        self.export_panel.sync_from_document()
+        self.plot.setVisible(not scene)  # bone angles are one drawing's
+        if scene:
+            self.preview.set_animation(None, "Building the scene…")
+            self.plot.set_animation(None)
+            self.preview.estimate.setText("")
+        elif self.controller.animation is not None:
+            self._preview_ready(self.controller.animation)
+            self.controller.estimate(self.controller.animation)
+        else:
+            self.controller.request_preview()
+
+    def add_to_scene(self) -> None:
+        self.modes.setCurrentIndex(self.modes.indexOf(self.scene_panel))
+        self.scenes.add(PROJECT)
+
+    def _add_folder_to_scene(self) -> None:
+        self.modes.setCurrentIndex(self.modes.indexOf(self.scene_panel))
+        self.scene_panel.add_folder_dialog()
+
+    def _scene_preview_ready(self, preview: ScenePreview) -> None:
+        self.preview.set_animation(preview)  # type: ignore[arg-type]  # plays like an Animation
+        count = len(preview.animation.actors)
+        self.preview.estimate.setText(f"Scene: {count} character{'s' if count != 1 else ''} · {preview.n_frames} "
+                                      f"frames at {preview.width}×{preview.height} · Export and Share take the "
+                                      "whole scene")
+
+    def _scene_preview_failed(self, text: str) -> None:
+        self.preview.set_animation(None, text)
+        self.preview.estimate.setText("")
+
+    def _estimate(self, text: str) -> None:
+        if not self.scenes.active:
+            self.preview.estimate.setText(text)
 
     def _annotation_started(self, backend: str) -> None:
         self.statusBar().showMessage(f"Annotating with the {backend} backend…")
@@ -289,6 +356,7 @@ class MainWindow(QMainWindow):
         self.library.jobs.cancel_all()  # a clip still being imported must not reach a closed window
         self.library.jobs.wait(5000)
         self.controller.shutdown()
+        self.scenes.shutdown()
         event.accept()
 
     def restore_geometry(self) -> None:
