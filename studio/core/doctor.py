@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import importlib
 import importlib.metadata as metadata
@@ -116,26 +117,119 @@ def check_embedded() -> list[Check]:
                   f"pose() {ms:.0f} ms on the CPU")]
 
 
-def check_mmcv() -> list[Check]:
+# mmcv's compiled ops run in a child process: a build for the wrong torch/CUDA segfaults or hangs on its first call
+# (seen on an H200 with torch 2.11 + CUDA 13), and that must be a finding, not the end of the doctor.
+OPS_PROBE_TIMEOUT_S = 120.0  # importing torch and mmcv takes seconds; a first CUDA call on a big GPU tens of them
+KNOWN_GOOD_MATRIX = ("pin a matrix where mmcv-full 1.7.0 is known to run: torch 1.13 or 2.0 with CUDA 11.7/11.8 "
+                     "(for example a CUDA 11.8 devel image), then rebuild mmcv-full there (packaging/mm/install.sh)")
+_OPS_PROBE = """
+import json, sys
+def say(**kw):
+    print(json.dumps(kw), flush=True)
+say(next="import torch")
+import torch
+say(torch=torch.__version__, cuda=torch.version.cuda, gpu=torch.cuda.is_available(), next="import mmcv._ext")
+try:
+    from mmcv import _ext
+except Exception as exc:
+    say(error=f"{type(exc).__name__}: {exc}")
+    sys.exit(0)
+say(next="get_compiling_cuda_version()")
+compiled = str(_ext.get_compiling_cuda_version())
+say(compiled=compiled)
+if torch.cuda.is_available() and compiled not in ("not available", ""):
+    say(next="nms on the GPU")
+    from mmcv.ops import nms
+    boxes = torch.tensor([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], dtype=torch.float32, device="cuda")
+    scores = torch.tensor([0.9, 0.8, 0.7], device="cuda")
+    try:
+        _, keep = nms(boxes, scores, 0.5)
+        torch.cuda.synchronize()
+    except Exception as exc:
+        say(error=f"{type(exc).__name__}: {exc}")
+        sys.exit(0)
+    say(nms=sorted(int(i) for i in keep.cpu().tolist()))
+say(next="")
+"""
+NMS_EXPECTED = [0, 2]  # the second box overlaps the first at IoU 0.68 > 0.5
+
+
+@dataclass(frozen=True)
+class OpsProbe:
+    """What the child process found about mmcv's compiled ops. ``reached``: the step it was on when it stopped
+    ("" when it finished); ``died``: how it ended otherwise ("" when it exited on its own)."""
+
+    facts: dict[str, Any]
+    reached: str
+    died: str = ""
+
+
+def probe_mmcv_ops(timeout: float = OPS_PROBE_TIMEOUT_S) -> OpsProbe:
+    """Import mmcv._ext, ask get_compiling_cuda_version(), and where a GPU is present run nms on it, all in a
+    child process of this interpreter (with this environment) that may crash or hang without harm."""
+    import signal
+    import subprocess
+
+    try:
+        done = subprocess.run([sys.executable, "-c", _OPS_PROBE], capture_output=True, text=True, timeout=timeout)
+        out, died = done.stdout, ""
+        if done.returncode < 0:
+            sig = -done.returncode
+            died = signal.Signals(sig).name if sig in signal.valid_signals() else f"signal {sig}"
+        elif done.returncode:
+            tail = done.stderr.strip().splitlines()
+            died = f"exit status {done.returncode}" + (f" ({tail[-1]})" if tail else "")
+    except subprocess.TimeoutExpired as exc:
+        raw = exc.stdout or b""
+        out = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+        died = f"no answer within {timeout:g} s (hung)"
+    facts: dict[str, Any] = {}
+    for line in out.splitlines():
+        with contextlib.suppress(ValueError):
+            found = json.loads(line)
+            if isinstance(found, dict):
+                facts.update(found)
+    return OpsProbe(facts, str(facts.get("next", "start")), died)
+
+
+def ops_checks(name: str, version: str, probe: OpsProbe) -> list[Check]:
+    """The verdict on a probe: CPU ops are right where no GPU is present; a crash or hang is a finding."""
+    label, f = f"{name} ops", probe.facts
+    stack = f"torch {f.get('torch', '?')} + CUDA {f.get('cuda') or 'none'}"
+    if probe.died.startswith("exit status"):  # a Python error, not a crash: it says what is wrong
+        return [Check(label, PROBLEM, f"{name} {version}: the ops probe failed at {probe.reached} ({probe.died})",
+                      "fix what the error names (torch must import beside mmcv), then run studio doctor again")]
+    if probe.died:
+        return [Check(label, PROBLEM, f"{name} {version} with {stack}: the ops probe died ({probe.died}) at "
+                      f"{probe.reached or 'its end'}, so every prediction that uses them fails",
+                      f"this {name} build does not run on {stack}; {KNOWN_GOOD_MATRIX}")]
+    if "error" in f:
+        return [Check(label, PROBLEM, f"{name} {version}: compiled ops fail at {probe.reached} ({f['error']})",
+                      "rebuild it: packaging/mm/install.sh (sets setuptools<82, --no-build-isolation)")]
+    compiled, gpu = str(f.get("compiled", "")), bool(f.get("gpu"))
+    if compiled in ("not available", ""):
+        if gpu:
+            return [Check(label, PROBLEM, f"{name} {version}: ops were built without CUDA, and a GPU is present",
+                          "rebuild with FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=<your GPU, e.g. 8.0 for an A100> "
+                          "packaging/mm/install.sh — without CUDA ops TorchServe answers Healthy and every "
+                          "prediction fails with 500")]
+        return [Check(label, OK, f"{name} {version}: CPU ops, and no GPU here, so CPU ops are what runs (a GPU "
+                      "server needs a build with FORCE_CUDA=1)")]
+    if not gpu:
+        return [Check(label, OK, f"{name} {version}: ops compiled with CUDA {compiled}; no GPU here to run them on")]
+    if f.get("nms") != NMS_EXPECTED:
+        return [Check(label, PROBLEM, f"{name} {version}: nms on the GPU kept boxes {f.get('nms')}, not "
+                      f"{NMS_EXPECTED}", f"the ops do not run right on this GPU; {KNOWN_GOOD_MATRIX}")]
+    return [Check(label, OK, f"{name} {version}: ops compiled with CUDA {compiled}; nms ran right on the GPU")]
+
+
+def check_mmcv(probe: Callable[[], OpsProbe] = probe_mmcv_ops) -> list[Check]:
     full, lite = _version("mmcv-full"), _version("mmcv")
     if full is None and lite is None:
         return [Check("mmcv", INFO, "not installed (only needed for --backend mm)",
                       "packaging/mm/install.sh builds mmcv-full 1.7.0 the way that works")]
     name, version = ("mmcv-full", full) if full else ("mmcv", lite)
-    checks = []
-    try:
-        ops = importlib.import_module("mmcv.ops")
-        compiled = ops.get_compiling_cuda_version()
-        if compiled in ("not available", "", None):
-            checks.append(Check(f"{name} ops", PROBLEM, f"{name} {version}: ops were built without CUDA",
-                                "rebuild with FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST=<your GPU, e.g. 8.0 for an "
-                                "A100> packaging/mm/install.sh — without CUDA ops TorchServe answers Healthy "
-                                "and every prediction fails with 500"))
-        else:
-            checks.append(Check(f"{name} ops", OK, f"{name} {version}, ops compiled with CUDA {compiled}"))
-    except Exception as exc:  # noqa: BLE001
-        checks.append(Check(f"{name} ops", PROBLEM, f"{name} {version}: compiled ops do not load ({exc})",
-                            "rebuild it: packaging/mm/install.sh (sets setuptools<82, --no-build-isolation)"))
+    checks = ops_checks(name, version or "?", probe())
     for package, prefix in (("mmpose", "mmpose-"), ("mmdet", "mmdet-")):
         installed = _version(package)
         if installed is None:
@@ -169,7 +263,8 @@ def check_build_tools() -> list[Check]:
     numpy = _version("numpy") or "missing"
     mm_old = _version("mmcv-full") is not None
     bad = mm_old and numpy != "missing" and _tuple(numpy)[0] >= 2
-    checks.append(Check("numpy", PROBLEM if bad else OK, f"{numpy} (numpy {_tuple(numpy)[0] if numpy != 'missing' else '?'})",
+    major = _tuple(numpy)[0] if numpy != "missing" else "?"
+    checks.append(Check("numpy", PROBLEM if bad else OK, f"{numpy} (numpy {major})",
                         "pip install 'numpy<2' for mmcv-full 1.x" if bad else ""))
     return checks
 
