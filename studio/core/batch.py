@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from studio.core.batch_store import BatchInputError, Destination, Drawing, is_s3, list_drawings
+from studio.core.batch_store import (BatchInputError, Destination, Drawing, OutputStore, forget_clients, is_s3,
+                                     list_drawings)
 from studio.core.batch_tasks import (BATCH_FORMATS, BackendSpec, Motion, MotionJob, PrepareJob, Prepared, Produced,
                                      RenderSettings, prepare_drawing, produce_motion)
 from studio.pipeline.progress import Cancel
@@ -198,24 +199,24 @@ def run_batch(request: BatchRequest, on_drawing: Callable[[DrawingReport], None]
     if not is_s3(root) and Path(root).exists() and not Path(root).is_dir():
         raise BatchInputError(f"{root}: exists and is not a folder")
     started = time.perf_counter()
+    forget_clients()
     every = list_drawings(request.source, request.destination.access)
-    if not is_s3(root):
-        Path(root).mkdir(parents=True, exist_ok=True)
     mine = request.shard.take(every)
     states = {d.name: _Drawing(DrawingReport(d.name, d.source)) for d in mine}
     with tempfile.TemporaryDirectory(prefix="studio-batch-") as scratch:
-        for state in _schedule(request, mine, states, Path(scratch), cancel):
+        store = request.destination.open(Path(scratch))
+        store.check()
+        for state in _schedule(request, mine, states, store, Path(scratch), cancel):
             if on_drawing is not None:
                 on_drawing(state.report)
     return BatchReport(request.shard, len(every), [states[d.name].report for d in mine],
                        time.perf_counter() - started)
 
 
-def _schedule(request: BatchRequest, drawings: list[Drawing], states: dict[str, _Drawing], scratch: Path,
-              cancel: Cancel | None) -> Iterator[_Drawing]:
+def _schedule(request: BatchRequest, drawings: list[Drawing], states: dict[str, _Drawing], store: OutputStore,
+              scratch: Path, cancel: Cancel | None) -> Iterator[_Drawing]:
     """Keep ``jobs`` tasks running, a drawing's motions before the next drawing's preparation; yield each drawing
     as it ends."""
-    store = request.destination.open(scratch)
     todo: deque[Drawing] = deque(drawings)
     ready: deque[MotionJob] = deque()
     pool = _executor(request.jobs)
@@ -298,7 +299,7 @@ def _produced(state: _Drawing, produced: Produced) -> None:
         state.report.kept.append(produced.motion)
 
 
-def _finish(state: _Drawing, store: Any) -> None:
+def _finish(state: _Drawing, store: OutputStore) -> None:
     """results.json once every motion is there; a drawing with any error gets none, so a rerun takes it up."""
     report = state.report
     if report.errors:

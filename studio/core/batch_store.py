@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import mimetypes
+import posixpath
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -69,6 +70,11 @@ class S3Access:
 
 
 _CLIENTS: dict[tuple[S3Access, str], Any] = {}  # one boto3 client per process, access and bucket
+
+
+def forget_clients() -> None:
+    """Drop this process's clients: a new batch resolves the credentials again (they may have changed)."""
+    _CLIENTS.clear()
 
 
 def s3_client(access: S3Access, bucket: str) -> Any:
@@ -150,7 +156,11 @@ def _listed(text: str, base: str) -> list[str]:
         if is_s3(entry) or Path(entry).is_absolute():
             out.append(entry)
         elif is_s3(base):
-            out.append(base + entry)
+            folder = S3Url.parse(base)
+            key = posixpath.normpath(posixpath.join(folder.key, entry))
+            if key == ".." or key.startswith("../"):
+                raise BatchInputError(f"{entry!r} in the list of drawings leads out of the bucket {folder.bucket}")
+            out.append(f"s3://{folder.bucket}/{key}")
         else:
             out.append(str(Path(base) / entry))
     return out
@@ -209,6 +219,10 @@ def fetch(source: str, folder: Path, access: S3Access) -> Path:
 
 class OutputStore(Protocol):
     """A batch's outputs: one folder per drawing holding ``{motion}.{format}``, results.json and character/."""
+
+    def check(self) -> None:
+        """Raise (BatchInputError, ShareError) when the outputs cannot be kept there at all."""
+        ...
 
     def finished(self, name: str) -> set[str]:
         """Names (relative to the drawing's folder) of the outputs already there: each one is whole."""
@@ -273,6 +287,12 @@ class LocalStore:
     def __init__(self, root: Path, share: ShareSettings | None) -> None:
         self.root, self.share = root, share
 
+    def check(self) -> None:
+        """Refuse a root that is a file; make the folder."""
+        if self.root.exists() and not self.root.is_dir():
+            raise BatchInputError(f"{self.root}: exists and is not a folder")
+        self.root.mkdir(parents=True, exist_ok=True)
+
     def finished(self, name: str) -> set[str]:
         folder = self.root / name
         found = {p.name for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")} \
@@ -329,6 +349,10 @@ class S3Store:
             return getattr(s3_client(self.access, self.url.bucket), method)(Bucket=self.url.bucket, **kwargs)
         except Exception as exc:
             raise s3_error(exc, self.access, self.url.bucket, what) from exc
+
+    def check(self) -> None:
+        """Refuse an unreachable endpoint, a missing bucket or refused credentials once, before any work."""
+        self._call(f"listing of {self.url}", "list_objects_v2", Prefix=self.url.folder, MaxKeys=1)
 
     def finished(self, name: str) -> set[str]:
         folder = S3Url(self.url.bucket, self._key(name, ""))

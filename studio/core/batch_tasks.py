@@ -9,7 +9,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from studio.core.batch_store import CHARACTER, RESULTS, Destination, Drawing, OutputStore, fetch
+from studio.core.batch_store import CHARACTER, RESULTS, Destination, Drawing, fetch
 from studio.core.loading import describe_error
 from studio.core.render_job import EXPORT_FORMATS
 from studio.pipeline.pose.backend import PoseBackend
@@ -102,7 +102,6 @@ class Produced:
 
 
 _BACKENDS: dict[BackendSpec, PoseBackend] = {}  # a worker loads its model once, not once per drawing
-_STORES: dict[tuple[Destination, Path], OutputStore] = {}
 
 
 def _backend(spec: BackendSpec) -> PoseBackend:
@@ -111,12 +110,6 @@ def _backend(spec: BackendSpec) -> PoseBackend:
 
         _BACKENDS[spec] = make_backend(spec.name, spec.endpoint, spec.checkpoint, spec.token, spec.deadline)
     return _BACKENDS[spec]
-
-
-def _store(destination: Destination, scratch: Path) -> OutputStore:
-    if (destination, scratch) not in _STORES:
-        _STORES[(destination, scratch)] = destination.open(scratch)
-    return _STORES[(destination, scratch)]
 
 
 def output_name(motion: Motion, settings: RenderSettings) -> str:
@@ -128,7 +121,7 @@ def prepare_drawing(job: PrepareJob) -> Prepared:
     earlier run kept, or annotate the drawing (fetched from S3 if need be) and keep its folder."""
     name = job.drawing.name
     try:
-        store = _store(job.destination, job.scratch)
+        store = job.destination.open(job.scratch)
         finished = store.finished(name)
         recorded = store.read_results(name) if RESULTS in finished else {}
         todo = {m.name: output_name(m, job.settings) not in finished for m in job.motions
@@ -159,7 +152,7 @@ def produce_motion(job: MotionJob) -> Produced:
     and return its results.json entry."""
     filename = output_name(job.motion, job.settings)
     try:
-        store = _store(job.destination, job.scratch)
+        store = job.destination.open(job.scratch)
         if job.render:
             from studio.core.render import parse_background
             from studio.core.render_job import RenderRequest, render_to_file
