@@ -144,13 +144,14 @@ def archive_models(store: Path, work: Path, models: dict[str, tuple[str, str | N
 def start_torchserve(root: Path, models: tuple[str, ...] = tuple(MODELS), timeout: float = 90.0) -> LocalTorchServe:
     """Archive the test models, start TorchServe on free loopback ports, wait until every worker is READY.
 
+    A model not in MODELS must already be packed by the caller as ``root/store/{name}.mar``.
     Raises RuntimeError with the log tail when it is not ready within ``timeout`` s; the server is stopped then.
     """
     t0 = time.monotonic()
     store, tmp = root / "store", root / "tmp"
     store.mkdir(parents=True, exist_ok=True)
     tmp.mkdir(exist_ok=True)
-    archive_models(store, root / "extra", {m: MODELS[m] for m in models})
+    archive_models(store, root / "extra", {m: MODELS[m] for m in models if m in MODELS})
     inference, management, metrics, grpc_inf, grpc_mgmt, worker = free_ports(6)
     cfg = root / "config.properties"
     cfg.write_text("\n".join([
