@@ -234,3 +234,9 @@ def test_a_config_for_another_input_size_is_refused_unrun(tmp_path: Path) -> Non
         pose_handler.load(context)
     (tmp_path / "config.py").write_text(CONFIG_PY)
     assert pose_handler.load(context).device == "cpu"
+
+
+def test_the_mmdet_handler_imports_without_the_mm_stack() -> None:
+    """It is untested here (no mm stack with a GPU that runs it); importing it needs neither mmdet nor torch."""
+    mmdet_handler = handler_module("mmdet_detector_handler")
+    assert mmdet_handler.DETECTOR == "mmdet" and "UNTESTED HERE" in (mmdet_handler.__doc__ or "")
