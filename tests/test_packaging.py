@@ -109,12 +109,9 @@ def test_the_deployment_asks_for_a_gpu_and_probes_with_a_real_prediction() -> No
     assert {p["name"] for p in proxy["ports"]} == {"http"}
 
 
-def test_the_indexed_job_runs_studio_batch_with_its_shard_count(monkeypatch: pytest.MonkeyPatch) -> None:
-    from batch_cli_fixture import with_batch
-
+def test_the_indexed_job_runs_studio_batch_with_its_shard_count() -> None:
     import studio.cli.main as cli
 
-    with_batch(monkeypatch.setattr, monkeypatch.setitem)
     job = yaml.safe_load((K8S / "batch-job.yaml").read_text())
     assert job["spec"]["completionMode"] == "Indexed"
     batch = job["spec"]["template"]["spec"]["containers"][0]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from studio import __version__
+from studio.cli import batch as batch_cli
 from studio.cli import scene as scene_cli
 from studio.cli.progress import TerminalProgress
 
@@ -166,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("output", help="folder to write")
     sample.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     scene_cli.add_parser(sub)
+    batch_cli.add_parser(sub)
     return parser
 
 
@@ -347,7 +349,7 @@ def _cmd_share(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"render": _cmd_render, "scene": scene_cli.run, "annotate": _cmd_annotate, "pose": _cmd_pose,
+COMMANDS = {"render": _cmd_render, "scene": scene_cli.run, "batch": batch_cli.run, "annotate": _cmd_annotate, "pose": _cmd_pose,
             "doctor": _cmd_doctor, "demo": _cmd_demo, "motions": _cmd_motions, "sample": _cmd_sample, "share": _cmd_share}
 
 
