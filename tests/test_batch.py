@@ -188,3 +188,14 @@ def test_an_output_that_is_a_file_is_refused(drawings: Path, tmp_path: Path) -> 
     with pytest.raises(BatchInputError, match="not a folder"):
         run_batch(BatchRequest(str(drawings), Destination(str(tmp_path / "out")), batch_motions(["wave"])))
     assert os.path.getsize(tmp_path / "out") == 1
+
+
+def test_the_cli_builds_its_parser_without_the_batch_machinery() -> None:
+    """Every command pays for what the CLI imports to build its parser: batch's rendering and S3 are not in it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, studio.cli.main as m; m.build_parser(); "
+            "print(sorted(k for k in sys.modules if k.startswith(('studio.core.batch', 'studio.core.render', 'boto3'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.strip() == "['studio.core.batch_names']"

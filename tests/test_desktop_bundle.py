@@ -104,8 +104,6 @@ def test_bundled_torch_backend_says_it_needs_pytorch(bundle: Path, elsewhere: Pa
     assert done.stderr.strip() == "studio: error: the torch pose backend needs PyTorch: pip install torch"
 
 
-@pytest.mark.xfail(strict=True, reason="studio/pipeline/pose/mm.py imports torch before checking for the mm stack, "
-                                       "so without torch it fails with 'unexpected ModuleNotFoundError'")
 def test_bundled_mm_backend_gives_its_clear_error(bundle: Path, elsewhere: Path) -> None:
     Image.new("RGB", (64, 64), "white").save(elsewhere / "drawing.png")
     (elsewhere / "weights.pth").write_bytes(b"not a checkpoint")

@@ -112,3 +112,12 @@ def test_the_doctor_survives_a_segfaulting_mmcv(tmp_path: Path) -> None:
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "[FAIL] mmcv-full ops: mmcv-full 1.7.0 with torch" in result.stdout and "SIGSEGV" in result.stdout
     assert "problems found" in result.stdout
+
+
+def test_the_probe_never_runs_python_files_from_the_current_folder(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in a folder holding a json.py (or an mmcv checkout), the probe imports the installed modules only."""
+    (tmp_path / "json.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w').close()\n")
+    monkeypatch.chdir(tmp_path)
+    probe_mmcv_ops(timeout=60)
+    assert not (tmp_path / "ran").exists()

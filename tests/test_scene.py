@@ -378,3 +378,18 @@ def test_a_damaged_scene_in_a_project_is_a_project_error(tmp_path: Path) -> None
 def test_scene_to_dict_is_plain_data(folders: dict[str, Path]) -> None:
     data = scene_to_dict(Scene((_entry(folders["red"], position=(0.1, 0.2)),)))
     assert json.loads(json.dumps(data)) == data and data["characters"][0]["position"] == [0.1, 0.2]
+
+
+@pytest.mark.parametrize("target", ["texture.png", "background.png"])
+def test_a_scene_sheet_never_replaces_a_character_file_or_an_input(
+        studio_main: Callable[[Sequence[str]], int], tmp_path: Path, target: str,  # noqa: F811
+        capsys: pytest.CaptureFixture[str]) -> None:
+    folder = write_character(_solid(RED), tmp_path / "red")
+    cv2.imwrite(str(tmp_path / "background.png"), np.full((64, 96, 3), 200, np.uint8))
+    save_scene(Scene((_entry(folder, position=(0.5, 0.6)),), (96, 64), str(tmp_path / "background.png")),
+               tmp_path / "s.scene.yaml")
+    victim = folder / target if target == "texture.png" else tmp_path / target
+    before = victim.read_bytes()
+    assert studio_main(["scene", str(tmp_path / "s.scene.yaml"), "-n", "2", "-o", str(victim), "--sheet"]) == 1
+    assert "write the sprite sheet elsewhere" in capsys.readouterr().err
+    assert victim.read_bytes() == before and not victim.with_suffix(".json").exists()

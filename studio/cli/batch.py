@@ -13,10 +13,12 @@ import dataclasses
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from studio.core.batch import COUNT_ENV, INDEX_ENV, BatchRequest, DrawingReport, Shard, batch_motions, run_batch
-from studio.core.batch_store import BatchInputError, Destination, S3Access, is_s3
-from studio.core.batch_tasks import BATCH_FORMATS, BackendSpec, RenderSettings
+from studio.core.batch_names import BATCH_FORMATS, COUNT_ENV, INDEX_ENV
+
+if TYPE_CHECKING:  # the batch machinery is imported when the command runs, not whenever the CLI starts
+    from studio.core.batch import BatchRequest, DrawingReport
 
 TOKEN_ENV = "STUDIO_TORCHSERVE_TOKEN"  # the token stays off the command line (and a pod's args)
 
@@ -77,6 +79,10 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> ar
 
 def request_from_args(args: argparse.Namespace) -> BatchRequest:
     """The BatchRequest the flags describe (the Share settings and the environment fill what they leave out)."""
+    from studio.core.batch import BatchRequest, Shard, batch_motions
+    from studio.core.batch_store import BatchInputError, Destination, S3Access, is_s3
+    from studio.core.batch_tasks import BackendSpec, RenderSettings
+
     from studio.core.settings import AppSettings
 
     saved = AppSettings.load().share
@@ -117,6 +123,8 @@ def _say(report: DrawingReport, stream: object) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the batch; prints one line per drawing and a summary. Returns 1 when any drawing failed."""
+    from studio.core.batch import run_batch
+
     request = request_from_args(args)
     lines = sys.stderr if args.json else sys.stdout
     report = run_batch(request, on_drawing=lambda d: _say(d, lines))

@@ -21,14 +21,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from studio.core.batch_names import COUNT_ENV, INDEX_ENV
 from studio.core.batch_store import (BatchInputError, Destination, Drawing, OutputStore, forget_clients, is_s3,
                                      list_drawings)
 from studio.core.batch_tasks import (BATCH_FORMATS, BackendSpec, Motion, MotionJob, PrepareJob, Prepared, Produced,
                                      RenderSettings, prepare_drawing, produce_motion)
 from studio.pipeline.progress import Cancel
 
-INDEX_ENV = "JOB_COMPLETION_INDEX"  # set by Kubernetes in each pod of an Indexed Job
-COUNT_ENV = "STUDIO_BATCH_SHARDS"  # the Job's completions: Kubernetes does not pass it, the manifest does
 T = TypeVar("T")
 
 

@@ -9,12 +9,12 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from studio.core.batch_names import BATCH_FORMATS
 from studio.core.batch_store import CHARACTER, RESULTS, Destination, Drawing, fetch
 from studio.core.loading import describe_error
 from studio.core.render_job import EXPORT_FORMATS
 from studio.pipeline.pose.backend import PoseBackend
 
-BATCH_FORMATS = ("gif", "mp4", "webm", "apng")  # one file per motion (PNG frames and sheets are not)
 
 
 @dataclass(frozen=True)

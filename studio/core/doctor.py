@@ -171,7 +171,9 @@ def probe_mmcv_ops(timeout: float = OPS_PROBE_TIMEOUT_S) -> OpsProbe:
     import subprocess
 
     try:
-        done = subprocess.run([sys.executable, "-c", _OPS_PROBE], capture_output=True, text=True, timeout=timeout)
+        # -P: the current folder is not put first on sys.path, so a json.py or an mmcv checkout there is not run
+        done = subprocess.run([sys.executable, "-P", "-c", _OPS_PROBE], capture_output=True, text=True,
+                              timeout=timeout)
         out, died = done.stdout, ""
         if done.returncode < 0:
             sig = -done.returncode

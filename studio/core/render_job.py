@@ -114,7 +114,8 @@ def output_files(path: Path, kind: str) -> list[Path]:
 
 
 def check_output(path: Path, kind: str, protected: tuple[Path, ...] = ()) -> None:
-    """Refuse, before any work, an output that cannot be written or whose replacement would lose data:
+    """Refuse, before any work, an output that cannot be written or whose replacement would lose data (``protected``:
+    the input character folders, whose files are never replaced, and input files):
     a missing parent folder, a folder where a file goes, a read-only file or folder (ReadOnlyTargetError,
     unless forced with ``atomic.overwrite_read_only``), and for PNG frames any existing file or any folder
     holding something other than frame PNGs (the input character folder included)."""
@@ -132,8 +133,10 @@ def check_output(path: Path, kind: str, protected: tuple[Path, ...] = ()) -> Non
         if data.is_dir():
             raise RenderError(f"{data}: is a folder, and a sprite sheet's JSON goes there; name the sheet otherwise")
         for target in (path, data):
-            if target.exists() and any(target.resolve().parent == p.resolve() for p in protected):
-                raise RenderError(f"{target}: is a file of the character folder; write the sprite sheet elsewhere")
+            if target.exists() and any(target.resolve().parent == p.resolve() or target.resolve() == p.resolve()
+                                       for p in protected):
+                raise RenderError(f"{target}: is a file of a character folder or an input of this export; write the "
+                                  "sprite sheet elsewhere")
     if kind == "png" and path.exists():
         resolved = path.resolve()
         if not path.is_dir():

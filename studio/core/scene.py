@@ -247,7 +247,7 @@ def scene_from_dict(data: Any, base: str | os.PathLike[str] | None = None) -> Sc
         raise SceneError(f"a scene must be a mapping with '{SCENE_MARKER}: {SCENE_VERSION}' and characters, "
                          f"got {excerpt(data)}")
     version = data.get(SCENE_MARKER)
-    if version != SCENE_VERSION:
+    if isinstance(version, bool) or version != SCENE_VERSION:  # True == 1 in Python, but it is no version
         newer = _whole(version) and version > SCENE_VERSION
         raise SceneError(f"saved by a newer Drawing Studio (scene version {excerpt(version)}; this one reads "
                          f"{SCENE_VERSION})" if newer else

@@ -19,7 +19,8 @@ import numpy as np
 
 from studio.core.render import Background, RenderError, parse_background
 from studio.core.render_job import EXPORT_FORMATS, SHEET_KINDS, check_output, output_files, output_kind
-from studio.core.scene import Scene, SceneError, load_scene
+from studio.core.scene import (PROJECT, SAMPLE, Scene, SceneError, is_background_file, is_motion_file,
+                                load_scene)
 from studio.core.scene_render import SceneAnimation
 from studio.pipeline.character import Character
 from studio.pipeline.encode.gif import gif_frame_delays, write_gif
@@ -103,10 +104,24 @@ def _output(request: SceneRequest, opened: OpenedScene, notes: list[str]) -> Pat
     if opened.interactive:
         raise SceneError(f"not supported: {request.scene} asks for AD's interactive window (controller.MODE "
                          "'interactive', AD's default); render it to a file with -o OUT.gif or OUT.mp4")
-    if not opened.output.parent.exists():
-        opened.output.parent.mkdir(parents=True)
-        notes.append(f"made the folder {opened.output.parent} for OUTPUT_VIDEO_PATH, as AD does")
     return opened.output
+
+
+def _make_output_folder(output: Path, notes: list[str]) -> None:
+    """An AD config's OUTPUT_VIDEO_PATH folder is made as AD makes it (only once the output is known to be good)."""
+    if not output.parent.exists():
+        output.parent.mkdir(parents=True)
+        notes.append(f"made the folder {output.parent} for OUTPUT_VIDEO_PATH, as AD does")
+
+
+def scene_inputs(scene: Scene) -> tuple[Path, ...]:
+    """The files and character folders a scene reads, which no export of it may replace."""
+    paths = [c.character for c in scene.characters if c.character not in (SAMPLE, PROJECT)]
+    for c in scene.characters:
+        paths += [v for v in (c.retarget, c.bvh) if v is not None]
+        paths += [c.motion] if is_motion_file(c.motion) else []
+    paths += [scene.background] if is_background_file(scene.background) else []
+    return tuple(Path(p) for p in paths)
 
 
 def render_scene_to_file(request: SceneRequest, progress: Progress | None = None, cancel: Cancel | None = None,
@@ -117,7 +132,9 @@ def render_scene_to_file(request: SceneRequest, progress: Progress | None = None
     notes = list(opened.notes)
     output = _output(request, opened, notes)
     kind = output_kind(output, request.sheet, request.packed)
-    check_output(output, kind)
+    if request.output is None:  # the name and suffix are good: make its folder as AD would
+        _make_output_folder(output, notes)
+    check_output(output, kind, scene_inputs(opened.scene))
     background = parse_background(request.background) if request.background is not None else None
     timings = {"open": time.perf_counter() - started}
     animation = SceneAnimation(opened.scene, request.size, request.frames, EXPORT_FORMATS[kind].max_fps, opened.own,
@@ -135,7 +152,7 @@ def export_scene(animation: SceneAnimation, output: Path, progress: Progress | N
     """Write ``animation`` over its background to ``output`` atomically, as ``kind`` (default: from the name); a
     sprite sheet tags its frames ``name``. Returns the seconds taken (render+encode; deform, every character's)."""
     kind = kind or output_kind(output)
-    check_output(output, kind)
+    check_output(output, kind, scene_inputs(animation.scene))
     started = time.perf_counter()
     background, n = animation.background, animation.n_frames
     if kind == "gif":

@@ -103,11 +103,11 @@ class MMBackend:
 
     def __init__(self, pose_model: str | Path, detector_model: str | Path | None = None,
                  device: str | None = None) -> None:
+        mmdet_apis, mmpose_apis = _require_mm()  # first: its error says what to install, torch included
         import torch
 
         from studio.pipeline.pose.torch_backend import load_state_dict
 
-        mmdet_apis, mmpose_apis = _require_mm()
         self._work = tempfile.TemporaryDirectory(prefix="studio-mm-")
         self.device = device or ("cuda:0" if torch.cuda.is_available() else "cpu")
         config, checkpoint = _model_files(pose_model, Path(self._work.name))
