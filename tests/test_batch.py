@@ -14,8 +14,9 @@ from batch_cli_fixture import studio_batch_main  # noqa: F401 - the fixture
 from PIL import Image
 
 from studio.core.batch import BatchRequest, Shard, batch_motions, run_batch
-from studio.core.batch_store import BatchInputError, Destination, S3Access, list_drawings
-from studio.core.batch_tasks import RenderSettings
+from studio.core.batch_input import list_drawings
+from studio.core.batch_store import BatchInputError, Destination, S3Access
+from studio.core.batch_tasks import BackendSpec, RenderSettings
 from studio.core.sample import sample_image
 
 TINY = RenderSettings(size=(48, 48), frames=3)
@@ -199,3 +200,103 @@ def test_the_cli_builds_its_parser_without_the_batch_machinery() -> None:
             "print(sorted(k for k in sys.modules if k.startswith(('studio.core.batch', 'studio.core.render', 'boto3'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
     assert out.strip() == "['studio.core.batch_names']"
+
+
+def gif_look(path: Path) -> tuple[tuple[int, int], tuple[int, ...] | None]:
+    """A GIF's size and its first frame's top-left pixel (RGB), None where it is transparent: the background."""
+    with Image.open(path) as image:
+        red, green, blue, alpha = image.convert("RGBA").getpixel((0, 0))  # type: ignore[misc]
+        return image.size, None if alpha == 0 else (red, green, blue)
+
+
+@pytest.fixture
+def one_drawing(drawings: Path, tmp_path: Path) -> Path:
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "d0.png").write_bytes((drawings / "d0.png").read_bytes())
+    return source
+
+
+def test_new_settings_render_finished_outputs_again(one_drawing: Path, tmp_path: Path, studio_batch_main: Main,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The review's case: the same motions at another size and background are not "already finished"."""
+    out = tmp_path / "out"
+    small = ["batch", str(one_drawing), "-o", str(out), "-m", "jump,wave", "-n", "3", "-s", "40"]
+    assert studio_batch_main(small) == 0
+    assert gif_look(out / "d0" / "wave.gif") == ((40, 40), None)
+    capsys.readouterr()
+
+    large = ["batch", str(one_drawing), "-o", str(out), "-m", "jump,wave", "-n", "3", "-s", "56", "-b", "white"]
+    assert studio_batch_main(large) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith("done    d0: 2 rendered; made again for new settings (size 40x40 -> 56x56, background "
+                           "transparent -> white) -> ")
+    for name in ("jump.gif", "wave.gif"):
+        assert gif_look(out / "d0" / name) == ((56, 56), (255, 255, 255))
+        assert gif_frames(out / "d0" / name) == 3
+    record = json.loads((out / "d0" / "render-settings.json").read_text())
+    assert record["outputs"]["wave.gif"]["size"] == [56, 56] and record["outputs"]["wave.gif"]["background"] == "white"
+
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    assert studio_batch_main(large) == 0  # the same settings again: finished
+    assert capsys.readouterr().out.splitlines()[0] == "kept    d0: already finished"
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == stamps
+
+
+def test_results_list_exactly_this_runs_motions(one_drawing: Path, tmp_path: Path, studio_batch_main: Main,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    base = ["batch", str(one_drawing), "-o", str(out), *FLAGS, "--json"]
+    assert studio_batch_main([*base, "-m", "wave,jump"]) == 0
+    assert studio_batch_main([*base, "-m", "jump", "-f", "webm"]) == 0
+    assert json.loads((out / "d0" / "results.json").read_text()) == {"jump": "jump.webm"}
+
+    capsys.readouterr()
+    assert studio_batch_main([*base, "-m", "wave"]) == 0  # wave.gif is finished with these settings: kept
+    captured = capsys.readouterr()
+    drawing = json.loads(captured.out)["drawings"][0]
+    assert drawing["status"] == "kept" and drawing["kept"] == ["wave"] and not drawing["rendered"]
+    assert "kept    d0: already finished, results.json now lists this run's motions" in captured.err
+    assert json.loads((out / "d0" / "results.json").read_text()) == {"wave": "wave.gif"}
+    assert {p.name for p in (out / "d0").iterdir() if p.is_file()} == {
+        "wave.gif", "jump.gif", "jump.webm", "results.json", "render-settings.json"}  # outputs are never deleted
+
+
+def test_a_replaced_output_loses_its_record_before_it_is_rendered(one_drawing: Path, tmp_path: Path) -> None:
+    """A batch stopped between deciding to render an output again and recording the new one never trusts the file:
+    its entry is gone, so a rerun with either the old or the new settings renders it."""
+    from studio.core.batch_input import Drawing
+    from studio.core.batch_tasks import PrepareJob, prepare_drawing
+
+    out = tmp_path / "out"
+    motions = batch_motions(["wave", "jump"])
+    assert not run_batch(BatchRequest(str(one_drawing), Destination(str(out)), motions, settings=TINY)).failed
+    larger = RenderSettings(size=(56, 56), frames=3)
+    prepared = prepare_drawing(PrepareJob(Drawing("d0", str(one_drawing / "d0.png")), motions[:1], larger,
+                                          Destination(str(out)), BackendSpec(), tmp_path / "scratch"))
+    assert prepared.error is None and prepared.todo == {"wave": True} and not prepared.annotated
+    record = json.loads((out / "d0" / "render-settings.json").read_text())
+    assert sorted(record["outputs"]) == ["jump.gif"]  # wave.gif is about to be replaced: no longer vouched for
+
+    again = run_batch(BatchRequest(str(one_drawing), Destination(str(out)), motions, settings=TINY)).drawings[0]
+    assert again.rendered == ["wave"] and again.kept == ["jump"] and again.changed == ["no settings on record"]
+
+
+def test_another_pose_backend_annotates_again_and_renders_everything(one_drawing: Path, tmp_path: Path) -> None:
+    from studio.core.annotate import auto_backend_name
+
+    if auto_backend_name() == "manual":
+        pytest.skip("auto is the manual backend here (no embedded model): nothing to change to")
+    out = tmp_path / "out"
+    motions = batch_motions(["wave"])
+    manual = BatchRequest(str(one_drawing), Destination(str(out)), motions, settings=TINY,
+                          backend=BackendSpec("manual"))
+    assert run_batch(manual).drawings[0].annotated
+    auto = run_batch(BatchRequest(str(one_drawing), Destination(str(out)), motions, settings=TINY)).drawings[0]
+    assert auto.annotated and auto.rendered == ["wave"]
+    assert auto.changed == [f"annotation backend manual -> {auto_backend_name()}"]
+    record = json.loads((out / "d0" / "render-settings.json").read_text())
+    assert record["character"]["backend"] == auto_backend_name()
+    explicit = BackendSpec(auto_backend_name())  # "auto" is recorded as what it resolves to: the same annotation
+    same = run_batch(BatchRequest(str(one_drawing), Destination(str(out)), motions, settings=TINY, backend=explicit))
+    assert same.drawings[0].status == "kept" and not same.drawings[0].annotated

@@ -117,6 +117,33 @@ def test_a_half_finished_upload_is_not_an_output(weed_s3: WeedS3, uploaded: str,
         "wave": f"s3://{weed_s3.bucket}/resume/d3/wave.gif", "jump": f"s3://{weed_s3.bucket}/resume/d3/jump.gif"}
 
 
+def test_two_pods_render_again_for_new_settings_once_each(weed_s3: WeedS3, uploaded: str, tmp_path: Path) -> None:
+    """Finished objects made with other settings are rendered again, each by one pod; the record lives beside them
+    in S3, so a third pair with the same settings renders nothing, and results.json lists that run's motions."""
+    output = f"s3://{weed_s3.bucket}/settings/"
+    first = [finish(p) for p in [pod(weed_s3, i, 2, uploaded, output, tmp_path, "-s", "40") for i in (0, 1)]]
+    assert sorted(rendered(first[0]) + rendered(first[1])) == sorted((n, m) for n in NAMES for m in MOTIONS)
+
+    larger = [finish(p) for p in [pod(weed_s3, i, 2, uploaded, output, tmp_path, "-s", "56", "-b", "white")
+                                  for i in (0, 1)]]
+    work = rendered(larger[0]) + rendered(larger[1])
+    assert sorted(work) == sorted((n, m) for n in NAMES for m in MOTIONS)  # every output again, exactly once
+    drawings = [d for r in larger for d in r["drawings"]]
+    assert all(d["changed"] == ["size 40x40 -> 56x56", "background transparent -> white"] for d in drawings)
+    assert not any(d["annotated"] for d in drawings)  # the same pose backend: the character folders stand
+    for name in NAMES:
+        record = json.loads(get(weed_s3, f"settings/{name}/render-settings.json"))
+        assert {f: (s["size"], s["background"]) for f, s in record["outputs"].items()} == {
+            "wave.gif": ([56, 56], "white"), "jump.gif": ([56, 56], "white")}
+
+    again = [finish(p) for p in [pod(weed_s3, i, 2, uploaded, output, tmp_path, "-s", "56", "-b", "white", "-m",
+                                     "jump") for i in (0, 1)]]
+    assert rendered(again[0]) + rendered(again[1]) == []
+    for name in NAMES:
+        assert json.loads(get(weed_s3, f"settings/{name}/results.json")) == {
+            "jump": f"s3://{weed_s3.bucket}/settings/{name}/jump.gif"}
+
+
 def test_share_from_a_local_output_and_a_list_file_in_s3(weed_s3: WeedS3, uploaded: str, tmp_path: Path,
                                                          s3_env: WeedS3, studio_batch_main: Main,
                                                          capsys: pytest.CaptureFixture[str]) -> None:

@@ -38,9 +38,11 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> ar
         "batch", help="annotate a folder of drawings and render every motion of each (locally, or one shard of a "
         "Kubernetes Indexed Job with S3 input and output)",
         description="Each drawing is annotated once, then its motions are rendered across -j worker processes. "
-        "OUT/NAME/ gets NAME's renders, its character folder and results.json ({motion: file or url}). Finished "
-        "outputs are skipped, so a rerun resumes. A drawing that fails is reported and the batch goes on; the exit "
-        f"code is 1 when any failed. Sharding: --shard-index (default ${INDEX_ENV}, which an Indexed Job sets) and "
+        "OUT/NAME/ gets NAME's renders, its character folder, results.json ({motion: file or url}, this run's "
+        "motions) and render-settings.json. Outputs finished with the same settings are skipped, so a rerun resumes; "
+        "those made with other settings (size, frames, background, format, backend) are made again. A drawing that "
+        "fails is reported and the batch goes on; the exit code is 1 when any failed. "
+        f"Sharding: --shard-index (default ${INDEX_ENV}, which an Indexed Job sets) and "
         f"--shards (default ${COUNT_ENV}). S3 credentials come from boto3's chain (AWS_ACCESS_KEY_ID/...).")
     parser.add_argument("input", metavar="IN", help="a folder of drawings, a text file listing them (one a line), or "
                         "s3://BUCKET/PREFIX")
@@ -114,10 +116,13 @@ def _say(report: DrawingReport, stream: object) -> None:
     if report.status == "failed":
         line = f"failed  {report.name}: {'; '.join(report.errors)}"
     elif report.status == "kept":
-        line = f"kept    {report.name}: already finished"
+        line = f"kept    {report.name}: already finished" + (", results.json now lists this run's motions"
+                                                           if report.results else "")
     else:
         line = (f"done    {report.name}: {len(report.rendered)} rendered"
-                + (f", {len(report.kept)} kept" if report.kept else "") + f" -> {report.results}")
+                + (f", {len(report.kept)} kept" if report.kept else "")
+                + (f"; made again for new settings ({', '.join(report.changed)})" if report.changed else "")
+                + f" -> {report.results}")
     print(line, file=stream, flush=True)  # type: ignore[call-overload]
 
 

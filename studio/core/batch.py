@@ -1,5 +1,6 @@
 """Batch rendering: many drawings, each annotated once, all its motions rendered across worker processes, with
-results.json per drawing, resuming from finished outputs, and sharding as a Kubernetes Indexed Job.
+results.json per drawing (this run's motions), resuming from outputs finished with the same settings (others are
+rendered again), and sharding as a Kubernetes Indexed Job.
 
 The batch writes no scheduler of its own beyond one process pool: across machines, Kubernetes runs one pod per
 shard (``JOB_COMPLETION_INDEX``), each taking every ``count``-th drawing of the same sorted list, so shards are
@@ -21,10 +22,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from studio.core.batch_names import COUNT_ENV, INDEX_ENV
-from studio.core.batch_store import (BatchInputError, Destination, Drawing, OutputStore, forget_clients, is_s3,
-                                     list_drawings)
-from studio.core.batch_tasks import (BATCH_FORMATS, BackendSpec, Motion, MotionJob, PrepareJob, Prepared, Produced,
+from studio.core.batch_input import Drawing, list_drawings
+from studio.core.batch_names import BATCH_FORMATS, COUNT_ENV, INDEX_ENV
+from studio.core.batch_store import RECORD, RESULTS, BatchInputError, Destination, OutputStore, forget_clients, is_s3
+from studio.core.batch_tasks import (BackendSpec, Motion, MotionJob, PrepareJob, Prepared, Produced, RenderRecord,
                                      RenderSettings, prepare_drawing, produce_motion)
 from studio.pipeline.progress import Cancel
 
@@ -120,7 +121,8 @@ class BatchRequest:
 
 @dataclass
 class DrawingReport:
-    """One drawing's outcome: ``status`` done (this run finished it), kept (finished before) or failed."""
+    """One drawing's outcome: ``status`` done (this run finished it), kept (finished before) or failed;
+    ``changed`` the settings that differ from those its finished outputs were made with (they were made again)."""
 
     name: str
     source: str
@@ -128,7 +130,8 @@ class DrawingReport:
     rendered: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     annotated: bool = False
-    results: str | None = None  # where results.json went
+    changed: list[str] = field(default_factory=list)
+    results: str | None = None  # where results.json went, when this run wrote it
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -181,7 +184,9 @@ def _executor(jobs: int) -> Executor:
 class _Drawing:
     report: DrawingReport
     waiting: int = 0
-    recorded: dict[str, str] = field(default_factory=dict)
+    recorded: dict[str, str] = field(default_factory=dict)  # results.json's entries so far
+    previous: dict[str, str] = field(default_factory=dict)  # results.json as found
+    record: RenderRecord = field(default_factory=RenderRecord)
 
 
 def run_batch(request: BatchRequest, on_drawing: Callable[[DrawingReport], None] | None = None,
@@ -231,7 +236,7 @@ def _schedule(request: BatchRequest, drawings: list[Drawing], states: dict[str, 
                     running[pool.submit(produce_motion, job)] = job
                 else:
                     job = PrepareJob(todo.popleft(), request.motions, request.settings, request.destination,
-                                     request.backend, scratch)
+                                     request.backend, scratch, request.share)
                     running[pool.submit(prepare_drawing, job)] = job
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
@@ -242,9 +247,9 @@ def _schedule(request: BatchRequest, drawings: list[Drawing], states: dict[str, 
                     ready.extend(_prepared(request, state, outcome, scratch))
                 else:
                     state = states[outcome.name]
-                    _produced(state, outcome)
+                    _produced(state, outcome, store)
                 if state.waiting == 0:
-                    _finish(state, store)
+                    _finish(state, store, request.motions)
                     shutil.rmtree(scratch / state.report.name, ignore_errors=True)
                     yield state
             if any(isinstance(f.exception(), BrokenProcessPool) for f in done if not f.cancelled()):
@@ -275,22 +280,35 @@ def _prepared(request: BatchRequest, state: _Drawing, prepared: Prepared, scratc
     if prepared.error is not None:
         report.errors.append(prepared.error)
         return []
-    state.recorded = dict(prepared.recorded)
+    state.recorded, state.previous, state.record = dict(prepared.recorded), prepared.previous, prepared.record
+    report.changed = list(prepared.changed)
     report.kept = [m.name for m in request.motions if m.name not in prepared.todo]
     jobs = [MotionJob(report.name, m, prepared.todo[m.name], prepared.character, request.settings,
-                      request.destination, scratch, request.share)
+                      request.destination, scratch, request.share, prepared.made_with[m.name])
             for m in request.motions if m.name in prepared.todo]
     state.waiting = len(jobs)
-    if jobs:
+    if any(prepared.todo.values()):  # done: this run renders something; only located, it stays kept
         report.status = "done"
     return jobs
 
 
-def _produced(state: _Drawing, produced: Produced) -> None:
+def _produced(state: _Drawing, produced: Produced, store: OutputStore) -> None:
+    """Take in one motion's outcome; a rendered one enters the drawing's record at once, so a batch stopped after
+    it (killed, cancelled) and run again keeps it. Only this process writes the record of its drawings: their
+    motions' workers hand their entries back here, and another shard's pods never take the same drawing."""
     state.waiting -= 1
     if produced.error is not None:
         state.report.errors.append(produced.error)
         return
+    if produced.rendered:
+        state.record.outputs[produced.filename] = produced.made_with
+        try:
+            store.write_json(state.report.name, RECORD, state.record.encode())
+        except Exception as exc:  # noqa: BLE001 - reported per drawing; a rerun renders it again
+            from studio.core.loading import describe_error
+
+            state.report.errors.append(f"{RECORD}: {describe_error(exc)}")
+            return
     state.recorded[produced.motion] = produced.location or ""
     if produced.rendered:
         state.report.rendered.append(produced.motion)
@@ -298,15 +316,17 @@ def _produced(state: _Drawing, produced: Produced) -> None:
         state.report.kept.append(produced.motion)
 
 
-def _finish(state: _Drawing, store: OutputStore) -> None:
-    """results.json once every motion is there; a drawing with any error gets none, so a rerun takes it up."""
+def _finish(state: _Drawing, store: OutputStore, motions: Sequence[Motion]) -> None:
+    """results.json, listing exactly this run's motions, once every motion is there (written only when something
+    changed); a drawing with any error gets none, so a rerun takes it up."""
     report = state.report
     if report.errors:
         report.status = "failed"
         return
-    if report.status == "done":
+    results = {m.name: state.recorded[m.name] for m in motions if m.name in state.recorded}
+    if report.status == "done" or results != state.previous:
         try:
-            report.results = store.write_results(report.name, state.recorded)
+            report.results = store.write_json(report.name, RESULTS, results)
         except Exception as exc:  # noqa: BLE001 - reported per drawing
             from studio.core.loading import describe_error
 

@@ -1,23 +1,22 @@
-"""Where a batch finds its drawings and keeps its outputs: a local folder, a text file listing drawings, or an S3
-prefix (``s3://bucket/prefix``); finished outputs are recognised by their presence alone, because every write is
-whole or nothing (atomic renames locally, single PUTs in S3)."""
+"""Where a batch keeps its outputs, a local folder or an S3 prefix (``s3://bucket/prefix``), and how it reaches S3.
+An output that is there is whole, because every write is whole or nothing (atomic renames locally, single PUTs in
+S3); whether it was rendered with this batch's settings is for its drawing's record (batch_tasks) to say."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import mimetypes
-import posixpath
 import shutil
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Protocol
 
 from studio.core.share import MAX_EXPIRES, ShareError, ShareSettings, _client, _explain, content_type, share_file
 from studio.pipeline.files.atomic import atomic_write_path
 
-DRAWING_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 RESULTS = "results.json"
+RECORD = "render-settings.json"  # the settings each output and the character folder were made with (batch_tasks)
 CHARACTER = "character"  # the annotated AD character folder, kept beside the renders
 _CHARACTER_LAST = "char_cfg.yaml"  # uploaded last: its presence in S3 means the folder is whole
 
@@ -98,88 +97,7 @@ def s3_error(exc: BaseException, access: S3Access, bucket: str, what: str) -> Sh
     return ShareError(str(explained).replace("S3 upload to", f"S3 {what} at", 1))
 
 
-@dataclass(frozen=True)
-class Drawing:
-    """One input drawing: ``name`` (its file's stem) names its output folder and is unique in a batch;
-    ``source`` is a local path or an s3:// URL."""
-
-    name: str
-    source: str
-
-
-def list_drawings(spec: str, access: S3Access) -> list[Drawing]:
-    """The batch's drawings, sorted by name (every shard of an Indexed Job sorts the same list the same way).
-
-    ``spec``: a local folder (its drawing files, not its subfolders), a text file naming one drawing a line (paths
-    relative to the file, s3:// URLs, ``#`` comments), one drawing file, or the same in S3: ``s3://bucket/prefix``
-    (the drawings directly under it), ``s3://bucket/list.txt``, ``s3://bucket/one.png``."""
-    if is_s3(spec):
-        url = S3Url.parse(spec)
-        suffix = PurePosixPath(url.key).suffix.lower()
-        if suffix == ".txt":
-            parent = str(PurePosixPath(url.key).parent)
-            base = f"s3://{url.bucket}/" + ("" if parent == "." else parent + "/")
-            sources = _listed(_read_s3_text(url, access), base)
-        elif suffix in DRAWING_SUFFIXES:
-            sources = [str(url)]
-        else:
-            sources = [f"s3://{url.bucket}/{key}" for key in _s3_keys(url, access, delimiter=True)
-                       if PurePosixPath(key).suffix.lower() in DRAWING_SUFFIXES]
-    else:
-        path = Path(spec)
-        if path.is_dir():
-            sources = [str(p) for p in path.iterdir()
-                       if p.suffix.lower() in DRAWING_SUFFIXES and not p.name.startswith(".") and p.is_file()]
-        elif path.suffix.lower() in DRAWING_SUFFIXES and path.is_file():
-            sources = [str(path)]
-        elif path.is_file():
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise BatchInputError(f"{spec}: cannot read the list of drawings: {exc}") from None
-            sources = _listed(text, str(path.parent))
-        else:
-            raise BatchInputError(f"{spec}: no such folder or file of drawings")
-    if not sources:
-        raise BatchInputError(f"{spec}: holds no drawings ({', '.join(DRAWING_SUFFIXES)})")
-    return _named(sources)
-
-
-def _listed(text: str, base: str) -> list[str]:
-    """The drawings a list file names: blank lines and ``#`` comments skipped, relative entries taken from ``base``
-    (the list's own folder: a local path, or an s3:// one ending in a slash)."""
-    out = []
-    for line in text.splitlines():
-        entry = line.strip()
-        if not entry or entry.startswith("#"):
-            continue
-        if is_s3(entry) or Path(entry).is_absolute():
-            out.append(entry)
-        elif is_s3(base):
-            folder = S3Url.parse(base)
-            key = posixpath.normpath(posixpath.join(folder.key, entry))
-            if key == ".." or key.startswith("../"):
-                raise BatchInputError(f"{entry!r} in the list of drawings leads out of the bucket {folder.bucket}")
-            out.append(f"s3://{folder.bucket}/{key}")
-        else:
-            out.append(str(Path(base) / entry))
-    return out
-
-
-def _named(sources: list[str]) -> list[Drawing]:
-    by_name: dict[str, str] = {}
-    for source in sources:
-        name = PurePosixPath(source).stem if is_s3(source) else Path(source).stem
-        if not name or name.startswith(".") or name in (CHARACTER,):
-            raise BatchInputError(f"{source}: {name!r} cannot name an output folder; rename the drawing")
-        if name in by_name and by_name[name] != source:
-            raise BatchInputError(f"two drawings would share the output folder {name!r}: {by_name[name]} and "
-                                  f"{source}; rename one")
-        by_name[name] = source
-    return [Drawing(name, by_name[name]) for name in sorted(by_name)]
-
-
-def _s3_keys(url: S3Url, access: S3Access, delimiter: bool = False) -> list[str]:
+def s3_keys(url: S3Url, access: S3Access, delimiter: bool = False) -> list[str]:
     """Every key under ``url``'s folder (only those directly under it with ``delimiter``)."""
     client = s3_client(access, url.bucket)
     keys: list[str] = []
@@ -192,33 +110,9 @@ def _s3_keys(url: S3Url, access: S3Access, delimiter: bool = False) -> list[str]
     return keys
 
 
-def _read_s3_text(url: S3Url, access: S3Access) -> str:
-    try:
-        body = s3_client(access, url.bucket).get_object(Bucket=url.bucket, Key=url.key)["Body"].read()
-        return str(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BatchInputError(f"{url}: the list of drawings is not UTF-8 text") from None
-    except Exception as exc:
-        raise s3_error(exc, access, url.bucket, f"reading {url}") from exc
-
-
-def fetch(source: str, folder: Path, access: S3Access) -> Path:
-    """A local path to the drawing: a local source as it is, an S3 one downloaded into ``folder``."""
-    if not is_s3(source):
-        return Path(source)
-    url = S3Url.parse(source)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / PurePosixPath(url.key).name
-    try:
-        with atomic_write_path(target) as tmp:
-            s3_client(access, url.bucket).download_file(url.bucket, url.key, str(tmp))
-    except Exception as exc:
-        raise s3_error(exc, access, url.bucket, f"download of {source}") from exc
-    return target
-
-
 class OutputStore(Protocol):
-    """A batch's outputs: one folder per drawing holding ``{motion}.{format}``, results.json and character/."""
+    """A batch's outputs: one folder per drawing holding ``{motion}.{format}``, results.json, render-settings.json
+    and character/."""
 
     def check(self) -> None:
         """Raise (BatchInputError, ShareError) when the outputs cannot be kept there at all."""
@@ -240,11 +134,13 @@ class OutputStore(Protocol):
         """What results.json says for an output: its file name or s3:// URL, or with ``share`` a presigned URL."""
         ...
 
-    def read_results(self, name: str) -> dict[str, str]:
+    def read_json(self, name: str, filename: str) -> Any:
+        """The value of a JSON file in the drawing's folder (results.json, its record), or None when it is absent or
+        unreadable (then it is written again)."""
         ...
 
-    def write_results(self, name: str, results: dict[str, str]) -> str:
-        """Write results.json; returns where it went."""
+    def write_json(self, name: str, filename: str, value: Any) -> str:
+        """Write a JSON file into the drawing's folder, whole or not at all; returns where it went."""
         ...
 
     def character(self, name: str) -> Path | None:
@@ -272,13 +168,14 @@ class Destination:
         return LocalStore(Path(self.root), self.share)
 
 
-def _decoded(data: bytes | str) -> dict[str, str]:
-    """A results.json's mapping, or {} when it is unreadable (then it is written again)."""
+def _decoded(data: bytes) -> Any:
     with contextlib.suppress(ValueError):
-        value = json.loads(data)
-        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
-            return {str(k): v for k, v in value.items()}
-    return {}
+        return json.loads(data)
+    return None
+
+
+def _encoded(value: Any) -> bytes:
+    return (json.dumps(value, indent=2) + "\n").encode()
 
 
 class LocalStore:
@@ -316,14 +213,15 @@ class LocalStore:
         key = f"{self.share.prefix.lstrip('/')}{name}/{filename}"  # stable: a rerun replaces, never duplicates
         return share_file(self.root / name / filename, self.share, key=key).url
 
-    def read_results(self, name: str) -> dict[str, str]:
-        path = self.root / name / RESULTS
-        return _decoded(path.read_bytes()) if path.is_file() else {}
+    def read_json(self, name: str, filename: str) -> Any:
+        path = self.root / name / filename
+        return _decoded(path.read_bytes()) if path.is_file() else None
 
-    def write_results(self, name: str, results: dict[str, str]) -> str:
-        path = self.root / name / RESULTS
+    def write_json(self, name: str, filename: str, value: Any) -> str:
+        path = self.root / name / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write_path(path) as tmp:
-            tmp.write_text(json.dumps(results, indent=2) + "\n")
+            tmp.write_bytes(_encoded(value))
         return str(path)
 
     def character(self, name: str) -> Path | None:
@@ -356,7 +254,7 @@ class S3Store:
 
     def finished(self, name: str) -> set[str]:
         folder = S3Url(self.url.bucket, self._key(name, ""))
-        return {key[len(folder.key):] for key in _s3_keys(folder, self.access)}
+        return {key[len(folder.key):] for key in s3_keys(folder, self.access)}
 
     def work_dir(self, name: str) -> Path:
         return self.scratch / name
@@ -375,23 +273,23 @@ class S3Store:
         return str(client.generate_presigned_url("get_object", Params={"Bucket": self.url.bucket, "Key": key},
                                                  ExpiresIn=self.access.expires))
 
-    def read_results(self, name: str) -> dict[str, str]:
+    def read_json(self, name: str, filename: str) -> Any:
         try:
             body = s3_client(self.access, self.url.bucket).get_object(
-                Bucket=self.url.bucket, Key=self._key(name, RESULTS))["Body"].read()
-        except Exception:  # absent (or unreadable): written again at the end
-            return {}
-        return _decoded(body)
+                Bucket=self.url.bucket, Key=self._key(name, filename))["Body"].read()
+        except Exception:  # absent (or unreadable): written again
+            return None
+        return _decoded(bytes(body))
 
-    def write_results(self, name: str, results: dict[str, str]) -> str:
-        key = self._key(name, RESULTS)
-        self._call("upload of results.json", "put_object", Key=key, ContentType="application/json",
-                   Body=(json.dumps(results, indent=2) + "\n").encode())
+    def write_json(self, name: str, filename: str, value: Any) -> str:
+        key = self._key(name, filename)
+        self._call(f"upload of {filename}", "put_object", Key=key, ContentType="application/json",
+                   Body=_encoded(value))
         return f"s3://{self.url.bucket}/{key}"
 
     def character(self, name: str) -> Path | None:
         folder = S3Url(self.url.bucket, self._key(name, CHARACTER + "/"))
-        keys = _s3_keys(folder, self.access)
+        keys = s3_keys(folder, self.access)
         if folder.key + _CHARACTER_LAST not in keys:
             return None
         local = self.work_dir(name) / CHARACTER
