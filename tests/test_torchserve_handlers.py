@@ -23,6 +23,8 @@ from torchserve_fixture import LocalTorchServe, _bin, missing_tools, start_torch
 
 from studio.core.sample import sample_image
 from studio.pipeline.intake.box import find_figure_box
+from studio.pipeline.intake.images import MAX_SIDE
+from studio.pipeline.pose.served_image import SERVED_MAX_SIDE, read_request_image
 
 HANDLERS = Path(__file__).resolve().parents[1] / "packaging" / "torchserve" / "handlers"
 DETECTOR, POSE = "drawn_humanoid_detector", "drawn_humanoid_pose_estimator"  # AD's model names
@@ -109,10 +111,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalTorc
     server.stop()
 
 
-def predict(server: LocalTorchServe, model: str, body: bytes) -> tuple[int, Any, dict[str, str]]:
-    """POST a raw body to a model: (status, decoded JSON reply, headers)."""
+def predict(server: LocalTorchServe, model: str, body: bytes,
+            content_type: str = "application/octet-stream") -> tuple[int, Any, dict[str, str]]:
+    """POST a raw body (not a form) to a model: (status, decoded JSON reply, headers)."""
     request = urllib.request.Request(f"{server.inference_url}/predictions/{model}", data=body, method="POST",
-                                     headers={"Content-Type": "application/octet-stream"})  # not a form
+                                     headers={"Content-Type": content_type})
     try:
         with urllib.request.urlopen(request, timeout=60) as reply:
             return reply.status, json.loads(reply.read()), dict(reply.headers)
@@ -124,6 +127,26 @@ def png(image: np.ndarray) -> bytes:
     ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     assert ok
     return data.tobytes()
+
+
+def plain_ppm(image: np.ndarray) -> bytes:
+    """(H, W, 3) uint8 RGB as a plain (P3) PPM: an image that is also UTF-8 text, its comment not Latin-1."""
+    h, w = image.shape[:2]
+    header = f"P3\n# drawn with a ✏ by Zoë\n{w} {h}\n255\n"
+    return (header + " ".join(map(str, image.ravel().tolist())) + "\n").encode("utf-8")
+
+
+def enlarged(image: np.ndarray, times: int) -> np.ndarray:
+    """``image`` ``times`` larger on each side, each pixel a block: a page far above the working size."""
+    h, w = image.shape[:2]
+    return cv2.resize(image, (w * times, h * times), interpolation=cv2.INTER_NEAREST)
+
+
+def caller_downscaled(image: np.ndarray) -> np.ndarray:
+    """``image`` downscaled as a careful caller would before sending: longest side MAX_SIDE, area-averaged."""
+    h, w = image.shape[:2]
+    scale = MAX_SIDE / max(h, w)
+    return cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
 
 
 def studio_pose(image_path: Path, checkpoint: Path, box: str = "full") -> np.ndarray:
@@ -210,6 +233,45 @@ def test_a_body_that_is_not_an_image_is_a_400_with_the_reason(served: tuple[Loca
         assert status == 400 and "not" in reply["message"], reply
 
 
+def test_a_large_image_is_answered_at_working_size_in_its_own_px(served: tuple[LocalTorchServe, Path]) -> None:
+    """A page far above the working size (issue 17: an 8900×8900 PNG held a worker 137 s) is worked on downscaled:
+    each reply equals the reply to the caller's own downscale of it, carried back to the page's px."""
+    server, _ = served
+    page = enlarged(sample_image(), 10)
+    small = caller_downscaled(page)
+    h, w = page.shape[:2]
+    fx, fy = w / small.shape[1], h / small.shape[0]
+    assert max(page.shape[:2]) > 4 * MAX_SIDE and (fx, fy) != (1.0, 1.0)
+    big_body, small_body = png(page), png(small)
+
+    status, (found,), _ = predict(server, DETECTOR, big_body)
+    assert status == 200
+    _, (expected,), _ = predict(server, DETECTOR, small_body)
+    assert found["bbox"] == pytest.approx(np.multiply(expected["bbox"], [fx, fy, fx, fy]).tolist(), rel=1e-9)
+    assert found["score"] == expected["score"]
+    x1, y1, x2, y2 = found["bbox"]
+    assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h and x2 - x1 > 2 * MAX_SIDE  # a box on the page, in its px
+
+    status, (skeleton,), _ = predict(server, POSE, big_body)
+    assert status == 200 and skeleton["bbox"] == [0.0, 0.0, float(w), float(h), 1.0]
+    _, (expected,), _ = predict(server, POSE, small_body)
+    got, want = np.asarray(skeleton["keypoints"], float), np.asarray(expected["keypoints"], float)
+    assert got[:, :2] == pytest.approx(want[:, :2] * (fx, fy), rel=1e-9)
+    assert got[:, 2].tolist() == want[:, 2].tolist()
+    assert got[:, 0].max() > 2 * MAX_SIDE  # in the page's px, not the working image's
+
+
+def test_a_text_body_is_read_as_the_image_it_is(served: tuple[LocalTorchServe, Path]) -> None:
+    """A text/* body reaches a handler as a str (TorchServe decodes it as UTF-8): a plain PPM sent as text/plain
+    gets the same reply as the same pixels sent as a PNG."""
+    server, _ = served
+    image = sample_image()
+    for model in (DETECTOR, POSE):
+        status, reply, _ = predict(server, model, plain_ppm(image), "text/plain")
+        assert status == 200, reply
+        assert reply == predict(server, model, png(image))[1]
+
+
 # --- the pose handler's checks, without a server ---------------------------------------------------------------
 
 def test_the_checkpoint_must_lie_inside_the_model_folder(tmp_path: Path) -> None:
@@ -240,3 +302,57 @@ def test_the_mmdet_handler_imports_without_the_mm_stack() -> None:
     """It is untested here (no mm stack with a GPU that runs it); importing it needs neither mmdet nor torch."""
     mmdet_handler = handler_module("mmdet_detector_handler")
     assert mmdet_handler.DETECTOR == "mmdet" and "UNTESTED HERE" in (mmdet_handler.__doc__ or "")
+
+
+# --- the request image all three handlers read -----------------------------------------------------------------
+
+def test_every_handler_reads_requests_through_the_shared_capped_reader() -> None:
+    for name in ("pose_handler", "detector_fallback_handler", "mmdet_detector_handler"):
+        module = handler_module(name)
+        assert module.read_request_image is read_request_image, name
+        assert not hasattr(module, "NO_DOWNSCALE") and not hasattr(module, "image_from"), name
+
+
+def test_the_request_reader_caps_the_working_size_and_keeps_the_received_size() -> None:
+    page = enlarged(sample_image(), 10)
+    h, w = page.shape[:2]
+    image = read_request_image({"body": bytearray(png(page))})
+    assert max(image.rgb.shape[:2]) == SERVED_MAX_SIDE and image.received_size == (w, h)
+    assert np.array_equal(image.rgb, caller_downscaled(page))
+    fx, fy = image.factors
+    assert image.box_to_received([0, 0, image.rgb.shape[1], image.rgb.shape[0]]) == pytest.approx([0, 0, w, h])
+    assert image.points_to_received([[10, 20]]) == pytest.approx(np.array([[10 * fx, 20 * fy]]))
+    small = read_request_image({"data": png(sample_image())})
+    assert small.factors == (1.0, 1.0) and np.array_equal(small.rgb, sample_image())
+
+
+def test_the_request_reader_takes_text_and_refuses_what_is_no_image() -> None:
+    pytest.importorskip("ts.utils.util")
+    from ts.utils.util import PredictionException
+
+    image = sample_image()
+    as_text = read_request_image({"body": plain_ppm(image).decode("utf-8")})
+    assert np.array_equal(as_text.rgb, image)
+    for row, words in (({"body": {"image": "x"}}, "expected image bytes"), ({}, "expected image bytes"),
+                       ({"body": "not an image"}, "not an image Pillow can read")):
+        with pytest.raises(PredictionException, match=words) as caught:
+            read_request_image(row)
+        assert caught.value.error_code == 400
+
+
+def test_the_mmdet_handler_carries_its_boxes_to_the_received_px() -> None:
+    """mmdet's per-class [x1, y1, x2, y2, score] rows on the working image, as the mmdet handler replies them for a
+    page read from a text body: in the page's px, best first, the weak ones dropped."""
+    mmdet_handler = handler_module("mmdet_detector_handler")
+    page = np.full((1500, 3000), 255, np.uint8)
+    page[500:1000, 1000:1600] = 0
+    text = b"P2\n3000 1500\n255\n" + " ".join(map(str, page.ravel().tolist())).encode()
+    image = mmdet_handler.read_request_image({"body": text.decode("utf-8")})
+    assert image.received_size == (3000, 1500) and image.rgb.shape == (500, 1000, 3)
+    per_class = [np.array([[300.0, 150.0, 550.0, 350.0, 0.6], [0.0, 0.0, 10.0, 10.0, 0.2]]),
+                 np.array([[330.0, 160.0, 540.0, 340.0, 0.9]])]
+    reply = mmdet_handler.reply(per_class, ("drawn_humanoid", "other"), image)
+    assert [r["class_name"] for r in reply] == ["other", "drawn_humanoid"]
+    assert reply[0]["bbox"] == pytest.approx([990.0, 480.0, 1620.0, 1020.0])
+    assert reply[1]["bbox"] == pytest.approx([900.0, 450.0, 1650.0, 1050.0])
+    assert reply[0]["score"] == pytest.approx(0.9) and {r["detector"] for r in reply} == {"mmdet"}

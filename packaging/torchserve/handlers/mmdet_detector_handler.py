@@ -13,7 +13,9 @@ OpenMMLab's numpy meta under torch >= 2.6; this builds the model from config.py 
 you trust, as with the handler itself) and loads the weights with ``torch.load(weights_only=True)`` and the
 studio's numpy allowlist. The reply is AD's detector's, per image
 ``[{"bbox": [x1, y1, x2, y2], "score": s, "class_name": name, "detector": "mmdet"}, ...]``, boxes scoring at
-least SCORE_THRESHOLD, best first; the response header ``X-Detector: mmdet`` says which detector answered.
+least SCORE_THRESHOLD, best first, in the received image's px; the response header ``X-Detector: mmdet`` says
+which detector answered. The model sees the image downscaled to the studio's working size, as AD's client sends it
+anyway (studio.pipeline.pose.served_image); the boxes are carried back to the received px.
 """
 
 from __future__ import annotations
@@ -21,21 +23,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from studio.pipeline.intake.images import ImageError, decode_image
 from studio.pipeline.pose.archive import safe_member_name
+from studio.pipeline.pose.served_image import ServedImage, read_request_image
 from studio.pipeline.pose.torch_backend import numpy_allowlist
 
 DETECTOR = "mmdet"
 HEADER = "X-Detector"
 SCORE_THRESHOLD = 0.5
-NO_DOWNSCALE = 1 << 30  # boxes are in the received image's px
 _model: Any = None
-
-
-def _fail(message: str, code: int) -> Exception:
-    from ts.utils.util import PredictionException
-
-    return PredictionException(message, code)
 
 
 def load(context: Any) -> Any:
@@ -62,16 +57,22 @@ def load(context: Any) -> Any:
     return model.eval()
 
 
-def boxes(model: Any, image_bgr: Any) -> list[dict[str, Any]]:
-    """The detector's reply for one (H, W, 3) uint8 BGR image."""
-    from mmdet.apis import inference_detector
-
-    result = inference_detector(model, image_bgr)
-    per_class = result[0] if isinstance(result, tuple) else result  # Mask R-CNN: (boxes, masks)
-    found = [{"bbox": [float(v) for v in row[:4]], "score": float(row[4]), "class_name": str(model.CLASSES[label]),
+def reply(per_class: Any, class_names: Any, image: ServedImage) -> list[dict[str, Any]]:
+    """AD's detector reply from mmdet's per-class (n, 5) [x1, y1, x2, y2, score] arrays in working px: the boxes
+    scoring at least SCORE_THRESHOLD, in received px, best first."""
+    found = [{"bbox": image.box_to_received(row[:4]), "score": float(row[4]), "class_name": str(class_names[label]),
               "detector": DETECTOR}
              for label, rows in enumerate(per_class) for row in rows if float(row[4]) >= SCORE_THRESHOLD]
     return sorted(found, key=lambda item: -item["score"])
+
+
+def boxes(model: Any, image: ServedImage) -> list[dict[str, Any]]:
+    """The detector's reply for one request's image."""
+    from mmdet.apis import inference_detector
+
+    result = inference_detector(model, image.rgb[:, :, ::-1].copy())  # mmdet takes BGR
+    per_class = result[0] if isinstance(result, tuple) else result  # Mask R-CNN: (boxes, masks)
+    return reply(per_class, model.CLASSES, image)
 
 
 def handle(data: list[dict[str, Any]] | None, context: Any) -> list[Any] | None:
@@ -83,13 +84,6 @@ def handle(data: list[dict[str, Any]] | None, context: Any) -> list[Any] | None:
         return None
     replies = []
     for index, row in enumerate(data):
-        payload = row.get("data") or row.get("body")
-        if not isinstance(payload, (bytes, bytearray)):
-            raise _fail("expected image bytes in multipart field 'data' or the request body", 400)
-        try:
-            rgb = decode_image(bytes(payload), "the request's image", max_side=NO_DOWNSCALE).rgb
-        except ImageError as exc:
-            raise _fail(str(exc), 400) from None
-        replies.append(boxes(_model, rgb[:, :, ::-1].copy()))
+        replies.append(boxes(_model, read_request_image(row)))
         context.set_response_header(index, HEADER, DETECTOR)
     return replies

@@ -14,7 +14,8 @@ never run: only its ``image_size``, which must be the runner's 192×256.
 
 The reply is AD's mmpose handler's: per image, a list with one skeleton
 ``{"keypoints": [[x, y, score] × 17], "bbox": [0, 0, w, h, 1.0]}`` in the received image's px, the whole image
-being the person box (AD's client sends the crop of the detected box).
+being the person box (AD's client sends the crop of the detected box). The runner sees the image downscaled to the
+studio's working size (studio.pipeline.pose.served_image); the keypoints are carried back to the received px.
 """
 
 from __future__ import annotations
@@ -23,21 +24,15 @@ import ast
 from pathlib import Path
 from typing import Any
 
-from studio.pipeline.intake.images import ImageError, decode_image
+import numpy as np
+
 from studio.pipeline.pose.archive import CHECKPOINT_SUFFIXES, safe_member_name
 from studio.pipeline.pose.backend import BackendError
 from studio.pipeline.pose.decode import INPUT_WH
+from studio.pipeline.pose.served_image import ServedImage, read_request_image
 from studio.pipeline.pose.torch_backend import TorchPoseBackend
 
-NO_DOWNSCALE = 1 << 30  # keypoints are in the received image's px: the image is decoded at its own size
 _runner: TorchPoseBackend | None = None
-
-
-def _fail(message: str, code: int = 500) -> Exception:
-    """TorchServe's error for a reply: its message reaches the client with the status ``code``."""
-    from ts.utils.util import PredictionException
-
-    return PredictionException(message, code)
 
 
 def checkpoint_path(model_dir: Path, manifest: dict[str, Any] | None) -> Path:
@@ -107,25 +102,15 @@ def load(context: Any) -> TorchPoseBackend:
         raise RuntimeError(f"pose_handler cannot load {model_dir.name}: {exc}") from None
 
 
-def image_from(row: dict[str, Any]) -> Any:
-    """(H, W, 3) uint8 RGB from one request: multipart field ``data`` or the raw body, any format Pillow reads."""
-    payload = row.get("data") or row.get("body")
-    if isinstance(payload, str):
-        payload = payload.encode("latin-1")
-    if not isinstance(payload, (bytes, bytearray)):
-        raise _fail("expected image bytes in multipart field 'data' or the request body", 400)
-    try:
-        return decode_image(bytes(payload), "the request's image", max_side=NO_DOWNSCALE).rgb
-    except ImageError as exc:
-        raise _fail(str(exc), 400) from None
-
-
-def skeletons(runner: TorchPoseBackend, image: Any) -> list[dict[str, Any]]:
-    """AD's reply for one image: one skeleton, the whole image as the person box."""
-    h, w = image.shape[:2]
-    box = (0.0, 0.0, float(w), float(h))
-    result = runner.pose(image, box)
-    return [{"keypoints": [[float(v) for v in row] for row in result.keypoints], "bbox": [*box, 1.0]}]
+def skeletons(runner: TorchPoseBackend, image: ServedImage) -> list[dict[str, Any]]:
+    """AD's reply for one request's image: one skeleton in received px, the whole image as the person box."""
+    h, w = image.rgb.shape[:2]
+    result = runner.pose(image.rgb, (0.0, 0.0, float(w), float(h)))
+    keypoints = result.keypoints.astype(np.float64)
+    keypoints[:, :2] = image.points_to_received(keypoints[:, :2])
+    width, height = image.received_size
+    return [{"keypoints": [[float(v) for v in row] for row in keypoints],
+             "bbox": [0.0, 0.0, float(width), float(height), 1.0]}]
 
 
 def handle(data: list[dict[str, Any]] | None, context: Any) -> list[Any] | None:
@@ -135,4 +120,4 @@ def handle(data: list[dict[str, Any]] | None, context: Any) -> list[Any] | None:
         _runner = load(context)
     if data is None:
         return None
-    return [skeletons(_runner, image_from(row)) for row in data]
+    return [skeletons(_runner, read_request_image(row)) for row in data]
