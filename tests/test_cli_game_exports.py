@@ -78,7 +78,7 @@ def test_a_sheet_never_replaces_a_file_of_the_character_folder(sample_dir: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     texture = (sample_dir / "texture.png").read_bytes()
     assert main(["render", str(sample_dir), *SHORT, "-o", str(sample_dir / "texture.png"), "--sheet"]) == 1
-    assert "is a file of the character folder" in capsys.readouterr().err
+    assert "is a file of a character folder" in capsys.readouterr().err
     assert (sample_dir / "texture.png").read_bytes() == texture
     assert main(["render", str(sample_dir), *SHORT, "-o", str(sample_dir / "jump_sheet.png"), "--sheet"]) == 0
     (sample_dir / "jump_sheet.png").unlink()

@@ -344,7 +344,8 @@ def test_cli_share_prints_links_that_fetch(s3_env: WeedS3, tmp_path: Path) -> No
     assert _fetch(single.stdout.strip()) == b"GIF89a-one"
     both = subprocess.run([*base, str(one), str(two)], capture_output=True, text=True, timeout=60, env=env)
     urls = json.loads(both.stdout)
-    assert set(urls) == {"dab", "walk"} and _fetch(urls["walk"]) == b"GIF89a-two"
+    # keyed by file name: a sprite sheet's walk.png and walk.json are two files of one stem
+    assert set(urls) == {"dab.gif", "walk.gif"} and _fetch(urls["walk.gif"]) == b"GIF89a-two"
 
 
 def test_cli_share_errors_are_one_line(s3_env: WeedS3, tmp_path: Path) -> None:
