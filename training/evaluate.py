@@ -488,7 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{d['name']:<30}{key:<26}{d['joints']:>7}{d['height_px']:>10.0f}"
                       f"{fmt(d['mean_error_percent'], 2):>11}{fmt(d['pck@0.05'], 3):>8}{fmt(d['pck@0.10'], 3):>9}"
                       f"{fmt(d['worst_percent'], 1):>9}")
-    shown = [k for k in ("real_bipeds", "real_annotated", "synthetic_in_style", "synthetic_out_of_style") if k in results]
+    shown: list[str] = [k for k in ("real_bipeds", "real_annotated", "synthetic_in_style", "synthetic_out_of_style")
+                        if k in results]
     per_joint_table("per-joint mean error, % of figure height", {k: results[k] for k in shown})
 
     ablations: dict[str, Any] = {}

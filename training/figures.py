@@ -164,7 +164,8 @@ class _Body:
                   "cross": ((0, 40),) * 2, "hips": ((45, 85),) * 2}[pose]
         self.arm_pose = ranges if rng.random() < .5 else ranges[::-1]
         self.crossing = (True, True) if pose == "cross" and rng.random() < .4 else \
-            (True, False) if pose == "cross" and rng.random() < .5 else (False, True) if pose == "cross" else (False,) * 2
+            (True, False) if pose == "cross" and rng.random() < .5 else \
+            (False, True) if pose == "cross" else (False,) * 2
         self.spread = (0, 6) if rng.random() < .3 or self.dress else (6, 30)
         self.feet = int(rng.choice(3, p=(.2, .45, .35)))  # none, oval, line
         self.feet_dir = 0 if rng.random() < .7 else int(rng.choice((-1, 1)))  # outward, or both one way
@@ -297,7 +298,8 @@ class _Body:
         x_h = np.interp(y_h, ys, ws) * rng.uniform(.3 if kind == 2 else .4, .65 if kind == 2 else .95)
         if kind in (1, 4):  # just inside the oval's bottom
             x_h = ws.max() * rng.uniform(.3, .6)
-            y_h = float(np.interp(x_h, ws[len(ws) // 2:][::-1], ys[len(ys) // 2:][::-1])) - length * rng.uniform(.02, .08)
+            bottom = float(np.interp(x_h, ws[len(ws) // 2:][::-1], ys[len(ys) // 2:][::-1]))
+            y_h = bottom - length * rng.uniform(.02, .08)
         self.attach = {"shoulder": (np.interp(y_s, ys, ws), y_s), "hip": (x_h, y_h)}
         self.dress = kind == 2
 
@@ -336,7 +338,8 @@ class _Body:
             ys = base - np.where(np.arange(len(xs)) % 2, hy * rng.uniform(.4, .7), 0)
             pts = np.concatenate([[(xs[0], base + 2)], np.c_[xs, ys], [(xs[-1], base + 2)]])
         else:
-            pts = np.array([(-hx * .8, base), (rng.normal(0, hx * .2), base - hy * rng.uniform(1, 1.8)), (hx * .8, base)])
+            tip = (rng.normal(0, hx * .2), base - hy * rng.uniform(1, 1.8))
+            pts = np.array([(-hx * .8, base), tip, (hx * .8, base)])
         self.sk.fill(pts, self.pen(BRIGHT[rng.integers(len(BRIGHT))], rng.uniform(.6, .9), .5))
         self.sk.line(pts, self.ink, self.w)
         self.traits.append("hat")
@@ -350,17 +353,19 @@ class _Body:
             root = self.rim(a)[0]
             out = (root - c) / np.linalg.norm(root - c)
             if long:  # a rabbit's
-                sk.line(ellipse(root + out * hy * .7, hx * .22, hy * .7, 0, TAU, np.arctan2(out[1], out[0]) - np.pi / 2),
-                        self.ink, self.w)
+                turn = np.arctan2(out[1], out[0]) - np.pi / 2
+                sk.line(ellipse(root + out * hy * .7, hx * .22, hy * .7, 0, TAU, turn), self.ink, self.w)
             else:
                 side = np.array([-out[1], out[0]]) * hx * .3
                 sk.line(np.stack([root - side, root + out * hy * .6, root + side]), self.ink, self.w)
         if rng.random() < .6:
-            for s in (1, -1):
+            for side in (1, -1):  # whiskers
                 for dy in (-2.0, 1.0, 4.0):
-                    sk.line(np.stack([self.kp[0] + (s * hx * .15, dy), self.kp[0] + (s * hx * .7, dy * 2)]), self.ink, 1.0)
-        hip, s = self.joint("hip", 1.0) * (0, 1), float(rng.choice((-1, 1)))
-        sk.line(hip + np.array([(0, 0), (s * 15, 5), (s * 28, -8)]) * rng.uniform(.8, 1.2), self.ink, self.w)  # a tail
+                    sk.line(np.stack([self.kp[0] + (side * hx * .15, dy), self.kp[0] + (side * hx * .7, dy * 2)]),
+                            self.ink, 1.0)
+        hip, way = self.joint("hip", 1.0) * (0, 1), float(rng.choice((-1, 1)))
+        tail = np.array([(0, 0), (way * 15, 5), (way * 28, -8)]) * rng.uniform(.8, 1.2)
+        sk.line(hip + tail, self.ink, self.w)
         self.traits.append("animal")
 
     def limb(self, pts: np.ndarray, end_cap: bool, leg: bool) -> None:
@@ -463,7 +468,8 @@ class _Body:
         if rng.random() > (.9 if self.style == "tadpole" else .7):
             self.vis[:3] = 1  # a blank face
             return
-        pen, w = (self.ink, self.w) if rng.random() < .5 else (self.pen(DARK[rng.integers(len(DARK))], .9, .2), rng.uniform(1, 2.5))
+        pen, w = (self.ink, self.w) if rng.random() < .5 else \
+            (self.pen(DARK[rng.integers(len(DARK))], .9, .2), rng.uniform(1, 2.5))
         er, kind = hx * rng.uniform(.07, .14), rng.integers(4)  # eyes: dots, rings, rings with pupils, lashes
         for e in self.kp[1:3] if not self.side_view else self.kp[1:2] if self.side_view > 0 else self.kp[2:3]:
             if kind in (0, 3):
