@@ -36,7 +36,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -413,6 +413,17 @@ def per_joint_table(title: str, by_variant: dict[str, dict[str, Any]]) -> None:
         print(f"{n:<16}" + "".join(f"{c:>22}" for c in cells))
 
 
+def variants_table(title: str, by_variant: dict[str, dict[str, dict[str, Any]]], sets: Iterable[str]) -> None:
+    """One row per variant (decoding choice or refinement), one column of error, PCK@5% and worst joint per set."""
+    sets = list(sets)
+    print(f"\n{title:<41}" + "".join(f"{SHORT[k]:>26}" for k in sets))
+    for variant, by_set in by_variant.items():
+        print(f"{variant:<41}" + "".join(
+            f"{fmt(r['mean_error_percent'], 2):>10}% {fmt(r['pck@0.05'], 3):>6} {fmt(r['worst_percent'], 1):>7}"
+            for r in by_set.values()))
+    print(f"{'':<41}" + "".join(f"{'err, PCK@5%, worst %':>26}" for _ in sets))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     ap.add_argument("--backend", default="manual", choices=("manual", "embedded", "torch", "mm", "torchserve"))
@@ -496,19 +507,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.ablation and args.backend == "embedded":
         chosen = {key: sets[key][1] for key in shown}
         by_choice = ablation(args.checkpoint, chosen, refine)
-        print(f"\ndecoding choices (embedded){'':<14}" + "".join(f"{SHORT[k]:>26}" for k in chosen))
-        for choice, by_set in by_choice.items():
-            print(f"{choice:<41}" + "".join(
-                f"{fmt(r['mean_error_percent'], 2):>10}% {fmt(r['pck@0.05'], 3):>6} {fmt(r['worst_percent'], 1):>7}"
-                for r in by_set.values()))
-        print(f"{'':<41}" + "".join(f"{'err, PCK@5%, worst %':>26}" for _ in chosen))
+        variants_table("decoding choices (embedded)", by_choice, chosen)
         by_variant = refinement_ablation(backend, chosen)
-        print(f"\nrefinement after the network{'':<13}" + "".join(f"{SHORT[k]:>26}" for k in chosen))
-        for variant, by_set in by_variant.items():
-            print(f"{variant:<41}" + "".join(
-                f"{fmt(r['mean_error_percent'], 2):>10}% {fmt(r['pck@0.05'], 3):>6} {fmt(r['worst_percent'], 1):>7}"
-                for r in by_set.values()))
-        print(f"{'':<41}" + "".join(f"{'err, PCK@5%, worst %':>26}" for _ in chosen))
+        variants_table("refinement after the network", by_variant, chosen)
         for key in ("synthetic_out_of_style", "real_annotated", "real_bipeds"):
             if key in chosen:
                 per_joint_table(f"refinement by joint, {sets[key][0].strip()}: mean error %",

@@ -15,6 +15,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from studio.cli import arguments
 from studio.core.batch_names import BATCH_FORMATS, COUNT_ENV, INDEX_ENV
 
 if TYPE_CHECKING:  # the batch machinery is imported when the command runs, not whenever the CLI starts
@@ -32,7 +33,6 @@ def _whole(text: str) -> int:
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
     """The ``batch`` command's parser, added to main's subcommands."""
-    from studio.cli.main import DEADLINE_HELP, _positive, _seconds, _size  # main is loaded: it is the one calling
 
     parser = sub.add_parser(
         "batch", help="annotate a folder of drawings and render every motion of each (locally, or one shard of a "
@@ -49,12 +49,14 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> ar
     parser.add_argument("--output", "-o", required=True, help="a folder, or s3://BUCKET/PREFIX")
     parser.add_argument("--motions", "-m", required=True,
                         help="comma-separated bundled names (see 'studio motions'), .bvh files or AD motion configs")
-    parser.add_argument("--jobs", "-j", type=_positive, default=1, help="worker processes (default 1)")
+    parser.add_argument("--jobs", "-j", type=arguments.positive, default=1, help="worker processes (default 1)")
     parser.add_argument("--share", action="store_true", help="results.json holds presigned URLs: an S3 output's own "
                         "objects, or a local output's files uploaded to the Share bucket (--bucket)")
     parser.add_argument("--format", "-f", choices=BATCH_FORMATS, default="gif", help="output format (default gif)")
-    parser.add_argument("--size", "-s", type=_size, default=(500, 500), help="output size: S or WxH (default 500)")
-    parser.add_argument("--frames", "-n", type=_positive, help="resample each clip to N frames, keeping its duration")
+    parser.add_argument("--size", "-s", type=arguments.size, default=(500, 500),
+                        help="output size: S or WxH (default 500)")
+    parser.add_argument("--frames", "-n", type=arguments.positive,
+                        help="resample each clip to N frames, keeping its duration")
     parser.add_argument("--background", "-b", default="transparent",
                         help="'transparent', a colour ('white', '#ffcc00') or an image file")
     parser.add_argument("--backend", choices=("auto", "embedded", "manual", "torchserve", "torch", "mm"),
@@ -62,7 +64,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> ar
     parser.add_argument("--endpoint", help="TorchServe base URL for --backend torchserve; its token from "
                         f"${TOKEN_ENV}")
     parser.add_argument("--checkpoint", help="pose checkpoint for --backend torch or mm")
-    parser.add_argument("--deadline", type=_seconds, help=DEADLINE_HELP)
+    parser.add_argument("--deadline", type=arguments.seconds, help=arguments.DEADLINE_HELP)
     parser.add_argument("--shard-index", type=_whole, help=f"this shard, from 0 (default ${INDEX_ENV})")
     parser.add_argument("--shards", type=_whole, help=f"how many shards share the input (default ${COUNT_ENV}, else 1)")
     parser.add_argument("--endpoint-url", help="S3-compatible endpoint (default $AWS_ENDPOINT_URL, then the Share "
@@ -72,7 +74,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> ar
     parser.add_argument("--bucket", help="with --share and a local OUT: the bucket to upload to (default: Share "
                         "settings)")
     parser.add_argument("--prefix", help="with --share and a local OUT: key prefix (default: Share settings)")
-    parser.add_argument("--expires", type=_positive, help="seconds --share links stay valid (at most 604800)")
+    parser.add_argument("--expires", type=arguments.positive, help="seconds --share links stay valid (at most 604800)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON on stdout (per-drawing lines "
                         "go to stderr)")
     parser.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import dataclasses
 import json
-import math
 import signal
 import sys
 import time
@@ -17,59 +16,12 @@ from typing import Iterator, Sequence
 from studio import __version__
 from studio.cli import batch as batch_cli
 from studio.cli import scene as scene_cli
+from studio.cli import arguments
 from studio.cli.progress import TerminalProgress
+from studio.cli.report import IMPORTANT_NOTES, print_notes, print_timings
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 CLI_MESSAGE_LIMIT = 1000  # characters of an error line: whole paths, never a whole document quoted back
-IMPORTANT_NOTES = ("outside", "does not fit", "dropped", "resampled", "skipped")
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        if "x" in text.lower():
-            w, h = (int(v) for v in text.lower().split("x"))
-        else:
-            w = h = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must be S or WxH in pixels, not {text!r}") from None
-    if not (8 <= w <= 8192 and 8 <= h <= 8192):
-        raise argparse.ArgumentTypeError(f"size {w}x{h} is out of range (8 to 8192 px)")
-    return w, h
-
-
-def _box(text: str) -> tuple[float, float, float, float]:
-    try:
-        values = tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"box must be L,T,R,B numbers, not {text!r}") from None
-    if not all(math.isfinite(v) for v in values):
-        raise argparse.ArgumentTypeError(f"box must be L,T,R,B finite numbers, not {text!r}")
-    if len(values) != 4 or values[2] <= values[0] or values[3] <= values[1]:
-        raise argparse.ArgumentTypeError(f"box must be L,T,R,B with R > L and B > T, not {text!r}")
-    return values  # type: ignore[return-value]
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
-    if not 0.1 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"{text} s is out of range (0.1 to 3600 s)")
-    return value
-
-
-DEADLINE_HELP = "seconds TorchServe has for each whole reply, however slowly it sends (default 60)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,9 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "with --sheet, repeat it to put several motions in one sheet, one tag each")
     render.add_argument("--retarget", "-r", help="AD retarget config .yaml (default: automatic mapping)")
     render.add_argument("--bvh", help="BVH file to use with a motion config whose filepath does not resolve")
-    render.add_argument("--frames", "-n", type=_positive,
+    render.add_argument("--frames", "-n", type=arguments.positive,
                         help="resample the clip to N frames, keeping its duration")
-    render.add_argument("--size", "-s", type=_size, default=(500, 500), help="output size: S or WxH (default 500)")
+    render.add_argument("--size", "-s", type=arguments.size, default=(500, 500),
+                        help="output size: S or WxH (default 500)")
     render.add_argument("--background", "-b", default="transparent",
                         help="'transparent', a colour ('white', '#ffcc00') or an image file")
     render.add_argument("--camera", choices=("ad", "fit"), default="ad",
@@ -114,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "embedded model when its weights are installed, else manual)")
     annotate.add_argument("--endpoint", help="TorchServe base URL, e.g. http://127.0.0.1:8080")
     annotate.add_argument("--checkpoint", help="pose checkpoint (.pth or AD's .mar) for --backend torch")
-    annotate.add_argument("--deadline", type=_seconds, help=DEADLINE_HELP)
-    annotate.add_argument("--box", type=_box, help="L,T,R,B in working-image px instead of detection")
+    annotate.add_argument("--deadline", type=arguments.seconds, help=arguments.DEADLINE_HELP)
+    annotate.add_argument("--box", type=arguments.box, help="L,T,R,B in working-image px instead of detection")
     annotate.add_argument("--force", action="store_true",
                           help="replace a character already in the output folder, even read-only files")
     annotate.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -125,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     pose.add_argument("--backend", choices=backends, default="auto")
     pose.add_argument("--endpoint")
     pose.add_argument("--checkpoint")
-    pose.add_argument("--deadline", type=_seconds, help=DEADLINE_HELP)
+    pose.add_argument("--deadline", type=arguments.seconds, help=arguments.DEADLINE_HELP)
     pose.add_argument("--box", default=None,
                       help="'full' (the whole image, as AD's handler does) or L,T,R,B in the image's px")
     pose.add_argument("--json", action="store_true", help="print JSON (the default output format)")
@@ -135,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--endpoint", help="TorchServe inference URL to probe, e.g. http://127.0.0.1:8080")
     doctor.add_argument("--management", help="TorchServe management URL, e.g. http://127.0.0.1:8081")
     doctor.add_argument("--token", help="TorchServe bearer token, when token auth is on")
-    doctor.add_argument("--deadline", type=_seconds, help=DEADLINE_HELP)
+    doctor.add_argument("--deadline", type=arguments.seconds, help=arguments.DEADLINE_HELP)
     doctor.add_argument("--detector-model", default="drawn_humanoid_detector", help="detector model name")
     doctor.add_argument("--pose-model", default="drawn_humanoid_pose_estimator", help="pose model name")
     doctor.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -146,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="animate the built-in sample character with every bundled motion")
     demo.add_argument("--output", "-o", default="out", help="folder for the GIFs (default: out/)")
-    demo.add_argument("--size", "-s", type=_size, default=(400, 400), help="output size (default 400)")
+    demo.add_argument("--size", "-s", type=arguments.size, default=(400, 400), help="output size (default 400)")
     demo.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     share = sub.add_parser("share", help="upload exported files to S3 and print presigned links",
@@ -187,19 +140,13 @@ def _cmd_render(args: argparse.Namespace) -> int:
     finally:
         bar.finish()
     verbose = getattr(args, "verbose", False)
-    shown = [n for n in result.notes if verbose or any(k in n for k in IMPORTANT_NOTES)]
-    for note in shown:
-        print(f"note: {note}", file=sys.stderr)
-    if len(shown) < len(result.notes):
-        print(f"note: {len(result.notes) - len(shown)} more notes on the motion mapping with --verbose",
-              file=sys.stderr)
+    print_notes(result.notes, verbose)
     written = " and ".join(str(p) for p in result.files)
     timing = f"{len(args.motion)} motions" if len(args.motion) > 1 else f"{result.frame_time * 1000:.1f} ms/frame"
     print(f"wrote {written} ({result.frames} frames, {timing}, {result.width}x{result.height}) in "
           f"{time.perf_counter() - started:.2f} s")
     if verbose:
-        for stage, seconds in result.timings.items():
-            print(f"  {stage:<22} {seconds * 1000:9.1f} ms", file=sys.stderr)
+        print_timings(result.timings)
     return EXIT_OK
 
 
@@ -259,7 +206,7 @@ def _cmd_pose(args: argparse.Namespace) -> int:
         box = (0.0, 0.0, float(w), float(h))
     else:  # in the original image's px, like the keypoints printed below
         try:
-            given = _box(args.box)
+            given = arguments.box(args.box)
         except argparse.ArgumentTypeError as exc:
             raise ValueError(f"--box: {exc}") from None
         width, height = image.original_size
@@ -349,8 +296,9 @@ def _cmd_share(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"render": _cmd_render, "scene": scene_cli.run, "batch": batch_cli.run, "annotate": _cmd_annotate, "pose": _cmd_pose,
-            "doctor": _cmd_doctor, "demo": _cmd_demo, "motions": _cmd_motions, "sample": _cmd_sample, "share": _cmd_share}
+COMMANDS = {"render": _cmd_render, "scene": scene_cli.run, "batch": batch_cli.run, "annotate": _cmd_annotate,
+            "pose": _cmd_pose, "doctor": _cmd_doctor, "demo": _cmd_demo, "motions": _cmd_motions,
+            "sample": _cmd_sample, "share": _cmd_share}
 
 
 class Terminated(KeyboardInterrupt):

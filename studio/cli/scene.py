@@ -12,15 +12,15 @@ import sys
 import time
 from pathlib import Path
 
+from studio.cli import arguments
 from studio.cli.progress import TerminalProgress
+from studio.cli.report import IMPORTANT_NOTES, print_notes, print_timings
 
-IMPORTANT = ("outside", "does not fit", "dropped", "resampled", "skipped", "not supported", "made the folder",
-             "H.264", "CLEAR_COLOR", "AD tree")
+IMPORTANT = IMPORTANT_NOTES + ("not supported", "made the folder", "H.264", "CLEAR_COLOR", "AD tree")
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
     """The ``scene`` command's parser, added to main's subcommands."""
-    from studio.cli.main import _positive, _size  # main is loaded by now: it is the one calling
 
     parser = sub.add_parser("scene", help="render a scene of several characters on a background (a studio scene "
                             "YAML, an AD MVC config as it is, or a .studio project's scene)",
@@ -29,9 +29,10 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> ar
     parser.add_argument("scene", help="SCENE.yaml (studio_scene: 1), an AD MVC config .yaml, or a PROJECT.studio")
     parser.add_argument("--output", "-o", help="OUT.gif, OUT.mp4, OUT.webm, OUT.apng, OUT.png with --sheet, or a "
                         "folder for PNG frames (default: an AD config's OUTPUT_VIDEO_PATH)")
-    parser.add_argument("--frames", "-n", type=_positive, help="resample the whole scene to N frames, keeping its "
+    parser.add_argument("--frames", "-n", type=arguments.positive,
+                        help="resample the whole scene to N frames, keeping its "
                         "duration")
-    parser.add_argument("--size", "-s", type=_size, help="canvas size S or WxH (default: the scene's)")
+    parser.add_argument("--size", "-s", type=arguments.size, help="canvas size S or WxH (default: the scene's)")
     parser.add_argument("--background", "-b", help="'transparent', a colour ('white', '#ffcc00') or an image file, "
                         "instead of the scene's")
     parser.add_argument("--sheet", action="store_true", help="write a sprite sheet: OUT.png and OUT.json")
@@ -54,17 +55,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.finish()
     verbose = getattr(args, "verbose", False)
-    shown = [n for n in result.notes if verbose or any(k in n for k in IMPORTANT)]
-    for note in shown:
-        print(f"note: {note}", file=sys.stderr)
-    if len(shown) < len(result.notes):
-        print(f"note: {len(result.notes) - len(shown)} more notes on the motion mapping with --verbose",
-              file=sys.stderr)
+    print_notes(result.notes, verbose, IMPORTANT)
     written = " and ".join(str(p) for p in result.files)
     print(f"wrote {written} ({result.characters} characters, {result.frames} frames, "
           f"{result.frame_time * 1000:.1f} ms/frame, {result.width}x{result.height}) in "
           f"{time.perf_counter() - started:.2f} s")
     if verbose:
-        for stage, seconds in result.timings.items():
-            print(f"  {stage:<22} {seconds * 1000:9.1f} ms", file=sys.stderr)
+        print_timings(result.timings)
     return 0
