@@ -10,6 +10,6 @@ stamp=.venv/.studio-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -e '.[test]'
-  .venv/bin/python -m studio.core.warmup  # compile the numba kernels now, not during the first export
+  .venv/bin/python -m studio.core.first_start  # compile the numba kernels now, not during the first export
   touch "$stamp"
 fi

@@ -45,3 +45,27 @@ def test_a_stale_request_stops_with_cancelled() -> None:
     with pytest.raises(PreviewCancelled):
         engine.build(PreviewRequest(sample_character(), "idle", 4, 64), old)
     assert engine.build(PreviewRequest(sample_character(), "idle", 4, 64), new).n_frames == 4
+
+
+def test_the_first_build_renders_a_frame_on_the_builders_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a new install that first frame compiles the raster kernels: it must happen where the preview is built
+    (a worker thread in the window), not in the window's first paint (a 1.7 s freeze, measured)."""
+    import threading
+
+    from studio.core.render import Animation
+
+    threads: list[int] = []
+    real = Animation.render_premultiplied
+
+    def spy(self: Animation, k: int) -> np.ndarray:
+        threads.append(threading.get_ident())
+        return real(self, k)
+
+    monkeypatch.setattr(Animation, "render_premultiplied", spy)
+    engine = PreviewEngine()
+    builder = threading.Thread(target=engine.build, args=(PreviewRequest(sample_character(), "wave", 3, 64),))
+    builder.start()
+    builder.join(120)
+    assert threads == [builder.ident]
+    engine.build(PreviewRequest(sample_character(), "wave", 3, 64))
+    assert threads == [builder.ident]  # once per engine: a joint drag's rebuild renders nothing extra

@@ -301,6 +301,9 @@ COMMANDS = {"render": _cmd_render, "scene": scene_cli.run, "batch": batch_cli.ru
             "sample": _cmd_sample, "share": _cmd_share}
 
 
+RENDERING_COMMANDS = ("render", "scene", "batch", "demo")  # these compile the kernels at an install's first start
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (a container stopping, ``kill``): unwinds like Ctrl-C, so atomic writes remove their temps."""
 
@@ -334,6 +337,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _sigterm_as_interrupt(), (overwrite_read_only() if getattr(args, "force", False)
                                        else contextlib.nullcontext()):
+            if args.command in RENDERING_COMMANDS:
+                from studio.core.first_start import before_rendering
+
+                before_rendering(lambda line: print(line, file=sys.stderr))
             return COMMANDS[args.command](args)
     except Terminated:
         remove_unfinished()  # the signal may have landed between a temp's creation and its cleanup

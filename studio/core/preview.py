@@ -58,6 +58,7 @@ class PreviewEngine:
         self._meshes: dict[bool, tuple[bytes, Mesh]] = {}  # draft? → (mask key, mesh)
         self._motions: dict[tuple[object, ...], MotionSource] = {}
         self._last: Animation | None = None
+        self._rendered_once = False
         self.timings: dict[str, float] = {}
 
     def submit(self) -> int:
@@ -98,6 +99,11 @@ class PreviewEngine:
         animation = Animation(character, source, (request.size, request.size), request.frames, rig=rig,
                               framing=framing)
         self._check(ticket)
+        if not self._rendered_once:
+            # The first frame ever rendered loads (or, on a new install, compiles) the raster kernels: seconds
+            # on a new machine. Here that happens on the builder's thread, not in the window's first paint.
+            animation.render_premultiplied(0)
+            self._rendered_once = True
         self._last = animation
         self.timings = {**rig.timings, **animation.timings, "total": time.perf_counter() - started}
         return animation

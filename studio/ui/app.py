@@ -159,6 +159,9 @@ def run(argv: Sequence[str]) -> int:
         print("studio: error: no display to open the window on (DISPLAY is not set). Use 'studio --screenshot "
               "OUT.png [FILE]' for a picture of it, or the command-line tools: 'studio --help-cli'.", file=sys.stderr)
         return 1
+    from studio.core.first_start import in_background
+
+    in_background()  # a new install compiles its kernels while the window opens, not during a paint
     app, window = create_app(args.file)
     window.controller.enable_autosave(Autosaver())  # type: ignore[attr-defined]
     offer_recovery(window)  # after: recovered work is autosaved again at once
