@@ -1,9 +1,16 @@
 """Image intake: any image by content, EXIF-rotated, alpha on white, RGB, downscaled with its scale kept; and the
-one pixel cap every decoded image in the studio is checked against, from its header, before decoding."""
+one pixel cap every decoded image in the studio is checked against, from its header, before decoding.
+
+A JPEG at least twice the working size is decoded already reduced (libjpeg's scaled IDCT, by 2, 4 or 8, through
+Pillow's ``draft``), then area-resized to the working size: a 12 MP phone photo took 170 ms to decode whole and
+shrink, 40 ms so. Its working image differs from the whole decode's by about 1 grey level (PSNR 45 dB on the garlic
+photo), and the box and joints found on it by under a pixel (tests/test_intake_reduced.py).
+"""
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -11,9 +18,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from studio.pipeline.compositing import WHITE, over
 from studio.pipeline.files.capped_read import NotRegularFileError, open_regular, read_at_most
 
 MAX_SIDE = 1000
@@ -60,6 +66,8 @@ def _strip_to_rgb(strip: Image.Image, grey_full: float | None) -> np.ndarray:
         grey = np.clip(grey * (255.0 / grey_full), 0, 255).round().astype(np.uint8)
         return np.repeat(grey[:, :, None], 3, axis=2)
     if strip.mode in ("RGBA", "LA", "PA") or (strip.mode == "P" and "transparency" in strip.info):
+        from studio.pipeline.compositing import WHITE, over  # numba's import (0.2 s) only for images with alpha
+
         return over(np.asarray(strip.convert("RGBA"), dtype=np.uint8), WHITE)
     return np.asarray(strip.convert("RGB"), dtype=np.uint8)
 
@@ -110,21 +118,28 @@ def image_size(data: bytes, source: str = "<image>") -> tuple[int, int]:
 def decode_image(data: bytes, source: str = "<image>", max_side: int = MAX_SIDE) -> LoadedImage:
     """Decode by content (a .png that is really a JPEG is fine), apply EXIF orientation, composite alpha
     onto white, make 3 channels, and downscale so the longest side is at most ``max_side``."""
-    image_size(data, source)
+    width, height = image_size(data, source)
+    reduced = min(1.0, max_side / max(width, height))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # image_size checked MAX_PIXELS
             with Image.open(io.BytesIO(data)) as image:
+                image.draft(None, (math.ceil(width * reduced), math.ceil(height * reduced)))  # a JPEG's; else none
                 image.load()
+                drafted = image.size != (width, height)
+                if image.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8):  # turned a quarter
+                    width, height = height, width
                 ImageOps.exif_transpose(image, in_place=True)  # in place: no second full-size copy
                 rgb = _to_rgb(image)
     except _PILLOW_ERRORS as exc:
         raise _pillow_error(exc, source) from None
-    h, w = rgb.shape[:2]
-    scale = min(1.0, max_side / max(h, w))
-    if scale < 1.0:
-        rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    return LoadedImage(rgb, scale, (w, h), source)
+    if not drafted:
+        height, width = rgb.shape[:2]  # as decoded (a few formats' headers tell another size than their pixels)
+    scale = min(1.0, max_side / max(width, height))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if rgb.shape[1::-1] != size:
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return LoadedImage(rgb, scale, (width, height), source)
 
 
 def decode_capped(data: bytes, flags: int = cv2.IMREAD_COLOR, source: str = "<image>") -> np.ndarray:
