@@ -6,28 +6,40 @@ Prints encode time (median of runs, total and per frame), file size, and the sam
 on full frames, and threaded vs inline writing with a render-like load on the calling thread.
 
 --jobs: real render jobs instead (frames rendered once by studio's own path, then only encoding
-timed, inline, median of --runs): the built-in sample with every bundled motion, and AD's char2 +
-dab (--data folder) at --size, each on a transparent and a white background; each with and
-without sending unchanged pixels see-through.
+timed, inline, interleaved, median of --runs): the built-in sample with each bundled motion (or
+--motions a,b) and AD's char2 + dab (--data folder) at --size, on a transparent and a white
+background. Columns: our writer with the 255-colour texture palette (before close colours were
+merged), our writer now, and a stand-in for AD's GIF of the same job: our own full-colour RGBA
+frames written the way AD's GIFWriter does (see ``write_ad_standin``). Each with its encode time,
+size, and PSNR of every decoded frame against the full-colour frames, all laid on white.
+Assumptions of the stand-in: Pillow as installed here (AD pins Pillow 9.2.0); our bilinear RGBA
+frames in place of AD's OpenGL read-back (straight alpha, fully transparent pixels white as AD's
+clear colour [1, 1, 1, 0] leaves them; on white, composited and opaque); AD's single delay
+int(frame time in ms); the time is Pillow's save alone (AD also converts BGRA to RGBA and keeps
+every frame in memory first).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import math
 import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageSequence
 
+from studio.core.motion_source import bundled_motions
 from studio.pipeline.encode import gif as gifmod
 from studio.pipeline.encode.gif import GifWriter, gif_frame_delays
-from studio.pipeline.encode.palette import quantise_texture
+from studio.pipeline.encode.palette import MIN_TEXTURE_PSNR, quantise_texture
 
 
 def drawn_figure(size: int, seed: int = 0) -> np.ndarray:
@@ -35,14 +47,9 @@ def drawn_figure(size: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     s = size / 500
     alpha = np.zeros((size, size), np.uint8)
-    parts = [("ellipse", (250, 265), (120, 130)), ("circle", (250, 95), 75)]
     limbs = [((190, 200), (45, 330)), ((310, 200), (455, 310)), ((205, 360), (160, 475)), ((295, 360), (345, 475))]
-    for kind, centre, radius in parts:
-        c = (int(centre[0] * s), int(centre[1] * s))
-        if kind == "ellipse":
-            cv2.ellipse(alpha, c, (int(radius[0] * s), int(radius[1] * s)), 0, 0, 360, 255, -1)
-        else:
-            cv2.circle(alpha, c, int(radius * s), 255, -1)
+    cv2.ellipse(alpha, (int(250 * s), int(265 * s)), (int(120 * s), int(130 * s)), 0, 0, 360, 255, -1)  # body
+    cv2.circle(alpha, (int(250 * s), int(95 * s)), int(75 * s), 255, -1)  # head
     for a, b in limbs:
         cv2.line(alpha, (int(a[0] * s), int(a[1] * s)), (int(b[0] * s), int(b[1] * s)), 255, int(60 * s))
     paper = 238 + rng.normal(0, 5, (size, size, 1))  # scanned paper: noisy near-white
@@ -86,15 +93,17 @@ def animate_lazy(texture_idx: np.ndarray, transparent: int, n: int, size: int,
                         borderValue=transparent)
 
 
-def timed(fn: Callable[[], object], runs: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(runs):
+def timed(fn: Callable[[], T], runs: int) -> tuple[float, T]:
+    """Median seconds of ``runs`` calls (at least one), and the last call's result."""
+    times, results = [], []
+    for _ in range(max(1, runs)):
         start = time.perf_counter()
-        result = fn()
+        results.append(fn())
         times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+    return statistics.median(times), results[-1]
 
 
+T = TypeVar("T")
 CLOSE_TIMES: list[float] = []
 
 
@@ -116,8 +125,11 @@ def write_pillow(path: Path, frames: list[np.ndarray], palette: np.ndarray, t: i
         im = Image.frombuffer("P", (frame.shape[1], frame.shape[0]), frame, "raw", "P", 0, 1)
         im.putpalette(palette.tobytes())
         images.append(im)
-    extra = {"transparency": t, "disposal": 2} if t is not None else {}
-    images[0].save(path, save_all=True, append_images=images[1:], duration=delays, loop=0, **extra)
+    if t is None:
+        images[0].save(path, save_all=True, append_images=images[1:], duration=delays, loop=0)
+    else:
+        images[0].save(path, save_all=True, append_images=images[1:], duration=delays, loop=0, transparency=t,
+                       disposal=2)
     return path.stat().st_size
 
 
@@ -166,14 +178,27 @@ def overlap(texture_idx: np.ndarray, palette: np.ndarray, t: int, delays: list[i
           f"in a thread {threaded:.3f} s")
 
 
-def real_jobs(data: Path, size: int) -> Iterator[tuple[str, list[np.ndarray], np.ndarray, int | None, list[int]]]:
-    """(name, frames, palette, transparent index, delays) of each real job, rendered as ``studio render`` does."""
-    from studio.core.motion_source import bundled_motions, load_motion
-    from studio.core.render import Animation
+@dataclass(eq=False)
+class Job:
+    """A real job's frames: indexed with the shared palette before merging colours (``old``) and now (``new``),
+    each as (frames (h, w) uint8, palette (256, 3), transparent index or None); and RGBA for AD's writer."""
+
+    name: str
+    delays: list[int]
+    ad_delay: int
+    old: tuple[list[np.ndarray], np.ndarray, int | None]
+    new: tuple[list[np.ndarray], np.ndarray, int | None]
+    rgba: list[np.ndarray]
+
+
+def real_jobs(data: Path, size: int, motions: list[str]) -> Iterator[Job]:
+    """Each real job on a transparent and a white background, rendered as ``studio render`` does."""
+    from studio.core.motion_source import load_motion
+    from studio.core.render import Animation, Background
     from studio.core.render_job import load_character
 
     jobs: list[tuple[str, str, str, Path | None, Path | None]] = [
-        (f"sample {name}", "sample", name, None, None) for name in sorted(bundled_motions())]
+        (f"sample {name}", "sample", name, None, None) for name in motions]
     char2 = data / "characters" / "char2"
     if char2.is_dir():
         jobs.append(("char2 dab", str(char2), str(data / "ad_config/motion/dab.yaml"),
@@ -185,41 +210,84 @@ def real_jobs(data: Path, size: int) -> Iterator[tuple[str, list[np.ndarray], np
         animation = Animation(character, load_motion(motion, character, retarget, bvh), (size, size),
                               max_fps=gifmod.GIF_MAX_FPS)
         delays = gif_frame_delays(animation.n_frames, animation.frame_time)
+        ad_delay = max(20, int(animation.frame_time * 1000))  # AD: one int(frame time in ms) for all, at least 20
         for background in ("transparent", "white"):
             colour = None if background == "transparent" else (255, 255, 255)
-            texture_idx, palette, reserved = quantise_texture(character.texture, background_colour=colour)
-            frames = [animation.render_indexed(k, texture_idx, reserved) for k in range(animation.n_frames)]
-            yield f"{name}, {background}", frames, palette, reserved if colour is None else None, delays
+            variants = []
+            for min_psnr in (None, MIN_TEXTURE_PSNR):
+                texture_idx, palette, reserved = quantise_texture(character.texture, background_colour=colour,
+                                                                  min_psnr=min_psnr)
+                frames = [animation.render_indexed(k, texture_idx, reserved) for k in range(animation.n_frames)]
+                variants.append((frames, palette, reserved if colour is None else None))
+            rgba = [ad_frame(animation.render_rgba(k, None if colour is None else Background(colour=colour)))
+                    for k in range(animation.n_frames)]
+            yield Job(f"{name}, {background}", delays, ad_delay, variants[0], variants[1], rgba)
 
 
-def jobs_table(data: Path, size: int, runs: int, folder: Path) -> None:
-    """Encode time (median of ``runs``, inline) and file size of each real job, with the writer as it is
-    (unchanged pixels see-through) and with that step off (only the changed rectangles), runs interleaved."""
-    masking = gifmod.mask_unchanged
+def ad_frame(rgba: np.ndarray) -> np.ndarray:
+    """A frame as AD's GL read-back gives it: its clear colour is white with alpha 0 (opaque on a white
+    background), so a fully transparent pixel is (255, 255, 255, 0)."""
+    rgba = rgba.copy()
+    rgba[rgba[..., 3] == 0, :3] = 255
+    return rgba
 
-    def encode(frames: list[np.ndarray], palette: np.ndarray, t: int | None, delays: list[int],
-               mask: bool) -> int:
-        gifmod.mask_unchanged = masking if mask else (lambda *args: -1)  # type: ignore[assignment]
-        try:
-            return write_ours(folder / "job.gif", frames, palette, t, delays)
-        finally:
-            gifmod.mask_unchanged = masking
 
-    print(f"{'':34} {'rectangles only':>28}   {'+ unchanged see-through':>28}")
-    print(f"{'job':28} {'frames':>6} {'encode s':>9} {'ms/frame':>9} {'KiB':>8}   "
-          f"{'encode s':>9} {'ms/frame':>9} {'KiB':>8}")
-    for name, frames, palette, t, delays in real_jobs(data, size):
-        write_ours(folder / "warm.gif", frames[:3], palette, t, delays)
-        times: dict[bool, list[float]] = {False: [], True: []}
-        sizes = {}
+def write_ad_standin(path: Path, rgba: list[np.ndarray], delay_ms: int) -> int:
+    """AD's GIFWriter (video_render_controller.py) as a stand-in: every RGBA frame to a Pillow image, then
+    ``save(save_all=True, append_images=..., duration=delay_ms, disposal=2, loop=0)``. Pillow turns each
+    RGBA frame into P with its own adaptive palette (its convert(ADAPTIVE): a fast octree on RGBA), makes
+    the first alpha-0 palette entry that frame's transparent colour, and gives each later frame a local
+    colour table. With disposal 2 and no transparency in the first frame's info it sends whole frames."""
+    images = [Image.fromarray(frame) for frame in rgba]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=delay_ms, disposal=2, loop=0)
+    return path.stat().st_size
+
+
+def psnr_on_white(path: Path, reference: list[np.ndarray]) -> float:
+    """PSNR (dB) of every frame of the GIF at ``path``, decoded by Pillow and laid on white, against the
+    full-colour frames ``reference`` ((h, w, 4) uint8 RGBA, straight alpha) laid on white."""
+    squared, count = 0.0, 0
+    with Image.open(path) as im:
+        for frame, ref in zip(ImageSequence.Iterator(im), reference):
+            shown, full = (_on_white(np.asarray(x, np.float64)) for x in (frame.convert("RGBA"), ref))
+            squared += float(np.sum((shown - full) ** 2))
+            count += shown.size
+    return 10 * math.log10(255.0 ** 2 / max(squared / count, 1e-12))
+
+
+def _on_white(rgba: np.ndarray) -> np.ndarray:
+    alpha = rgba[..., 3:] / 255.0
+    return rgba[..., :3] * alpha + 255.0 * (1 - alpha)
+
+
+def jobs_table(data: Path, size: int, runs: int, folder: Path, motions: list[str]) -> None:
+    """Encode time (median of ``runs``, inline, interleaved), size and PSNR against the full-colour frames of each
+    real job: our writer with the 255-colour palette (before close colours were merged), now, and AD's writer."""
+    columns = ("ours, 255 colours", "ours now", "AD's writer (Pillow)")
+    print(f"{'':30}" + "".join(f"{c:>26}" for c in columns))
+    print(f"{'job':24} {'frames':>5}" + f"{'s':>8} {'KiB':>7} {'dB':>6}   " * 3)
+    for job in real_jobs(data, size, motions):
+        write_ours(folder / "warm.gif", *_args(job.new, job.delays, 3))
+        encoders: list[Callable[[Path], int]] = [
+            lambda path: write_ours(path, *_args(job.old, job.delays)),
+            lambda path: write_ours(path, *_args(job.new, job.delays)),
+            lambda path: write_ad_standin(path, job.rgba, job.ad_delay)]
+        times: list[list[float]] = [[] for _ in encoders]
+        sizes = [0] * len(encoders)
         for _ in range(runs):
-            for mask in (False, True):
+            for i, encode in enumerate(encoders):
                 start = time.perf_counter()
-                sizes[mask] = encode(frames, palette, t, delays, mask)
-                times[mask].append(time.perf_counter() - start)
-        cells = [f"{statistics.median(times[m]):9.3f} {statistics.median(times[m]) / len(frames) * 1000:9.2f} "
-                 f"{sizes[m] / 1024:8.0f}" for m in (False, True)]
-        print(f"{name:28} {len(frames):6d} {cells[0]}   {cells[1]}")
+                sizes[i] = encode(folder / f"{i}.gif")
+                times[i].append(time.perf_counter() - start)
+        cells = [f"{statistics.median(times[i]):8.3f} {sizes[i] / 1024:7.0f} "
+                 f"{psnr_on_white(folder / f'{i}.gif', job.rgba):6.2f}   " for i in range(len(encoders))]
+        print(f"{job.name:24} {len(job.rgba):5d}" + "".join(cells), flush=True)
+
+
+def _args(variant: tuple[list[np.ndarray], np.ndarray, int | None], delays: list[int],
+          n: int | None = None) -> tuple[list[np.ndarray], np.ndarray, int | None, list[int]]:
+    frames, palette, transparent = variant
+    return frames[:n], palette, transparent, delays
 
 
 def main() -> None:
@@ -228,12 +296,14 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=500)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--jobs", action="store_true", help="real render jobs (sample, char2) instead")
+    parser.add_argument("--motions", default="all", help="with --jobs: the sample's motions, comma-separated")
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     args = parser.parse_args()
     n, size = args.frames, args.size
     if args.jobs:
         with tempfile.TemporaryDirectory() as tmp:
-            jobs_table(args.data, size, args.runs, Path(tmp))
+            motions = sorted(bundled_motions()) if args.motions == "all" else args.motions.split(",")
+            jobs_table(args.data, size, args.runs, Path(tmp), motions)
         return
 
     texture = drawn_figure(size)
@@ -253,7 +323,7 @@ def main() -> None:
         kernels(frames, args.runs)
         overlap(texture_idx, palette, t, delays, n, size, args.runs, folder)
         buffer = io.BytesIO((folder / "ours.gif").read_bytes())
-        print(f"check: Pillow reads {Image.open(buffer).n_frames} frames")
+        print(f"check: Pillow reads {getattr(Image.open(buffer), 'n_frames', 1)} frames")
 
 
 if __name__ == "__main__":
