@@ -54,6 +54,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _run(bin_dir: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "STUDIO_MOTIONS")}
     env["QT_QPA_PLATFORM"] = "offscreen"
+    env["STUDIO_CACHE_DIR"] = str(bin_dir.parent / "user-cache")  # this install's first-start marker, not the user's
     return subprocess.run([str(bin_dir / "studio"), *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=300)
 
@@ -77,6 +78,7 @@ def test_the_installed_studio_runs_its_demo_and_window(installed: Path, tmp_path
     demo = _run(installed, tmp_path, "demo", "-o", str(tmp_path / "out"), "--size", "64")
     assert demo.returncode == 0, demo.stderr
     assert len(list((tmp_path / "out").glob("sample_*.gif"))) == 8
+    assert "first start of this install" in demo.stderr  # no setup.sh here: the kernels compile up front, once
     shot = _run(installed, tmp_path, "--screenshot", str(tmp_path / "window.png"))
     assert shot.returncode == 0, shot.stderr
     from PIL import Image
