@@ -1,0 +1,64 @@
+"""Loading a torch pose checkpoint does no throw-away work: the network is never randomly initialised in real
+memory (issue 16, goal 5), and it computes exactly what a network built and then loaded computes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="torch is not installed: the torch pose runner is optional")
+
+from studio.pipeline.pose.torch_backend import build_network, network_for  # noqa: E402
+
+DEPTH, DECONVS = 18, ((32, 4),) * 3  # a small network: the test is about loading, not size
+
+
+def _state(seed: int = 0) -> dict[str, Any]:
+    torch.manual_seed(seed)
+    net = build_network(DEPTH, deconvs=DECONVS)
+    with torch.no_grad():  # trained-looking statistics, so that eval-mode batch norm matters
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.1, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+                module.num_batches_tracked.fill_(1234)
+    return net.state_dict()
+
+
+def test_the_network_is_never_randomly_initialised_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    state = _state()
+    real: list[str] = []
+    original = torch.nn.init.kaiming_uniform_
+
+    def counting(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+        if tensor.device.type != "meta":
+            real.append(str(tuple(tensor.shape)))
+        return original(tensor, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.init, "kaiming_uniform_", counting)
+    net = network_for(state)
+    assert real == []
+    assert all(t.device.type == "cpu" for t in net.state_dict().values())
+
+
+def test_the_loaded_network_equals_one_built_then_loaded() -> None:
+    state = _state(1)
+    expected = build_network(DEPTH, deconvs=DECONVS)
+    expected.load_state_dict(state)
+    expected.eval()
+    net = network_for(state)
+    assert not net.training
+    for key, value in expected.state_dict().items():
+        assert torch.equal(net.state_dict()[key], value), key
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 3, 256, 192)).astype(np.float32))
+    with torch.inference_mode():
+        assert torch.equal(net(x), expected(x))
+
+
+def test_buffers_the_checkpoint_lacks_are_zero_not_uninitialised() -> None:
+    state = {k: v for k, v in _state().items() if not k.endswith("num_batches_tracked")}
+    net = network_for(state)
+    counts = [v for k, v in net.state_dict().items() if k.endswith("num_batches_tracked")]
+    assert counts and all(int(c) == 0 for c in counts)
