@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -77,6 +79,35 @@ def make_backend(name: str, endpoint: str | None = None, checkpoint: str | None 
 
         return MMBackend(checkpoint)
     raise BackendError(f"unknown backend {name!r}: auto, embedded, manual, torchserve, torch or mm")
+
+
+_LOADED: dict[tuple[object, ...], PoseBackend] = {}  # the latest backend loaded_backend made, by its settings
+_LOADING = threading.Lock()
+
+
+def loaded_backend(name: str, endpoint: str | None = None, checkpoint: str | None = None,
+                   token: str | None = None, deadline: float | None = None) -> PoseBackend:
+    """make_backend's backend, kept for the next call with the same settings: a window or a batch worker loads a
+    model once, not once per drawing (a torch checkpoint took 1-2 s to load, and a GPU's copy of it stays). A
+    checkpoint file replaced since (another size or modification time) is loaded again. Only the latest backend
+    is kept, so that switching backends does not hold two models; callers from several threads share it."""
+    key = (name, endpoint, checkpoint, _file_stamp(checkpoint), token, deadline)
+    with _LOADING:
+        backend = _LOADED.get(key)
+        if backend is None:
+            backend = make_backend(name, endpoint, checkpoint, token, deadline)
+            _LOADED.clear()
+            _LOADED[key] = backend
+        return backend
+
+
+def _file_stamp(path: str | None) -> tuple[int, int] | None:
+    """(size, modification time in ns) of a file, None when there is none."""
+    try:
+        info = os.stat(path) if path else None
+    except OSError:
+        return None
+    return None if info is None else (info.st_size, info.st_mtime_ns)
 
 
 def annotate(image_path: str | Path, backend: PoseBackend, box: Box | None = None,
