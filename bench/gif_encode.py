@@ -243,15 +243,23 @@ def write_ad_standin(path: Path, rgba: list[np.ndarray], delay_ms: int) -> int:
     return path.stat().st_size
 
 
-def psnr_on_white(path: Path, reference: list[np.ndarray]) -> float:
+def psnr_on_white(path: Path, reference: list[np.ndarray], hold_ms: int | None = None) -> float:
     """PSNR (dB) of every frame of the GIF at ``path``, decoded by Pillow and laid on white, against the
-    full-colour frames ``reference`` ((h, w, 4) uint8 RGBA, straight alpha) laid on white."""
-    squared, count = 0.0, 0
+    full-colour frames ``reference`` ((h, w, 4) uint8 RGBA, straight alpha) laid on white.
+
+    hold_ms: the writer's one frame delay, when it merges a run of identical frames into one image shown
+    longer (Pillow does): an image shown d ms then stands for round(d / hold_ms) frames."""
+    squared, count, k = 0.0, 0, 0
     with Image.open(path) as im:
-        for frame, ref in zip(ImageSequence.Iterator(im), reference):
-            shown, full = (_on_white(np.asarray(x, np.float64)) for x in (frame.convert("RGBA"), ref))
-            squared += float(np.sum((shown - full) ** 2))
-            count += shown.size
+        for frame in ImageSequence.Iterator(im):
+            shown = _on_white(np.asarray(frame.convert("RGBA"), np.float64))
+            repeat = 1 if hold_ms is None else max(1, round(frame.info.get("duration", hold_ms) / hold_ms))
+            for ref in reference[k: k + repeat]:
+                squared += float(np.sum((shown - _on_white(ref.astype(np.float64))) ** 2))
+                count += shown.size
+            k += repeat
+    if k != len(reference):
+        raise SystemExit(f"{path}: decoded {k} frames, expected {len(reference)}")
     return 10 * math.log10(255.0 ** 2 / max(squared / count, 1e-12))
 
 
@@ -279,8 +287,9 @@ def jobs_table(data: Path, size: int, runs: int, folder: Path, motions: list[str
                 start = time.perf_counter()
                 sizes[i] = encode(folder / f"{i}.gif")
                 times[i].append(time.perf_counter() - start)
+        holds = (None, None, job.ad_delay)
         cells = [f"{statistics.median(times[i]):8.3f} {sizes[i] / 1024:7.0f} "
-                 f"{psnr_on_white(folder / f'{i}.gif', job.rgba):6.2f}   " for i in range(len(encoders))]
+                 f"{psnr_on_white(folder / f'{i}.gif', job.rgba, holds[i]):6.2f}   " for i in range(len(encoders))]
         print(f"{job.name:24} {len(job.rgba):5d}" + "".join(cells), flush=True)
 
 
