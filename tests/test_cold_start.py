@@ -1,4 +1,5 @@
-"""What a fresh `studio` process loads: listing the motions or the help needs no cv2, numba or scipy (issue 16)."""
+"""What a fresh `studio` process loads: listing the motions or the help needs no cv2, numba or scipy, rendering no scipy
+(issue 16)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,44 @@ def test_help_loads_no_numpy() -> None:
 def test_clip_operations_load_no_scipy() -> None:
     loaded, _ = _loaded_after("import studio.pipeline.motion.clip, studio.pipeline.motion.normalise")
     assert "scipy" not in loaded
+
+
+RENDER_PATH = ("import studio.launcher, studio.cli.main, studio.core.render, studio.core.render_job\n"
+               "from studio.core.motion_source import load_motion\n"
+               "from studio.core.render import Animation\n"
+               "from studio.core.sample import sample_character\n"
+               "character = sample_character()\n"
+               "animation = Animation(character, load_motion('wave', character), (48, 48), frames=2)\n"
+               "print(animation.render_premultiplied(1).shape)")
+
+
+def test_the_render_path_loads_no_more_of_scipy_than_numba_does() -> None:
+    """Meshing and ARAP are our own code (issue 16). When scipy is installed (the test venv), numba itself imports
+    its top package (a version check) and, at a kernel's first call, scipy.linalg (a BLAS check); nothing of ours
+    may load any scipy module beyond those."""
+    numba_only, _ = _scipy_after("import numba\nnumba.njit(lambda x: x + 1)(1)")
+    loaded, printed = _scipy_after(RENDER_PATH)
+    assert "(48, 48, 4)" in printed
+    assert loaded <= numba_only, sorted(loaded - numba_only)
+
+
+def test_the_render_path_runs_without_scipy_installed() -> None:
+    hide = ("import sys\n"
+            "class NoScipy:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] == 'scipy':\n"
+            "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+            "sys.meta_path.insert(0, NoScipy())\n")
+    loaded, printed = _loaded_after(hide + RENDER_PATH)
+    assert "(48, 48, 4)" in printed and "scipy" not in loaded
+
+
+def _scipy_after(code: str) -> tuple[set[str], str]:
+    probe = (f"{code}\nimport sys\n"
+             "print('\\n' + __import__('json').dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    printed, _, modules = out.rstrip("\n").rpartition("\n")
+    return set(json.loads(modules)), printed
 
 
 PROGRAM = ("import atexit, sys, threading\n"

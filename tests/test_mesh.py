@@ -1,12 +1,14 @@
-"""build_mesh and assign_triangles_to_bones on tiny synthetic masks."""
+"""build_mesh, triangle_parts and assign_triangles_to_bones on tiny synthetic masks."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
-from studio.pipeline.deform.mesh import Mesh, MeshError, assign_triangles_to_bones, build_mesh
+from studio.pipeline.deform.mesh import Mesh, MeshError, assign_triangles_to_bones, build_mesh, triangle_parts
 
 
 def disc(size: int = 64, radius: int = 24) -> np.ndarray:
@@ -131,3 +133,29 @@ def test_a_skeleton_without_bones_is_an_error() -> None:
     mesh = build_mesh(disc(), 6.0)
     with pytest.raises(MeshError, match="no bone"):
         assign_triangles_to_bones(mesh, np.array([[1.0, 1.0], [1.0, 1.0]]), np.array([-1, 0]))
+
+
+def test_triangle_parts_label_like_scipy_connected_components() -> None:
+    mesh = build_mesh(disc(96, 40))
+    rng = np.random.default_rng(11)
+    # Split the disc into pieces by dropping triangles, then number what is left at random.
+    kept = mesh.triangles[rng.random(len(mesh.triangles)) > 0.35]
+    kept = kept[rng.permutation(len(kept))]
+    labels = triangle_parts(kept, len(mesh.vertices))
+    pairs = np.concatenate([kept[:, [0, 1]], kept[:, [1, 2]], kept[:, [2, 0]]])
+    pairs.sort(axis=1)
+    keys = pairs[:, 0].astype(np.int64) * len(mesh.vertices) + pairs[:, 1]
+    owner = np.tile(np.arange(len(kept)), 3)
+    order = np.argsort(keys, kind="stable")
+    shared = np.flatnonzero(keys[order][1:] == keys[order][:-1])
+    graph = coo_matrix((np.ones(len(shared)), (owner[order][shared], owner[order][shared + 1])),
+                       shape=(len(kept),) * 2)
+    count, expected = connected_components(graph, directed=False)
+    assert count > 5 and np.array_equal(labels, expected)
+
+
+def test_triangle_parts_join_a_long_strip_numbered_backwards() -> None:
+    # A strip of 400 triangles, each sharing an edge with the next, listed from the far end: one part.
+    strip = np.array([[i, i + 1, i + 2] for i in range(400)])[::-1]
+    assert np.array_equal(triangle_parts(strip, 402), np.zeros(400))
+    assert triangle_parts(np.zeros((0, 3), np.int64), 0).shape == (0,)

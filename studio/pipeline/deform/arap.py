@@ -10,15 +10,16 @@ sum_k |e'_k - R_k e_k|^2 plus the constraints is solved for x and y separately.
 Both system matrices depend on the rest mesh and the handles' triangles only. Moreover step 1's
 solution is linear in the targets, and so is (c, s) per edge; both are folded into one dense
 (2e, 2k) operator at construction. A frame is then: one small dense product, a normalisation,
-one sparse product and one back-substitution with the prefactorised step-2 matrix.
+one scatter-add and one back-substitution with the prefactorised step-2 matrix. Both systems are
+normal equations M^T M, factorised by our own envelope Cholesky (cholesky.py), so scipy stays off
+the render path (issue 16).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.linalg import splu
 
+from studio.pipeline.deform.cholesky import EnvelopeCholesky, NotPositiveDefinite, reverse_cuthill_mckee
 from studio.pipeline.deform.mesh import Mesh, triangle_parts
 
 
@@ -82,27 +83,33 @@ class ArapSolver:
         k = len(handles)
         hv = triangles[tri_of]  # (k, 3) vertices holding each handle
         w2 = self.weight ** 2
-        # Step 1 in interleaved unknowns (x0, y0, x1, y1, ...).
-        energy1 = _step1_energy(edges, neighbourhood, rest_edges, coef_c, coef_s, n)
-        hold = sp.csr_matrix((np.concatenate([bary.ravel(), bary.ravel()]),
-                              (np.concatenate([np.repeat(2 * np.arange(k), 3), np.repeat(2 * np.arange(k) + 1, 3)]),
-                               np.concatenate([2 * hv.ravel(), 2 * hv.ravel() + 1]))), shape=(2 * k, 2 * n))
-        system1 = (energy1.T @ energy1 + w2 * (hold.T @ hold)).tocsc()
+        order = reverse_cuthill_mckee(edges, n)
+        # Step 1 in interleaved unknowns (x0, y0, x1, y1, ...): the edge residuals, then the weighted handles.
+        columns1, coefficients1 = _step1_energy(neighbourhood, rest_edges, coef_c, coef_s)
+        hold_columns = np.concatenate([2 * hv, 2 * hv + 1])
+        hold_coefficients = self.weight * np.concatenate([bary, bary])
+        pad = columns1.shape[1] - 3
+        factor1 = _factorise(np.concatenate([columns1, np.pad(hold_columns, ((0, 0), (0, pad)))]),
+                             np.concatenate([coefficients1, np.pad(hold_coefficients, ((0, 0), (0, pad)))]),
+                             2 * n, order, 2)
         # Step 1's vertices as a dense (2n, 2k) operator on the interleaved targets ...
-        factor1 = splu(system1, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
-        step1 = factor1.solve(np.asarray((w2 * hold.T).todense()))
+        target_of_row = np.concatenate([2 * np.arange(k), 2 * np.arange(k) + 1])  # each hold row's x or y target
+        hold_t = np.zeros((2 * n, 2 * k))  # w^2 hold^T
+        np.add.at(hold_t, (hold_columns, target_of_row[:, None]), w2 * np.concatenate([bary, bary]))
+        step1 = factor1.solve(hold_t)
         # ... and each edge's (c, s) as one dense (2e, 2k) operator, rows c_0..c_{e-1}, s_0..s_{e-1}.
-        self._similarity = np.ascontiguousarray(_similarity_operator(neighbourhood, coef_c, coef_s, n) @ step1)
+        self._similarity = _similarity_operator(neighbourhood, coef_c, coef_s, step1)
 
-        # Step 2: x and y share one matrix.
+        # Step 2: x and y share one matrix; rows are the edges (end minus start) and the weighted handles.
         e = len(edges)
-        incidence = sp.csr_matrix((np.tile([-1.0, 1.0], e), (np.repeat(np.arange(e), 2), edges.ravel())),
-                                  shape=(e, n))
-        hold2 = sp.csr_matrix((bary.ravel(), (np.repeat(np.arange(k), 3), hv.ravel())), shape=(k, n))
-        system2 = (incidence.T @ incidence + w2 * (hold2.T @ hold2)).tocsc()
-        self._step2 = splu(system2, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
-        self._incidence_t = incidence.T.tocsr()
-        self._hold2_t = np.asarray((w2 * hold2.T).todense())  # (n, k)
+        columns2 = np.concatenate([np.pad(edges, ((0, 0), (0, 1))), hv])
+        coefficients2 = np.concatenate([np.tile([-1.0, 1.0, 0.0], (e, 1)), self.weight * bary])
+        self._step2 = _factorise(columns2, coefficients2, n, order, 1)
+        # A frame's right-hand side, per axis: + each edge's turned vector at its end, - at its start, and
+        # w^2 * barycentric * moved target at the handles' vertices; one bincount over these indices.
+        self._rhs_at = np.concatenate([edges[:, 1], edges[:, 0], hv.ravel()])
+        self._rhs_handle = np.repeat(np.arange(k), 3)
+        self._rhs_weight = w2 * bary.ravel()
 
     def solve(self, targets: np.ndarray) -> np.ndarray:
         """(k, 2) target handle positions → (n, 2) float64 deformed vertices, same pixel frame."""
@@ -126,7 +133,11 @@ class ArapSolver:
         turned = np.empty((e, 2))
         turned[:, 0] = c * ex + s * ey - ex
         turned[:, 1] = c * ey - s * ex - ey
-        rhs = self._incidence_t @ turned + self._hold2_t @ moved
+        held = self._rhs_weight[:, None] * moved[self._rhs_handle]
+        rhs = np.empty((self.n_vertices, 2))
+        for axis in range(2):
+            weights = np.concatenate([turned[:, axis], -turned[:, axis], held[:, axis]])
+            rhs[:, axis] = np.bincount(self._rhs_at, weights, self.n_vertices)
         return self._rest_vertices + self._step2.solve(rhs)
 
     def _pin_targets(self, targets: np.ndarray) -> np.ndarray:
@@ -232,21 +243,25 @@ def _similarity_coefficients(vertices: np.ndarray, neighbourhood: np.ndarray) ->
     return coef_c, coef_s
 
 
-def _similarity_operator(neighbourhood: np.ndarray, coef_c: np.ndarray, coef_s: np.ndarray, n: int) -> sp.csr_matrix:
-    """(2e, 2n) sparse: interleaved vertex coordinates → per-edge c (first e rows) and s (last e rows)."""
+def _similarity_operator(neighbourhood: np.ndarray, coef_c: np.ndarray, coef_s: np.ndarray,
+                         step1: np.ndarray) -> np.ndarray:
+    """(2e, 2k) dense: targets → per-edge c (first e rows) and s (last e rows), through step 1's (2n, 2k) operator."""
     e = len(neighbourhood)
-    valid = np.repeat((neighbourhood >= 0)[:, :, None], 2, axis=2)
-    cols = 2 * np.where(neighbourhood >= 0, neighbourhood, 0)[:, :, None] + np.arange(2)
-    rows = np.broadcast_to(np.arange(e)[:, None, None], cols.shape)
-    data = np.concatenate([coef_c[valid], coef_s[valid]])
-    return sp.csr_matrix((data, (np.concatenate([rows[valid], rows[valid] + e]),
-                                 np.concatenate([cols[valid], cols[valid]]))), shape=(2 * e, 2 * n))
+    by_vertex = step1.reshape(-1, 2, step1.shape[1])  # (n, 2, 2k): a vertex's x and y rows
+    out = np.zeros((2 * e, step1.shape[1]))
+    for slot in range(neighbourhood.shape[1]):  # coefficients are 0 where a slot is empty (-1)
+        rows = by_vertex[np.maximum(neighbourhood[:, slot], 0)]
+        out[:e] += np.einsum("ed,edk->ek", coef_c[:, slot], rows)
+        out[e:] += np.einsum("ed,edk->ek", coef_s[:, slot], rows)
+    return out
 
 
-def _step1_energy(edges: np.ndarray, neighbourhood: np.ndarray, rest_edges: np.ndarray,
-                  coef_c: np.ndarray, coef_s: np.ndarray, n: int) -> sp.csr_matrix:
-    """(2e, 2n) sparse: interleaved vertex coordinates → residuals e'_k - T_k e_k (x row, y row per edge)."""
-    e = len(edges)
+def _step1_energy(neighbourhood: np.ndarray, rest_edges: np.ndarray, coef_c: np.ndarray,
+                  coef_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the step-1 residuals e'_k - T_k e_k on interleaved coordinates, an x row and a y row per edge.
+
+    Returns (2e, 8) int64 columns and (2e, 8) float64 coefficients (0 where a neighbourhood slot is empty).
+    """
     ex, ey = rest_edges[:, 0, None, None], rest_edges[:, 1, None, None]
     # T e = [[ex, ey], [ey, -ex]] (c, s); coefficients per (edge, slot, coordinate).
     row_x = -(ex * coef_c + ey * coef_s)
@@ -256,8 +271,16 @@ def _step1_energy(edges: np.ndarray, neighbourhood: np.ndarray, rest_edges: np.n
     row_y[:, 0, 1] -= 1.0
     row_y[:, 1, 1] += 1.0
     valid = np.repeat((neighbourhood >= 0)[:, :, None], 2, axis=2)
-    cols = 2 * np.where(neighbourhood >= 0, neighbourhood, 0)[:, :, None] + np.arange(2)
-    rows = np.broadcast_to(2 * np.arange(e)[:, None, None], cols.shape)
-    data = np.concatenate([row_x[valid], row_y[valid]])
-    return sp.csr_matrix((data, (np.concatenate([rows[valid], rows[valid] + 1]),
-                                 np.concatenate([cols[valid], cols[valid]]))), shape=(2 * e, 2 * n))
+    cols = 2 * np.maximum(neighbourhood, 0)[:, :, None] + np.arange(2)
+    e = len(neighbourhood)
+    columns = np.stack([cols, cols], axis=1).reshape(2 * e, 8)
+    coefficients = np.stack([np.where(valid, row_x, 0.0), np.where(valid, row_y, 0.0)], axis=1).reshape(2 * e, 8)
+    return columns, coefficients
+
+
+def _factorise(columns: np.ndarray, coefficients: np.ndarray, size: int, order: np.ndarray,
+               block: int) -> EnvelopeCholesky:
+    try:
+        return EnvelopeCholesky.normal(columns, coefficients, size, order, block)
+    except NotPositiveDefinite as error:
+        raise ArapError(f"ARAP's system has no unique solution ({error}); is every vertex on a triangle?") from error

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import Delaunay
+
+from studio.pipeline.deform.delaunay import TriangulationError, delaunay
 
 # Vertices the automatic spacing aims for (AD's meshes have 1.1k-1.8k).
 TARGET_VERTICES = 1400
@@ -77,7 +76,10 @@ def build_mesh(mask: np.ndarray, spacing: float | None = None, target_vertices: 
     if len(points) < 3 or polygon_area < 1e-9:
         raise MeshError("mask is too small to mesh: its outline has no area")
 
-    triangles = Delaunay(points).simplices.astype(np.int64)
+    try:
+        triangles = delaunay(points)
+    except TriangulationError as error:
+        raise MeshError(f"the mask's outline could not be triangulated: {error}") from error
     centroids = points[triangles].mean(axis=1)
     triangles = triangles[_inside_polygon(centroids, boundary)]
     triangles = _orient(points, triangles)
@@ -205,8 +207,27 @@ def triangle_parts(triangles: np.ndarray, n_vertices: int) -> np.ndarray:
     order = np.argsort(keys, kind="stable")
     keys, owner = keys[order], owner[order]
     shared = np.flatnonzero(keys[1:] == keys[:-1])
-    graph = coo_matrix((np.ones(len(shared)), (owner[shared], owner[shared + 1])), shape=(m, m))
-    return connected_components(graph, directed=False)[1].astype(np.int64)
+    return _components(owner[shared], owner[shared + 1], m)
+
+
+def _components(a: np.ndarray, b: np.ndarray, m: int) -> np.ndarray:
+    """(m,) int64 component label of each of m nodes joined by the pairs (a[i], b[i]).
+
+    Labels count up in the order of each component's lowest node. Union by hooking each pair's larger root
+    under its smaller one, then pointer jumping until every node points at its root: a few numpy passes.
+    """
+    root = np.arange(m)
+    while True:
+        while True:  # pointer jumping: root[x] <= x always, so this ends with every node on its root
+            jumped = root[root]
+            if np.array_equal(jumped, root):
+                break
+            root = jumped
+        ra, rb = root[a], root[b]
+        apart = ra != rb
+        if not apart.any():
+            return np.unique(root, return_inverse=True)[1].astype(np.int64)
+        np.minimum.at(root, np.maximum(ra[apart], rb[apart]), np.minimum(ra[apart], rb[apart]))
 
 
 def assign_triangles_to_bones(mesh: Mesh, joint_xy: np.ndarray, parents: np.ndarray) -> np.ndarray:
