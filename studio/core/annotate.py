@@ -6,20 +6,21 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import cv2
 import numpy as np
 
-from studio.pipeline.files.atomic import atomic_write_dir, atomic_write_path
 from studio.pipeline.intake.box import box_overlaps
-from studio.pipeline.character import Character, write_character
 from studio.pipeline.intake.images import LoadedImage, read_image
 from studio.pipeline.pose.manual import ManualBackend
 from studio.pipeline.pose.backend import (AD_SKELETON, UNSURE_SCORE, BackendError, Box, PoseBackend, check_box,
                                   check_detections, check_keypoints, coco_to_ad)
 from studio.pipeline.pose.refine import REFINE_STEPS, figure_crop, refine_in_box, snap_inside
 from studio.pipeline.progress import Cancel
+
+if TYPE_CHECKING:  # imported where used: `studio pose` needs neither the character format (yaml) nor file writing
+    from studio.pipeline.character import Character
 
 StageProgress = Callable[[str], None]
 """stage_progress(stage): told the name of each stage as it starts ("finding the figure"...)."""
@@ -164,6 +165,8 @@ def annotate_image(image: LoadedImage, backend: PoseBackend, box: Box | None = N
     low = [name for name, score in zip(names, _joint_scores(result.keypoints)) if 0 < score < UNSURE_SCORE]
     if low:
         notes.append(f"low confidence: check {', '.join(n.replace('_', ' ') for n in joints_to_name(low))}")
+    from studio.pipeline.character import Character
+
     index = {n: i for i, n in enumerate(names)}
     texture = np.dstack([cut, mask])
     character = Character(names, tuple(-1 if p is None else index[p] for p in parents), local, texture, mask,
@@ -229,6 +232,8 @@ def write_annotation(annotation: Annotation, folder: str | Path) -> Path:
     """The AD character folder: char_cfg.yaml, texture.png, mask.png, bounding_box.yaml, image.png and
     joint_overlay.png. A new folder appears whole or not at all; into a folder that is already there (a character
     replaced with --force, or the current folder) each file is replaced atomically, and other files are left alone."""
+    from studio.pipeline.files.atomic import atomic_write_dir
+
     folder = Path(folder)
     if folder.exists():
         _write_files(annotation, folder)
@@ -240,6 +245,9 @@ def write_annotation(annotation: Annotation, folder: str | Path) -> Path:
 
 
 def _write_files(annotation: Annotation, folder: Path) -> None:
+    from studio.pipeline.character import write_character
+    from studio.pipeline.files.atomic import atomic_write_path
+
     write_character(annotation.character, folder, image=annotation.image.rgb)
     ok, data = cv2.imencode(".png", cv2.cvtColor(joint_overlay(annotation), cv2.COLOR_RGB2BGR))
     with atomic_write_path(folder / OVERLAY) as tmp:
