@@ -1,4 +1,4 @@
-"""A real GIF export (the built-in sample, merged palette) decodes frame for frame as the indexed frames it was given."""
+"""A real GIF export (the sample, merged palette) decodes frame for frame as the indexed frames it was given."""
 
 from __future__ import annotations
 
