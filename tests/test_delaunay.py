@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from scipy.spatial import ConvexHull, Delaunay
@@ -102,3 +103,28 @@ def test_degenerate_and_bad_inputs() -> None:
         delaunay(np.zeros((4, 3)))
     with pytest.raises(TriangulationError, match="too far"):
         delaunay(np.array([[0.0, 0.0], [1e7, 0.0], [0.0, 1e7]]))
+
+
+def straight_edged_masks() -> list[np.ndarray]:
+    """Outlines with long straight sides at odd angles, where resampled points are collinear up to rounding."""
+    masks = []
+    for angle, (w, h) in ((17.0, (150, 40)), (-33.0, (90, 12)), (45.0, (60, 60))):
+        mask = np.zeros((220, 220), np.uint8)
+        box = cv2.boxPoints(((110.0, 110.0), (float(w), float(h)), angle))
+        masks.append(cv2.fillPoly(mask, [np.round(box).astype(np.int32)], 255))
+    l_shape = np.zeros((120, 120), np.uint8)
+    l_shape[10:110, 10:40] = 255
+    l_shape[80:110, 10:110] = 255
+    masks.append(l_shape)
+    return masks
+
+
+@pytest.mark.parametrize("mask", straight_edged_masks(), ids=["bar 17", "thin bar -33", "square 45", "L"])
+def test_straight_sided_outlines_mesh_like_scipy(mask: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    ours = build_mesh(mask, spacing=6.0)
+    with monkeypatch.context() as patch:
+        patch.setattr(mesh_module, "delaunay", lambda points: Delaunay(points).simplices.astype(np.int64))
+        theirs = build_mesh(mask, spacing=6.0)
+    assert total_area(ours.vertices, ours.triangles) == pytest.approx(
+        total_area(theirs.vertices, theirs.triangles), abs=1e-3)
+    assert empty_circumcircles(ours.vertices, ours.triangles)

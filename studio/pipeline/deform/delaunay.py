@@ -2,9 +2,13 @@
 
 cv2 is already loaded on the render path, and Subdiv2D took 1.4 ms for a 1.5k-point character against 4 ms for
 scipy's Delaunay, whose import cost the CLI about 0.1 s (issue 16). Subdiv2D works in float32 and starts from three
-virtual vertices at 3x the size of the rectangle it is given, so triangles on the convex hull whose circumcircle
-reaches a virtual vertex are missed; we give it a rectangle HULL_MARGIN times the points' extent, which made its
-triangles cover the whole hull on every character and random set we tried.
+virtual vertices at 3x the size of the rectangle it is given, so a triangle on the convex hull whose circumcircle
+reaches a virtual vertex is missed. We give it a rectangle HULL_MARGIN times the points' extent, so only hull
+slivers of circumradius above ~100x the extent are lost: their height is under L^2 / (800 x extent) for a side L.
+On a mesh, hull triangles inside the outline have sides of about two spacings, so a lost one covers under a
+hundredth of a pixel (hull triangles across the outline's concave spans are dropped anyway). Measured: char2/5/6
+and the sample give scipy's exact triangles; 13 of 3000 random sets of 3-60 points lost a hull sliver (there a
+side can span the whole set).
 """
 
 from __future__ import annotations
