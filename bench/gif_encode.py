@@ -9,9 +9,10 @@ on full frames, and threaded vs inline writing with a render-like load on the ca
 timed, inline, interleaved, median of --runs): the built-in sample with each bundled motion (or
 --motions a,b) and AD's char2 + dab (--data folder) at --size, on a transparent and a white
 background. Columns: our writer with the 255-colour texture palette (before close colours were
-merged), our writer now, and a stand-in for AD's GIF of the same job: our own full-colour RGBA
-frames written the way AD's GIFWriter does (see ``write_ad_standin``). Each with its encode time,
-size, and PSNR of every decoded frame against the full-colour frames, all laid on white.
+merged), our writer now, the same with the colour table cut to the entries used, and a stand-in
+for AD's GIF of the same job: our own full-colour RGBA frames written the way AD's GIFWriter does
+(see ``write_ad_standin``). Each with its encode time, size, and PSNR of every decoded frame
+against the full-colour frames, all laid on white.
 Assumptions of the stand-in: Pillow as installed here (AD pins Pillow 9.2.0); our bilinear RGBA
 frames in place of AD's OpenGL read-back (straight alpha, fully transparent pixels white as AD's
 clear colour [1, 1, 1, 0] leaves them; on white, composited and opaque); AD's single delay
@@ -178,6 +179,9 @@ def overlap(texture_idx: np.ndarray, palette: np.ndarray, t: int, delays: list[i
           f"in a thread {threaded:.3f} s")
 
 
+Variant = tuple[list[np.ndarray], np.ndarray, int | None]  # indexed frames, palette, transparent index
+
+
 @dataclass(eq=False)
 class Job:
     """A real job's frames: indexed with the shared palette before merging colours (``old``) and now (``new``),
@@ -186,8 +190,8 @@ class Job:
     name: str
     delays: list[int]
     ad_delay: int
-    old: tuple[list[np.ndarray], np.ndarray, int | None]
-    new: tuple[list[np.ndarray], np.ndarray, int | None]
+    old: Variant
+    new: Variant
     rgba: list[np.ndarray]
 
 
@@ -271,14 +275,15 @@ def _on_white(rgba: np.ndarray) -> np.ndarray:
 def jobs_table(data: Path, size: int, runs: int, folder: Path, motions: list[str]) -> None:
     """Encode time (median of ``runs``, inline, interleaved), size and PSNR against the full-colour frames of each
     real job: our writer with the 255-colour palette (before close colours were merged), now, and AD's writer."""
-    columns = ("ours, 255 colours", "ours now", "AD's writer (Pillow)")
+    columns = ("ours, 255 colours", "ours now", "now, table trimmed", "AD's writer (Pillow)")
     print(f"{'':30}" + "".join(f"{c:>26}" for c in columns))
-    print(f"{'job':24} {'frames':>5}" + f"{'s':>8} {'KiB':>7} {'dB':>6}   " * 3)
+    print(f"{'job':24} {'frames':>5}" + f"{'s':>8} {'KiB':>7} {'dB':>6}   " * len(columns))
     for job in real_jobs(data, size, motions):
         write_ours(folder / "warm.gif", *_args(job.new, job.delays, 3))
         encoders: list[Callable[[Path], int]] = [
             lambda path: write_ours(path, *_args(job.old, job.delays)),
             lambda path: write_ours(path, *_args(job.new, job.delays)),
+            lambda path: write_ours(path, *_args(_trimmed(job.new), job.delays)),
             lambda path: write_ad_standin(path, job.rgba, job.ad_delay)]
         times: list[list[float]] = [[] for _ in encoders]
         sizes = [0] * len(encoders)
@@ -287,13 +292,21 @@ def jobs_table(data: Path, size: int, runs: int, folder: Path, motions: list[str
                 start = time.perf_counter()
                 sizes[i] = encode(folder / f"{i}.gif")
                 times[i].append(time.perf_counter() - start)
-        holds = (None, None, job.ad_delay)
+        holds = (None, None, None, job.ad_delay)
         cells = [f"{statistics.median(times[i]):8.3f} {sizes[i] / 1024:7.0f} "
                  f"{psnr_on_white(folder / f'{i}.gif', job.rgba, holds[i]):6.2f}   " for i in range(len(encoders))]
         print(f"{job.name:24} {len(job.rgba):5d}" + "".join(cells), flush=True)
 
 
-def _args(variant: tuple[list[np.ndarray], np.ndarray, int | None], delays: list[int],
+def _trimmed(variant: Variant) -> Variant:
+    """The palette cut to the entries the frames use (texture colours and the reserved entry, which is the
+    highest), so the colour table and the LZW codes start smaller: what render_job could pass."""
+    frames, palette, transparent = variant
+    highest = max(int(frame.max()) for frame in frames)
+    return frames, palette[: max(2, highest + 1)], transparent
+
+
+def _args(variant: Variant, delays: list[int],
           n: int | None = None) -> tuple[list[np.ndarray], np.ndarray, int | None, list[int]]:
     frames, palette, transparent = variant
     return frames[:n], palette, transparent, delays
