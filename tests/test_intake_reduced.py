@@ -72,7 +72,8 @@ def test_a_large_jpeg_keeps_its_size_scale_and_picture(orientation: int) -> None
 
 
 def test_a_large_jpeg_is_never_decoded_whole() -> None:
-    """The whole decode held the full-size RGB array (6.6 MB here); the reduced one a quarter (1200×900), three times over at the peak."""
+    """The whole decode held the full-size RGB array (13 MB here); the reduced one a quarter of it (1200×900),
+    about three times over at the peak."""
     data = jpeg(drawing(2400, 1800))
     full_bytes = 2400 * 1800 * 3
     tracemalloc.start()  # numpy reports its allocations to tracemalloc

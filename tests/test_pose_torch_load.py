@@ -3,6 +3,9 @@ memory (issue 16, goal 5), and it computes exactly what a network built and then
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,3 +65,15 @@ def test_buffers_the_checkpoint_lacks_are_zero_not_uninitialised() -> None:
     net = network_for(state)
     counts = [v for k, v in net.state_dict().items() if k.endswith("num_batches_tracked")]
     assert counts and all(int(c) == 0 for c in counts)
+
+
+def test_loading_imports_nothing_torch_itself_did_not(tmp_path: Path) -> None:
+    """torch's Module.to_empty imported sympy (0.25-0.4 s of a cold start) to allocate the network's memory."""
+    path = tmp_path / "small.pth"
+    torch.save({"state_dict": _state()}, path)
+    code = ("import sys, torch\nbefore = set(sys.modules)\n"
+            "from studio.pipeline.pose.torch_backend import load_state_dict, network_for\n"
+            f"network_for(load_state_dict({str(path)!r}))\n"
+            "print(sorted({m.split('.')[0] for m in set(sys.modules) - before}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "sympy" not in out, out
