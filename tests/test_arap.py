@@ -96,6 +96,7 @@ def test_handle_outside_the_mesh_is_snapped_and_reported() -> None:
 def test_real_character_rest_pose_and_rotation(shared: Path) -> None:
     folder = shared / "characters" / "char2"
     mask = cv2.imread(str(folder / "mask.png"), cv2.IMREAD_GRAYSCALE)
+    assert mask is not None
     import yaml
 
     rest = np.array([j["loc"] for j in yaml.safe_load((folder / "char_cfg.yaml").read_text())["skeleton"]], float)
