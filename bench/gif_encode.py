@@ -1,6 +1,6 @@
 """Benchmark GIF export: 339 frames of 500×500 palette indices (a moving drawn figure) through GifWriter vs Pillow.
 
-Run: .venv/bin/python bench/gif_encode.py [--frames 339] [--size 500] [--runs 3] [--jobs]
+Run: .venv/bin/python bench/gif_encode.py [--frames 339] [--size 500] [--runs 3] [--jobs [--motions a,b] [--smooth]]
 Prints encode time (median of runs, total and per frame), file size, and the same for Pillow's
 ``save(save_all=True, append_images=...)`` of the same indexed frames; then the raw LZW kernels
 on full frames, and threaded vs inline writing with a render-like load on the calling thread.
@@ -12,7 +12,8 @@ background. Columns: our writer with the 255-colour texture palette (before clos
 merged), our writer now, the same with the colour table cut to the entries used, and a stand-in
 for AD's GIF of the same job: our own full-colour RGBA frames written the way AD's GIFWriter does
 (see ``write_ad_standin``). Each with its encode time, size, and PSNR of every decoded frame
-against the full-colour frames, all laid on white.
+against the full-colour frames, all laid on white. --smooth: under each white job, the same job drawn
+from its full-colour frames (soft edges) mapped to the trimmed palette.
 Assumptions of the stand-in: Pillow as installed here (AD pins Pillow 9.2.0); our bilinear RGBA
 frames in place of AD's OpenGL read-back (straight alpha, fully transparent pixels white as AD's
 clear colour [1, 1, 1, 0] leaves them; on white, composited and opaque); AD's single delay
@@ -40,7 +41,7 @@ from PIL import Image, ImageSequence
 from studio.core.motion_source import bundled_motions
 from studio.pipeline.encode import gif as gifmod
 from studio.pipeline.encode.gif import GifWriter, gif_frame_delays
-from studio.pipeline.encode.palette import MIN_TEXTURE_PSNR, quantise_texture
+from studio.pipeline.encode.palette import MIN_TEXTURE_PSNR, quantise_texture, quantise_to_palette
 
 
 def drawn_figure(size: int, seed: int = 0) -> np.ndarray:
@@ -272,9 +273,10 @@ def _on_white(rgba: np.ndarray) -> np.ndarray:
     return rgba[..., :3] * alpha + 255.0 * (1 - alpha)
 
 
-def jobs_table(data: Path, size: int, runs: int, folder: Path, motions: list[str]) -> None:
+def jobs_table(data: Path, size: int, runs: int, folder: Path, motions: list[str], smooth: bool = False) -> None:
     """Encode time (median of ``runs``, inline, interleaved), size and PSNR against the full-colour frames of each
-    real job: our writer with the 255-colour palette (before close colours were merged), now, and AD's writer."""
+    real job: our writer with the 255-colour palette (before close colours were merged), now, and AD's writer.
+    smooth: under each white job, its full-colour frames mapped to the trimmed palette (see ``smooth_line``)."""
     columns = ("ours, 255 colours", "ours now", "now, table trimmed", "AD's writer (Pillow)")
     print(f"{'':30}" + "".join(f"{c:>26}" for c in columns))
     print(f"{'job':24} {'frames':>5}" + f"{'s':>8} {'KiB':>7} {'dB':>6}   " * len(columns))
@@ -296,6 +298,21 @@ def jobs_table(data: Path, size: int, runs: int, folder: Path, motions: list[str
         cells = [f"{statistics.median(times[i]):8.3f} {sizes[i] / 1024:7.0f} "
                  f"{psnr_on_white(folder / f'{i}.gif', job.rgba, holds[i]):6.2f}   " for i in range(len(encoders))]
         print(f"{job.name:24} {len(job.rgba):5d}" + "".join(cells), flush=True)
+        if smooth and job.new[2] is None:
+            smooth_line(job, runs, folder)
+
+
+def smooth_line(job: Job, runs: int, folder: Path) -> None:
+    """A white job drawn from its full-colour frames (bilinear, soft edges, composited on white: AD's frames
+    here) mapped to our trimmed palette by ``quantise_to_palette``, written by our writer: mapping ms/frame,
+    encode s (median of ``runs``), KiB, dB. What render_job's colour backgrounds could do instead of indices."""
+    palette = _trimmed(job.new)[1]
+    start = time.perf_counter()
+    frames = [quantise_to_palette(np.ascontiguousarray(frame[..., :3]), palette) for frame in job.rgba]
+    mapping = (time.perf_counter() - start) / len(frames) * 1000
+    seconds, size = timed(lambda: write_ours(folder / "smooth.gif", frames, palette, None, job.delays), runs)
+    print(f"{'  smooth edges':24} {'':5}{'':26}{'':26}{seconds:8.3f} {size / 1024:7.0f} "
+          f"{psnr_on_white(folder / 'smooth.gif', job.rgba):6.2f}   (mapping {mapping:.2f} ms/frame)", flush=True)
 
 
 def _trimmed(variant: Variant) -> Variant:
@@ -319,13 +336,15 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--jobs", action="store_true", help="real render jobs (sample, char2) instead")
     parser.add_argument("--motions", default="all", help="with --jobs: the sample's motions, comma-separated")
+    parser.add_argument("--smooth", action="store_true",
+                        help="with --jobs: also each white job from its full-colour frames mapped to the palette")
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
     args = parser.parse_args()
     n, size = args.frames, args.size
     if args.jobs:
         with tempfile.TemporaryDirectory() as tmp:
             motions = sorted(bundled_motions()) if args.motions == "all" else args.motions.split(",")
-            jobs_table(args.data, size, args.runs, Path(tmp), motions)
+            jobs_table(args.data, size, args.runs, Path(tmp), motions, args.smooth)
         return
 
     texture = drawn_figure(size)
