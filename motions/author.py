@@ -8,7 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.spatial.transform import Rotation
+
+try:  # a developer's tool: scipy comes with the test extra, not with the studio
+    from scipy.spatial.transform import Rotation
+except ImportError:
+    sys.exit("motions/author.py needs scipy: pip install 'drawing-studio[test]' (or scripts/setup.sh)")
 
 from studio.pipeline.motion.bvh import Bvh
 from studio.pipeline.motion.bvh_writer import write_bvh

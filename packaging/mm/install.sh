@@ -165,7 +165,7 @@ main() {
   run "$PY" -m pip install --no-build-isolation --no-deps --force-reinstall "$wheel_dir"/mmcv_full-*.whl
   run "$PY" -m pip install addict "yapf==0.40.1" "mmdet==2.27.0" --no-build-isolation
   run "$PY" -m pip install --no-deps "mmpose==0.29.0"
-  run "$PY" -m pip install json_tricks munkres xtcocotools
+  run "$PY" -m pip install json_tricks munkres xtcocotools "scipy>=1.11"  # mmpose went in with --no-deps
   echo "install.sh: done; check it with: studio doctor"
 }
 
