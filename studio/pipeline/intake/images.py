@@ -69,7 +69,7 @@ def _strip_to_rgb(strip: Image.Image, grey_full: float | None) -> np.ndarray:
         from studio.pipeline.compositing import WHITE, over  # numba's import (0.2 s) only for images with alpha
 
         return over(np.asarray(strip.convert("RGBA"), dtype=np.uint8), WHITE)
-    return np.asarray(strip.convert("RGB"), dtype=np.uint8)
+    return np.asarray(strip if strip.mode == "RGB" else strip.convert("RGB"), dtype=np.uint8)  # RGB: no copy
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:
@@ -81,7 +81,8 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     rows = max(1, STRIP_PIXELS // max(1, width))
     for top in range(0, height, rows):
         bottom = min(height, top + rows)
-        rgb[top:bottom] = _strip_to_rgb(image.crop((0, top, width, bottom)), grey_full)
+        strip = image if bottom - top == height else image.crop((0, top, width, bottom))  # one strip: no copy
+        rgb[top:bottom] = _strip_to_rgb(strip, grey_full)
     return rgb
 
 
