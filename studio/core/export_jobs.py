@@ -186,6 +186,9 @@ class _SubAnimation:
     def render_rgba(self, k: int, background=None):  # type: ignore[no-untyped-def]
         return self._a.render_rgba(self._frames[k], background)
 
+    def render_premultiplied(self, k: int):  # type: ignore[no-untyped-def]
+        return self._a.render_premultiplied(self._frames[k])
+
 
 __all__ = ["export_motion", "export_all", "export_scene_file", "export_animation_for", "estimate_export",
            "estimate_gif", "Estimate",

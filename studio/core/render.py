@@ -198,21 +198,38 @@ class Animation:
 
     def render_premultiplied(self, k: int) -> np.ndarray:
         """(h, w, 4) uint8 RGBA of frame k with colour premultiplied by alpha: what a screen composites
-        directly (the live preview), without the cost of unpremultiplying."""
+        directly (the live preview), without the cost of unpremultiplying. Only the figure's box is rasterised
+        (the rest of the canvas is transparent): 2-3x less than a whole-canvas remap for a figure in the middle."""
         if self._premultiplied is None:
             self._premultiplied = premultiply(self.character.texture)
-        map_x, map_y = fill_source_maps(self.canvas_vertices(k), self.rig.mesh.vertices, self.triangles(k),
-                                        self.width, self.height)
-        return sample_rgba(self._premultiplied, map_x, map_y)
+        frame = np.zeros((self.height, self.width, 4), np.uint8)
+        vertices = self.canvas_vertices(k)
+        box = canvas_box(vertices, self.width, self.height)
+        if box is not None:
+            top, bottom, left, right = box
+            map_x, map_y = fill_source_maps(vertices - np.array([left, top], float), self.rig.mesh.vertices,
+                                            self.triangles(k), right - left, bottom - top)
+            frame[top:bottom, left:right] = sample_rgba(self._premultiplied, map_x, map_y)
+        return frame
 
     def render_rgba(self, k: int, background: Background | None = None) -> np.ndarray:
         """(h, w, 4) uint8 RGBA of frame k, composited over ``background`` if given."""
-        if self._premultiplied is None:
-            self._premultiplied = premultiply(self.character.texture)
-        map_x, map_y = fill_source_maps(self.canvas_vertices(k), self.rig.mesh.vertices, self.triangles(k),
-                                        self.width, self.height)
-        rgba = unpremultiply(sample_rgba(self._premultiplied, map_x, map_y))
+        rgba = unpremultiply(self.render_premultiplied(k))
         return composite(rgba, background) if background is not None else rgba
+
+
+def canvas_box(vertices: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) canvas rows and columns that hold every pixel the mesh ``vertices`` ((n, 2)
+    canvas px, NaN where unprojectable) can cover; None when nothing of it is on the canvas."""
+    finite = vertices[np.isfinite(vertices).all(axis=1)]
+    if not len(finite):
+        return None
+    limit = np.array([width, height], float) + 1.0
+    lo = np.floor(np.clip(finite.min(axis=0), -1.0, limit)).astype(int) - 1  # clipped first: no int overflow
+    hi = np.ceil(np.clip(finite.max(axis=0), -1.0, limit)).astype(int) + 2
+    left, top = max(0, int(lo[0])), max(0, int(lo[1]))
+    right, bottom = min(width, int(hi[0])), min(height, int(hi[1]))
+    return (top, bottom, left, right) if left < right and top < bottom else None
 
 
 def _check_finite(joints: np.ndarray) -> None:

@@ -24,7 +24,8 @@ from studio.core.scene import (PROJECT, SAMPLE, Scene, SceneError, is_background
 from studio.core.scene_render import SceneAnimation
 from studio.pipeline.character import Character
 from studio.pipeline.encode.gif import gif_frame_delays, write_gif
-from studio.pipeline.encode.palette import ALPHA_OPAQUE, background_palette, quantise_texture, quantise_to_palette
+from studio.pipeline.encode.palette import (ALPHA_OPAQUE, background_palette, quantise_over_colour, quantise_texture,
+                                            quantise_to_palette)
 from studio.pipeline.motion.config import load_yaml
 from studio.pipeline.progress import Cancel, Progress
 
@@ -223,7 +224,9 @@ def _write_gif(animation: SceneAnimation, output: Path, progress: Progress | Non
             return quantise_to_palette(rgb, palette)
     else:
         _, palette, empty = quantise_texture(figures, background_colour=background.colour)
+        palette = palette[: empty + 1]  # only the entries frames use (as a render's GIF)
         transparent = empty if background.transparent else None
+        colour = background.colour or (255, 255, 255)
         textures = []
         for character in animation.characters:  # nearest among the textures' colours only, never the reserved one
             indices = quantise_to_palette(np.ascontiguousarray(character.texture[:, :, :3]), palette[:empty])
@@ -233,7 +236,10 @@ def _write_gif(animation: SceneAnimation, output: Path, progress: Progress | Non
         scratch = np.empty_like(out)
 
         def frame_at(k: int) -> np.ndarray:
-            return animation.render_indexed(k, textures, empty, out, scratch)
+            if transparent is not None:
+                return animation.render_indexed(k, textures, empty, out, scratch)
+            # over a colour, soft edges mapped to the palette, as a render's GIF
+            return quantise_over_colour(animation.render_premultiplied(k), colour, palette)
 
     frames = (frame_at(k) for k in range(animation.n_frames))
     write_gif(output, frames, palette, transparent, gif_frame_delays(animation.n_frames, animation.frame_time),

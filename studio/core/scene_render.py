@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from studio.core.motion_source import MotionSource, load_motion
-from studio.core.render import MAX_FPS, MAX_FRAMES, Animation, Background, RenderError, composite, plan_clip
+from studio.core.render import (MAX_FPS, MAX_FRAMES, Animation, Background, RenderError, canvas_box, composite,
+                                 plan_clip)
 from studio.core.scene import PROJECT, SAMPLE, Scene, SceneCharacter, SceneError
 from studio.core.scene_camera import PlaneCamera, ad_placed_camera, placed_camera
 from studio.pipeline.character import Character, read_character
@@ -49,7 +50,7 @@ class SceneActor:
     def box(self, j: int) -> tuple[int, int, int, int] | None:
         """(top, bottom, left, right): the canvas rows and columns clip frame j can cover; None when off canvas."""
         animation = self.animation
-        return _box(animation.canvas_vertices(j), animation.width, animation.height)
+        return canvas_box(animation.canvas_vertices(j), animation.width, animation.height)
 
     def layer(self, j: int, box: tuple[int, int, int, int]) -> np.ndarray:
         """(bottom - top, right - left, 4) uint8 premultiplied RGBA of clip frame j inside ``box``: the rasteriser
@@ -238,20 +239,6 @@ def _sample() -> Character:
     from studio.core.sample import sample_character  # built from strokes: only when a scene asks for it
 
     return sample_character()
-
-
-def _box(vertices: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
-    """(top, bottom, left, right) canvas rows and columns that can hold the mesh ``vertices`` ((n, 2) canvas px,
-    NaN where unprojectable); None when nothing of it is on the canvas."""
-    finite = vertices[np.isfinite(vertices).all(axis=1)]
-    if not len(finite):
-        return None
-    limit = np.array([width, height], float) + 1.0
-    lo = np.floor(np.clip(finite.min(axis=0), -1.0, limit)).astype(int) - 1  # clipped first: no int overflow
-    hi = np.ceil(np.clip(finite.max(axis=0), -1.0, limit)).astype(int) + 2
-    left, top = max(0, int(lo[0])), max(0, int(lo[1]))
-    right, bottom = min(width, int(hi[0])), min(height, int(hi[1]))
-    return (top, bottom, left, right) if left < right and top < bottom else None
 
 
 def over_premultiplied(top: np.ndarray, canvas: np.ndarray) -> None:

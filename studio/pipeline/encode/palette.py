@@ -154,6 +154,21 @@ def quantise_to_palette(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return out
 
 
+def quantise_over_colour(premultiplied: np.ndarray, colour: tuple[int, int, int], palette: np.ndarray) -> np.ndarray:
+    """``premultiplied`` (h, w, 4) uint8 RGBA laid over an opaque ``colour``, each pixel's nearest palette entry:
+    (h, w) uint8, as ``quantise_to_palette`` of the composited frame but in one pass (colour + background's share,
+    ``p + (c × (255 - a) + 127) // 255``, rounded once), with the same per-colour cache."""
+    if premultiplied.ndim != 3 or premultiplied.shape[2] != 4 or premultiplied.dtype != np.uint8:
+        raise PaletteError(f"frame must be (h, w, 4) uint8 RGBA, got {premultiplied.dtype} {premultiplied.shape}")
+    palette = _checked_palette(palette)
+    table = _colour_table(palette.tobytes())
+    out = np.empty(premultiplied.shape[:2], np.uint8)
+    rest = 255 - np.arange(256, dtype=np.int32)[:, None]
+    share = np.ascontiguousarray((_rgb(colour).astype(np.int32) * rest + 127) // 255, np.int32)  # (256, 3)
+    _map_over_colour(np.ascontiguousarray(premultiplied), share, palette.astype(np.int32), table, out)
+    return out
+
+
 def _checked_palette(palette: np.ndarray) -> np.ndarray:
     palette = np.asarray(palette)
     if palette.ndim != 2 or palette.shape[1] != 3 or not 1 <= len(palette) <= PALETTE_SIZE:
@@ -324,6 +339,30 @@ def _map_cached(rgb: np.ndarray, palette: np.ndarray, table: np.ndarray, out: np
             r = int(rgb[y, x, 0])
             g = int(rgb[y, x, 1])
             b = int(rgb[y, x, 2])
+            key = (r << 16) | (g << 8) | b
+            entry = table[key]
+            if entry == 0xFFFF:
+                entry = _nearest_entry(r, g, b, palette)
+                table[key] = entry
+            out[y, x] = entry
+
+
+@njit(nogil=True, cache=True)
+def _map_over_colour(premultiplied: np.ndarray, share: np.ndarray, palette: np.ndarray, table: np.ndarray,
+                     out: np.ndarray) -> None:
+    """out[y, x] = nearest entry of premultiplied[y, x] plus share[alpha] (the background colour's part, (256, 3)
+    int32); table as in _map_cached. Uncovered pixels (alpha 0: most of a frame) are the colour's own entry."""
+    h, w = out.shape
+    empty = _nearest_entry(int(share[0, 0]), int(share[0, 1]), int(share[0, 2]), palette)
+    for y in range(h):
+        for x in range(w):
+            a = premultiplied[y, x, 3]
+            if a == 0:
+                out[y, x] = empty
+                continue
+            r = min(255, int(premultiplied[y, x, 0]) + share[a, 0])
+            g = min(255, int(premultiplied[y, x, 1]) + share[a, 1])
+            b = min(255, int(premultiplied[y, x, 2]) + share[a, 2])
             key = (r << 16) | (g << 8) | b
             entry = table[key]
             if entry == 0xFFFF:
