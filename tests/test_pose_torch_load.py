@@ -1,5 +1,6 @@
 """Loading a torch pose checkpoint does no throw-away work: the network is never randomly initialised in real
-memory (issue 16, goal 5), and it computes exactly what a network built and then loaded computes."""
+memory, it takes the checkpoint's tensors as they are where it can (issue 16, goal 5), and it computes exactly
+what a network built and then loaded computes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="torch is not installed: the torch pose runner is optional")
 
+from studio.pipeline.pose.backend import BackendError  # noqa: E402
 from studio.pipeline.pose.torch_backend import build_network, network_for  # noqa: E402
 
 DEPTH, DECONVS = 18, ((32, 4),) * 3  # a small network: the test is about loading, not size
@@ -77,3 +79,40 @@ def test_loading_imports_nothing_torch_itself_did_not(tmp_path: Path) -> None:
             "print(sorted({m.split('.')[0] for m in set(sys.modules) - before}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "sympy" not in out, out
+
+
+def test_the_checkpoints_tensors_become_the_weights_without_a_copy() -> None:
+    state = _state()
+    net = network_for(state)
+    key = "backbone.layer1.0.conv1.weight"
+    assert net.state_dict()[key].data_ptr() == state[key].data_ptr()
+
+
+def test_a_half_precision_checkpoint_is_copied_into_a_float_network() -> None:
+    state = {k: v.half() if v.is_floating_point() else v for k, v in _state(2).items()}
+    net = network_for(state)
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    assert torch.equal(net.state_dict()["keypoint_head.final_layer.weight"],
+                       state["keypoint_head.final_layer.weight"].float())
+
+
+def test_without_assign_the_weights_are_copied_in_and_equal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from studio.pipeline.pose import torch_backend
+
+    monkeypatch.setattr(torch_backend, "_assigns", lambda torch: False)  # torch 2.0, as the TorchServe images
+    state = _state(3)
+    net = network_for(state)
+    for key, value in state.items():
+        assert torch.equal(net.state_dict()[key], value), key
+    assert net.state_dict()["backbone.conv1.weight"].data_ptr() != state["backbone.conv1.weight"].data_ptr()
+
+
+@pytest.mark.parametrize("assign", [True, False])
+def test_a_tensor_of_the_wrong_shape_is_named(monkeypatch: pytest.MonkeyPatch, assign: bool) -> None:
+    from studio.pipeline.pose import torch_backend
+
+    monkeypatch.setattr(torch_backend, "_assigns", lambda torch: assign)
+    state = _state()
+    state["keypoint_head.final_layer.bias"] = torch.zeros(5)
+    with pytest.raises(BackendError, match=r"tensor shapes do not fit ResNet-18 .*final_layer\.bias"):
+        network_for(state)
