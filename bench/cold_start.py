@@ -58,25 +58,30 @@ def unpack(rev: str, into: Path) -> Path:
     return tree
 
 
-def run_rss(tree: Path, args: list[str]) -> tuple[float, float]:
+def run_rss(tree: Path | None, args: list[str], python: str = sys.executable) -> tuple[float, float]:
     """(wall s, peak RSS MB) of one fresh ``python -m studio.launcher args`` run in ``tree`` (its studio/ first on
-    sys.path), the RSS read from wait4 on the child."""
-    env = dict(os.environ, PYTHONPATH=str(tree))
+    sys.path), or, with ``tree`` None, of the studio installed for ``python`` (a user's venv); the RSS read from
+    wait4 on the child."""
+    env = dict(os.environ, PYTHONPATH=str(tree)) if tree is not None else {
+        k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "studio.launcher", *args], cwd=tree, env=env,
+    proc = subprocess.Popen([python, "-m", "studio.launcher", *args], cwd=tree or tempfile.gettempdir(), env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed in {tree} (exit {proc.returncode})")
+        raise RuntimeError(f"{' '.join(args)} failed in {tree or python} (exit {proc.returncode})")
     return wall, usage.ru_maxrss / 1024
 
 
-def import_seconds(tree: Path, statement: str) -> float:
-    """Seconds a fresh interpreter in ``tree`` spends on ``statement`` (imports), timed inside it."""
+def import_seconds(tree: Path | None, statement: str, python: str = sys.executable) -> float:
+    """Seconds a fresh interpreter in ``tree`` (None: ``python``'s own install) spends on ``statement``
+    (imports), timed inside it."""
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)),
+    env = dict(os.environ, PYTHONPATH=str(tree)) if tree is not None else {
+        k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([python, "-c", code], cwd=tree or tempfile.gettempdir(), env=env,
                          capture_output=True, text=True, check=True).stdout
     return float(out.split()[-1])
 
