@@ -735,3 +735,33 @@ def test_a_chosen_motion_is_checked_off_the_ui_thread_and_read_once(window: Any,
     library.import_files([two_joints])
     wait_until(qtbot, lambda: "cannot play on this character" in (library.error() or ""))
     assert c.doc.preview.motion == target
+
+
+def test_the_window_loads_the_pose_model_once_off_its_thread(window: Any, qtbot: Any) -> None:
+    """Annotating twice with the same settings uses one loaded backend, built by the annotation job (a torch model
+    took seconds to load on the window's thread before); a backend that cannot load says where to fix it."""
+    import threading
+
+    from studio.core import annotate as core_annotate
+
+    c = window.controller
+    built: list[int] = []
+    real = core_annotate.make_backend
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        built.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    core_annotate._LOADED.clear()
+    c.settings.backend = "manual"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(core_annotate, "make_backend", spy)
+        for _ in range(2):
+            job = c.annotate()
+            qtbot.waitUntil(lambda: job.done.is_set(), timeout=20000)
+    assert len(built) == 1 and built[0] != threading.get_ident()
+    c.settings.backend, c.settings.checkpoint = "torch", str(window.controller.doc.source) + ".missing.pth"
+    with qtbot.waitSignal(c.failed, timeout=20000) as failure:
+        c.annotate()
+    assert "(Settings → Annotation)" in failure.args[0]
+    c.settings.backend, c.settings.checkpoint = "auto", ""

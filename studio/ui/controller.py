@@ -9,7 +9,9 @@ from typing import Any, Callable
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from studio.core.annotate import AnnotateCancelled, annotate_image, make_backend
+from studio.core.annotate import (AnnotateCancelled, BackendError, annotate_image, auto_backend_name,
+                                  loaded_backend)
+from studio.core.loading import describe_error
 from studio.core.annotate import Annotation
 from studio.core.commands import AddStroke, EditMask, SetBox, move_joint
 from studio.core.document import Document, DocumentError
@@ -168,12 +170,7 @@ class StudioController(QObject):
     def annotate(self, use_box: bool = False, automatic: bool = False) -> Job | None:
         """Find box (unless ``use_box``), mask and joints with the configured backend, off the UI thread."""
         s = self.settings
-        try:
-            backend = make_backend(s.backend, s.endpoint or None, s.checkpoint or None,
-                                   os.environ.get("STUDIO_TORCHSERVE_TOKEN"))
-        except Exception as exc:
-            self.failed.emit(f"{exc} (Settings → Annotation)")
-            return None
+        chosen = (s.backend, s.endpoint or None, s.checkpoint or None, os.environ.get("STUDIO_TORCHSERVE_TOKEN"))
         if automatic and JobKind.ANNOTATE in self.jobs.running:  # one annotation at a time: try again when it is done
             self._annotate_timer.start()
             return None
@@ -181,13 +178,17 @@ class StudioController(QObject):
         doc, revision = self.doc, self.doc.revision
 
         def work(job: Job) -> Any:
+            try:  # kept loaded for the next annotation with the same settings, and loaded here, off the UI thread
+                backend = loaded_backend(*chosen)
+            except Exception as exc:
+                raise BackendError(f"{describe_error(exc)} (Settings → Annotation)") from exc
             return annotate_image(image, backend, box, progress=job.stage.emit, cancel=job.is_cancelled)
 
         job = self.jobs.start(JobKind.ANNOTATE, work, (AnnotateCancelled,))
         job.stage.connect(lambda text: self.status.emit(text[:1].upper() + text[1:] + "…"))
         job.finished.connect(lambda result: self._annotated(doc, result, automatic, revision))
         job.failed.connect(lambda message: self.failed.emit(annotation_failure(message, automatic)))
-        self.annotation_started.emit(backend.name)
+        self.annotation_started.emit(s.backend if s.backend != "auto" else auto_backend_name(chosen[1]))
         return job
 
     def _annotated(self, doc: Document, annotation: Annotation, automatic: bool, revision: int) -> None:
