@@ -134,3 +134,17 @@ def test_unpremultiply_is_the_rounded_division_on_every_premultiplied_value() ->
     cv, av = c[valid], a[valid]
     expected = np.where(av == 0, cv, np.minimum((cv * 255 + av // 2) // np.maximum(av, 1), 255))
     np.testing.assert_array_equal(out, expected)
+
+
+def test_over_a_colour_in_numpy_equals_the_kernel_on_every_value() -> None:
+    """over_colour (numpy, for one large image) and over (the kernel) give the same byte for every colour value,
+    alpha and background level: 256³ cases."""
+    from studio.pipeline.compositing import over_colour
+
+    level = np.arange(256, dtype=np.uint8)
+    rgba = np.zeros((256, 256, 4), np.uint8)
+    rgba[:, :, 0] = rgba[:, :, 1] = rgba[:, :, 2] = level[:, None]  # row: the colour value
+    rgba[:, :, 3] = level[None, :]  # column: alpha
+    for b in range(256):
+        colour = (b, 255 - b, b // 2)
+        assert np.array_equal(over_colour(rgba, colour), over(rgba, colour)), colour

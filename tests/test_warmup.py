@@ -23,7 +23,7 @@ from studio.core.render import Animation, Background
 from studio.core.render_job import export_animation
 from studio.core.sample import sample_character
 from studio.pipeline.intake.strokes import Stroke, render_strokes
-import studio.pipeline.compositing, studio.pipeline.deform.raster, studio.pipeline.encode.gif
+import studio.pipeline.compositing_kernels, studio.pipeline.deform.raster, studio.pipeline.encode.gif
 import studio.pipeline.encode.gif_lzw, studio.pipeline.encode.palette
 
 character = sample_character()
