@@ -67,3 +67,13 @@ def test_mapping_over_a_colour_in_one_pass_equals_compositing_first() -> None:
     # against compositing the straight colours first (rounded twice): the same picks almost everywhere
     two_pass = quantise_to_palette(over(unpremultiply(premultiplied.copy()), colour), palette)
     assert (one_pass == two_pass).mean() > 0.97
+
+
+def test_an_opaque_table_keeps_a_spare_entry_when_it_would_be_full() -> None:
+    from studio.pipeline.encode.palette import used_entries
+
+    palette = np.arange(256 * 3, dtype=np.int64).reshape(256, 3).astype(np.uint8)
+    assert len(used_entries(palette, 31, opaque=True)) == 33  # 32 would fill a 32-entry table: no index to spare
+    assert len(used_entries(palette, 31, opaque=False)) == 32  # a transparent GIF marks with its transparent index
+    assert len(used_entries(palette, 40, opaque=True)) == 41  # a 64-entry table has spare slots already
+    assert len(used_entries(palette, 255, opaque=True)) == 256

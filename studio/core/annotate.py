@@ -14,8 +14,8 @@ import numpy as np
 from studio.pipeline.intake.box import box_overlaps
 from studio.pipeline.intake.images import LoadedImage, read_image
 from studio.pipeline.pose.manual import ManualBackend
-from studio.pipeline.pose.backend import (AD_SKELETON, UNSURE_SCORE, BackendError, Box, PoseBackend, check_box,
-                                  check_detections, check_keypoints, coco_to_ad)
+from studio.pipeline.pose.backend import (AD_SKELETON, UNSURE_SCORE, BackendError, Box, Detection, PoseBackend,
+                                          PoseResult, check_box, check_detections, check_keypoints, coco_to_ad)
 from studio.pipeline.pose.refine import REFINE_STEPS, figure_crop, refine_in_box, snap_inside
 from studio.pipeline.progress import Cancel
 
@@ -91,15 +91,34 @@ def loaded_backend(name: str, endpoint: str | None = None, checkpoint: str | Non
     """make_backend's backend, kept for the next call with the same settings: a window or a batch worker loads a
     model once, not once per drawing (a torch checkpoint took 1-2 s to load, and a GPU's copy of it stays). A
     checkpoint file replaced since (another size or modification time) is loaded again. Only the latest backend
-    is kept, so that switching backends does not hold two models; callers from several threads share it."""
+    is kept, so that switching backends does not hold two models. Callers on several threads share it, one call
+    at a time: OpenCV's network (the embedded model) mixes up two threads' inputs, and torch's thread setting is
+    global."""
     key = (name, endpoint, checkpoint, _file_stamp(checkpoint), token, deadline)
     with _LOADING:
         backend = _LOADED.get(key)
         if backend is None:
-            backend = make_backend(name, endpoint, checkpoint, token, deadline)
+            backend = OneCallAtATime(make_backend(name, endpoint, checkpoint, token, deadline))
             _LOADED.clear()
             _LOADED[key] = backend
         return backend
+
+
+class OneCallAtATime:
+    """A pose backend shared by threads: its detect and pose calls take turns."""
+
+    def __init__(self, backend: PoseBackend) -> None:
+        self.backend = backend
+        self.name = backend.name
+        self._turn = threading.Lock()
+
+    def detect(self, image_rgb: np.ndarray) -> list[Detection]:
+        with self._turn:
+            return self.backend.detect(image_rgb)
+
+    def pose(self, image_rgb: np.ndarray, box: Box) -> PoseResult:
+        with self._turn:
+            return self.backend.pose(image_rgb, box)
 
 
 def _file_stamp(path: str | None) -> tuple[int, int] | None:

@@ -35,16 +35,25 @@ def cache_dir() -> Path:
 
 def marker_path() -> Path:
     """The file that says this install's kernels are compiled and cached."""
-    from importlib.metadata import version
+    import importlib.util
 
-    key = "\n".join([str(Path(studio.__file__).resolve().parent), studio.__version__, version("numba"),
+    spec = importlib.util.find_spec("numba")  # where numba is and when it was installed: no import, no metadata scan
+    numba_dir = Path(spec.origin).parent if spec is not None and spec.origin else Path("numba-missing")
+    installed = numba_dir.stat().st_mtime_ns if numba_dir.exists() else 0
+    key = "\n".join([str(Path(studio.__file__).resolve().parent), studio.__version__, str(numba_dir), str(installed),
                      os.environ.get("NUMBA_CACHE_DIR", ""), sys.version])
     return cache_dir() / f"kernels-{hashlib.sha256(key.encode()).hexdigest()[:16]}.ready"
 
 
 def kernels_ready() -> bool:
-    """Whether this install compiled its kernels here already (or cannot: a frozen bundle has nothing to gain)."""
-    return bool(getattr(sys, "frozen", False)) or marker_path().is_file()
+    """Whether this install compiled its kernels here already (or cannot: a frozen bundle has nothing to gain).
+    A check that fails (an unreadable cache folder) counts as ready: the kernels then compile on first use."""
+    if getattr(sys, "frozen", False):
+        return True
+    try:
+        return marker_path().is_file()
+    except OSError:
+        return True
 
 
 def prepare_kernels() -> float:
@@ -77,8 +86,9 @@ def before_rendering(note: Callable[[str], None]) -> None:
 
 
 def in_background() -> threading.Thread | None:
-    """For the window: on the install's first start, compile the kernels on a daemon thread (numba lets one
-    thread compile at a time, so a preview needing a kernel waits for it there, off the window's thread)."""
+    """For the window: on the install's first start, compile the kernels on another thread (numba lets one
+    thread compile at a time, so a preview needing a kernel waits for it there, off the window's thread). Not a
+    daemon: closing the window mid-compile lets it finish, rather than stopping the interpreter inside LLVM."""
     if kernels_ready():
         return None
 
@@ -88,7 +98,7 @@ def in_background() -> threading.Thread | None:
         except Exception:  # noqa: BLE001 - the preview compiles what it needs itself
             pass
 
-    thread = threading.Thread(target=work, name="studio-first-start", daemon=True)
+    thread = threading.Thread(target=work, name="studio-first-start")
     thread.start()
     return thread
 

@@ -19,7 +19,7 @@ from studio.pipeline.character import Character, read_character
 from studio.pipeline.encode.apng import APNG_MAX_FPS
 from studio.pipeline.encode.gif import GIF_MAX_FPS, gif_frame_delays, write_gif
 from studio.pipeline.encode.palette import (background_palette, quantise_over_colour, quantise_texture,
-                                            quantise_to_palette)
+                                            quantise_to_palette, used_entries)
 from studio.pipeline.encode.sprite_sheet import FrameTag, SheetError, check_sheet_size, sheet_data_path
 from studio.pipeline.files.atomic import atomic_write_path, check_replaceable
 from studio.pipeline.motion.rigdump import rig_dump
@@ -248,8 +248,8 @@ def _write_gif(animation: Animation, output: Path, background: Background, progr
     else:
         texture_idx, palette, reserved = quantise_texture(animation.character.texture,
                                                           background_colour=background.colour)
-        palette = palette[: reserved + 1]  # only the entries frames use: a smaller colour table, shorter LZW codes
         transparent = reserved if background.transparent else None
+        palette = used_entries(palette, reserved, opaque=transparent is None)
         colour = background.colour or (255, 255, 255)
 
         def frame_at(k: int) -> np.ndarray:

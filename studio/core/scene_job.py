@@ -25,7 +25,7 @@ from studio.core.scene_render import SceneAnimation
 from studio.pipeline.character import Character
 from studio.pipeline.encode.gif import gif_frame_delays, write_gif
 from studio.pipeline.encode.palette import (ALPHA_OPAQUE, background_palette, quantise_over_colour, quantise_texture,
-                                            quantise_to_palette)
+                                            quantise_to_palette, used_entries)
 from studio.pipeline.motion.config import load_yaml
 from studio.pipeline.progress import Cancel, Progress
 
@@ -224,8 +224,8 @@ def _write_gif(animation: SceneAnimation, output: Path, progress: Progress | Non
             return quantise_to_palette(rgb, palette)
     else:
         _, palette, empty = quantise_texture(figures, background_colour=background.colour)
-        palette = palette[: empty + 1]  # only the entries frames use (as a render's GIF)
         transparent = empty if background.transparent else None
+        palette = used_entries(palette, empty, opaque=transparent is None)  # as a render's GIF
         colour = background.colour or (255, 255, 255)
         textures = []
         for character in animation.characters:  # nearest among the textures' colours only, never the reserved one

@@ -62,8 +62,9 @@ class EnvelopeCholesky:
         values = np.zeros(int(start[-1]))
         failed = _factorise(placed, coefficients, first, start, values)
         if failed >= 0:
-            raise NotPositiveDefinite(f"the normal matrix is singular: unknown {int(order[failed])} "
-                                      "is not pinned down by any row")
+            unknown = int(order[failed])
+            where = f"vertex {unknown // block}" + (f" (unknown {unknown % block} of its {block})" if block > 1 else "")
+            raise NotPositiveDefinite(f"the normal matrix is singular: {where} is not pinned down by any row")
         return cls(position, first, start, values)
 
     def solve(self, rhs: np.ndarray) -> np.ndarray:

@@ -154,6 +154,16 @@ def quantise_to_palette(rgb: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return out
 
 
+def used_entries(palette: np.ndarray, last: int, opaque: bool) -> np.ndarray:
+    """``palette[: last + 1]``, the entries a GIF's frames use (a smaller colour table, shorter LZW codes); for an
+    opaque GIF whose table that would fill exactly (2, 4, … 128 entries), one unused entry more, so that the writer
+    can still send unchanged pixels as an index no changed pixel uses."""
+    n = last + 1
+    if opaque and n < PALETTE_SIZE and n & (n - 1) == 0:
+        n += 1
+    return palette[:n]
+
+
 def quantise_over_colour(premultiplied: np.ndarray, colour: tuple[int, int, int], palette: np.ndarray) -> np.ndarray:
     """``premultiplied`` (h, w, 4) uint8 RGBA laid over an opaque ``colour``, each pixel's nearest palette entry:
     (h, w) uint8, as ``quantise_to_palette`` of the composited frame but in one pass (colour + background's share,
