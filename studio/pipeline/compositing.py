@@ -65,8 +65,11 @@ def over_colour(rgba: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
     with no kernel to load: for a one-off large image (a drawing with transparency, read once), where loading numba
     would cost more than the work. ``(x + 0.5) / 255`` in float32 is never within float32's error of an integer,
     so its floor is exactly ``x // 255`` (a test checks every value)."""
-    alpha = rgba[:, :, 3:].astype(np.float32)
     base = np.asarray(colour, np.float32).reshape(1, 1, 3)
-    exact = rgba[:, :, :3] * alpha + base * (255.0 - alpha) + np.float32(127.5)
-    return np.floor(exact * np.float32(1.0 / 255.0)).astype(np.uint8)
+    exact = rgba[:, :, :3].astype(np.float32)  # in place from here: one float copy (intake runs it strip by strip)
+    exact -= base
+    exact *= rgba[:, :, 3:].astype(np.float32)
+    exact += base * np.float32(255.0) + np.float32(127.5)  # c·a + b·(255 - a) + 127.5, every step exact in float32
+    exact *= np.float32(1.0 / 255.0)
+    return np.floor(exact, out=exact).astype(np.uint8)
 
