@@ -3,9 +3,9 @@
 ``scripts/setup.sh`` compiles them right after installing. An install that never ran it (``pip install`` of the
 wheel) compiles them on its first start instead: a rendering command first, with one line on stderr saying why
 it takes a few seconds; the window on a background thread, so no paint waits for a compiler. Either way a marker
-in the user's cache folder records it, keyed by everything that makes numba's cache valid or not (this install's
-folder and version, numba's version, ``$NUMBA_CACHE_DIR``, the interpreter), so a new version or a new cache
-folder compiles again, once.
+in the user's cache folder records it, keyed by what makes numba's cache valid or not (this install's folder and
+version, numba's folder and when it was installed, ``$NUMBA_CACHE_DIR``, the interpreter), so a new version or a new
+cache folder compiles again, once.
 """
 
 from __future__ import annotations
