@@ -75,6 +75,24 @@ def run_rss(tree: Path | None, args: list[str], python: str = sys.executable) ->
     return wall, usage.ru_maxrss / 1024
 
 
+def fresh_runs(trees: dict[str, Path], jobs: dict[str, list[str]], repeat: int
+               ) -> tuple[dict[tuple[str, str], list[float]], dict[tuple[str, str], list[float]]]:
+    """Wall s and peak RSS MB of each job in each tree, ``repeat`` fresh processes each, the trees alternating so
+    that a noisy machine slows both alike; one discarded run per job and tree first (.pyc files, numba's cache).
+    Keyed by (tree name, job label)."""
+    walls: dict[tuple[str, str], list[float]] = defaultdict(list)
+    rss: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for label, cli in jobs.items():
+        for tree in trees.values():
+            run_rss(tree, cli)
+        for _ in range(repeat):
+            for name, tree in trees.items():
+                wall, peak = run_rss(tree, cli)
+                walls[name, label].append(wall)
+                rss[name, label].append(peak)
+    return walls, rss
+
+
 def import_seconds(tree: Path | None, statement: str, python: str = sys.executable) -> float:
     """Seconds a fresh interpreter in ``tree`` (None: ``python``'s own install) spends on ``statement``
     (imports), timed inside it."""
@@ -119,16 +137,7 @@ def main() -> None:
         if not (args.data / "characters" / "char2").is_dir():
             print(f"note: {args.data} has no characters/char2: its render is left out", file=sys.stderr)
             jobs.pop("render char2 + dab")
-        walls: dict[tuple[str, str], list[float]] = defaultdict(list)
-        rss: dict[tuple[str, str], list[float]] = defaultdict(list)
-        for label, cli in jobs.items():
-            for tree in trees.values():
-                run_rss(tree, cli)  # .pyc files and numba's cache for this tree
-            for _ in range(args.repeat):
-                for name, tree in trees.items():
-                    wall, peak = run_rss(tree, cli)
-                    walls[name, label].append(wall)
-                    rss[name, label].append(peak)
+        walls, rss = fresh_runs(trees, jobs, args.repeat)
 
         names = list(trees)
         print(f"Fresh processes, median of {args.repeat} (wall s / peak RSS MB); {os.cpu_count()} cores, "

@@ -29,7 +29,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-from cold_start import imports_by_package, run_rss, unpack  # noqa: E402
+from cold_start import fresh_runs, imports_by_package, unpack  # noqa: E402
 
 DEFAULT_BASELINE = "b6303be"  # the last commit before issue 16's pose cold-start work
 DATA = ROOT.parent / "shared" / "data"
@@ -98,16 +98,7 @@ def main() -> None:
             jobs[f"pose {image.parent.name}/{image.name}"] = ["pose", str(image), "--backend", "embedded"]
             jobs[f"annotate {image.parent.name}/{image.name}"] = ["annotate", str(image), "-o", str(out / "x"),
                                                                   "--backend", "embedded", "--force"]
-        walls: dict[tuple[str, str], list[float]] = defaultdict(list)
-        rss: dict[tuple[str, str], list[float]] = defaultdict(list)
-        for label, cli in jobs.items():
-            for tree in trees.values():
-                run_rss(tree, cli)  # .pyc files, the page cache
-            for _ in range(args.repeat):
-                for name, tree in trees.items():
-                    wall, peak = run_rss(tree, cli)
-                    walls[name, label].append(wall)
-                    rss[name, label].append(peak)
+        walls, rss = fresh_runs(trees, jobs, args.repeat)  # one discarded run each: .pyc files, page cache
         names = list(trees)
         print(f"Fresh processes, median of {args.repeat} (wall s / peak RSS MB); {os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.2f}; target 0.5 s")

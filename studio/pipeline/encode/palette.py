@@ -341,6 +341,17 @@ def _nearest_entry(r: int, g: int, b: int, palette: np.ndarray) -> int:
 
 
 @njit(nogil=True, cache=True)
+def _cached_entry(r: int, g: int, b: int, palette: np.ndarray, table: np.ndarray) -> int:
+    """The nearest palette entry of (r, g, b), from ``table`` (2^24 uint16, 0xFFFF = not yet known) or found and kept."""
+    key = (r << 16) | (g << 8) | b
+    entry = table[key]
+    if entry == 0xFFFF:
+        entry = _nearest_entry(r, g, b, palette)
+        table[key] = entry
+    return entry
+
+
+@njit(nogil=True, cache=True)
 def _map_cached(rgb: np.ndarray, palette: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
     """out[y, x] = nearest entry of rgb[y, x]; table: (2^24,) uint16 cache, 0xFFFF = not yet known."""
     h, w = out.shape
@@ -349,12 +360,7 @@ def _map_cached(rgb: np.ndarray, palette: np.ndarray, table: np.ndarray, out: np
             r = int(rgb[y, x, 0])
             g = int(rgb[y, x, 1])
             b = int(rgb[y, x, 2])
-            key = (r << 16) | (g << 8) | b
-            entry = table[key]
-            if entry == 0xFFFF:
-                entry = _nearest_entry(r, g, b, palette)
-                table[key] = entry
-            out[y, x] = entry
+            out[y, x] = _cached_entry(r, g, b, palette, table)
 
 
 @njit(nogil=True, cache=True)
@@ -373,12 +379,7 @@ def _map_over_colour(premultiplied: np.ndarray, share: np.ndarray, palette: np.n
             r = min(255, int(premultiplied[y, x, 0]) + share[a, 0])
             g = min(255, int(premultiplied[y, x, 1]) + share[a, 1])
             b = min(255, int(premultiplied[y, x, 2]) + share[a, 2])
-            key = (r << 16) | (g << 8) | b
-            entry = table[key]
-            if entry == 0xFFFF:
-                entry = _nearest_entry(r, g, b, palette)
-                table[key] = entry
-            out[y, x] = entry
+            out[y, x] = _cached_entry(r, g, b, palette, table)
 
 
 @njit(nogil=True, cache=True)
