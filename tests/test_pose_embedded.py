@@ -234,3 +234,52 @@ def test_a_weak_peak_is_ringed_unsure_by_the_studios_decoding() -> None:
     assert 0.4 < LOW_PEAK < 0.9
     assert studio[7, 2] < UNSURE_SCORE and plain[7, 2] == pytest.approx(0.4)  # ringed; argmax keeps the peak
     assert (np.delete(studio[:, 2], 7) == pytest.approx(0.9)) and np.allclose(studio[:, :2], plain[:, :2])
+
+
+def test_a_stride_two_network_gives_64_by_48_heatmaps_and_its_weights_say_so(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = build_network(stride=2).eval()
+    out = net(torch.zeros(1, 3, INPUT_WH[1], INPUT_WH[0]))
+    assert tuple(out.shape) == (1, 17, INPUT_WH[1] // 2, INPUT_WH[0] // 2)
+    assert sum(p.numel() for p in net.parameters()) * 4 / 1e6 < 25
+    path = tmp_path / "s2.pt"
+    save_weights(net, path)
+    loaded = load_network(path)
+    assert loaded.stride == 2
+    image = np.full((300, 200, 3), 255, np.uint8)
+    image[100:110, 60:70] = 0
+    box = (40.0, 30.0, 160.0, 270.0)
+    np.testing.assert_allclose(predict(net, image, box), predict(loaded, image, box))
+    odd = tmp_path / "odd.pt"
+    torch.save({"format": "drawing-studio-pose-v1", "width": 32, "stride": 3, "state_dict": net.state_dict()}, odd)
+    with pytest.raises(BackendError, match="odd.pt is damaged: its output stride 3 is neither 2 nor 4"):
+        load_network(odd)
+    with pytest.raises(BackendError, match="output stride is 2 or 4, not 8"):
+        build_network(stride=8)
+
+
+class CornerNet(torch.nn.Module):  # type: ignore[misc]
+    """Puts every joint's peak on the heatmap cell at a given share of the output's width and height."""
+
+    def __init__(self, stride: int, at: tuple[float, float]) -> None:
+        super().__init__()
+        self.stride, self.at = stride, at
+
+    def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+        h, w = x.shape[2] // self.stride, x.shape[3] // self.stride
+        out = torch.zeros(x.shape[0], 17, h, w)
+        out[:, :, int(self.at[1] * h), int(self.at[0] * w)] = 1.0
+        return out
+
+
+def test_predict_reads_the_heatmap_size_off_the_network() -> None:
+    """The same cell at stride 4 and 2 maps to the same image px (within the finer grid's half cell)."""
+    image = np.full((300, 200, 3), 255, np.uint8)
+    box = (40.0, 30.0, 160.0, 270.0)
+    four = predict(CornerNet(4, (0.5, 0.25)), image, box, flip=False, limbs=False)
+    two = predict(CornerNet(2, (0.5, 0.25)), image, box, flip=False, limbs=False)
+    from studio.pipeline.pose.decode import box_center_size
+
+    center, size = box_center_size(box, INPUT_WH)
+    np.testing.assert_allclose(four[:, :2], np.broadcast_to(center - size / 2 + size * [0.5, 0.25], (17, 2)))
+    np.testing.assert_allclose(two[:, :2], four[:, :2])

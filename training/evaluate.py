@@ -275,7 +275,7 @@ def overlay(image: np.ndarray, box: Box, pred: np.ndarray, truth: Sample | None,
 
 
 def make(name: str, checkpoint: str | None, endpoint: str | None, **options: bool) -> PoseBackend:
-    """The backend to measure; ``options`` (flip, limbs) are the embedded model's decoding switches."""
+    """The backend to measure; ``options`` (flip, limbs, taylor) are the embedded model's decoding switches."""
     if name == "embedded":
         try:
             from studio.pipeline.pose.embedded import EmbeddedBackend
@@ -290,14 +290,17 @@ def make(name: str, checkpoint: str | None, endpoint: str | None, **options: boo
 
 def ablation(checkpoint: str | None, sets: dict[str, list[Sample]],
              refine: tuple[str, ...] | None) -> dict[str, dict[str, dict[str, Any]]]:
-    """Each embedded decoding choice (flip test, limb-aware peaks) on each set, refined as the studio does:
-    {choice: {set: summary}}."""
+    """Each embedded decoding choice on each set, added one at a time from mmpose's plain decoding (argmax and a
+    quarter px step) to the studio's (flip test, limb-aware peaks, Taylor sub-px peaks), refined as the studio
+    does: {choice: {set: summary}}."""
+    choices = {"argmax, quarter px": {"flip": False, "limbs": False, "taylor": False},
+               "+ flip test": {"flip": True, "limbs": False, "taylor": False},
+               "+ limb-aware peaks": {"flip": True, "limbs": True, "taylor": False},
+               "+ Taylor sub-px peaks (the studio's)": {"flip": True, "limbs": True, "taylor": True}}
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for flip in (False, True):
-        for limbs in (False, True):
-            backend = make("embedded", checkpoint, None, flip=flip, limbs=limbs)
-            choice = " + ".join(["argmax" if not limbs else "limb-aware peaks"] + (["flip test"] if flip else []))
-            out[choice] = {key: evaluate(backend, samples, refine)[0] for key, samples in sets.items()}
+    for choice, options in choices.items():
+        backend = make("embedded", checkpoint, None, **options)
+        out[choice] = {key: evaluate(backend, samples, refine)[0] for key, samples in sets.items()}
     return out
 
 

@@ -3,11 +3,13 @@
 It runs in plain torch on a CPU, on one thread. Pre- and post-processing follow pose_decode (mmpose's
 conventions) at a smaller input: the box, padded 1.25× to the input's 3:4 aspect, is warped to 96×128 px; the
 network gives 17 COCO heatmaps at 24×32 for the crop and for its mirror image, averaged (flip test); each
-keypoint is the heatmap's peak (limb_decode: a rival peak goes to the one nearest the parent joint) moved a
-quarter pixel towards the higher neighbour, mapped back to image px, with the peak value as its score.
+keypoint is the heatmap's peak (limb_decode: a rival peak goes to the one nearest the parent joint) placed to a
+fraction of a pixel where a Gaussian through it peaks (decode.taylor_peak), mapped back to image px, with the peak
+value as its score.
 
 Network (``build_network``): an encoder of four stride-2 stages (conv-BN-ReLU pairs) and a decoder of two
-upsampling stages with skip connections, then a 1×1 head: about 1.9 M parameters (7.5 MB as float32).
+upsampling stages with skip connections, then a 1×1 head: about 1.9 M parameters (7.5 MB as float32). A third
+decoder stage gives 64×48 heatmaps (output stride 2, recorded in the weights' header).
 Weights live in ``studio/resources/pose_embedded.pt`` as a plain state dict with a small header, loaded with
 ``torch.load(weights_only=True)``. Their sha256 is in ``pose_embedded.pt.sha256`` beside them (``sha256sum -c``
 reads it; save_weights writes it): a damaged copy of the shipped weights loads without complaint and gives
@@ -36,13 +38,14 @@ from studio.pipeline.intake.box import find_figure_box
 from studio.pipeline.pose.backend import UNSURE_SCORE, BackendError, Box, Detection, PoseResult, check_box
 from studio.pipeline.pose.limbs import decode_limbs
 from studio.pipeline.pose.decode import (box_center_size, crop_input, decode_heatmaps, flip_back, heatmap_to_image,
-                                         mirror_shift)
+                                         mirror_shift, quarter_shift, taylor_peak)
 
 INPUT_WH = (96, 128)  # network input, width × height
-HEATMAP_WH = (24, 32)  # network output, width × height (stride 4)
+STRIDE = 4  # the shipped network's output stride (build_network also makes 2)
+HEATMAP_WH = (INPUT_WH[0] // STRIDE, INPUT_WH[1] // STRIDE)  # its output, width × height: 24×32
 WIDTH = 32  # channels of the first stage; each later stage doubles it
 THREADS = 1  # torch threads per pose: a small network gains little from two, and two stall when the CPU is busy
-FLIP_SHIFT = mirror_shift(INPUT_WH[0] // HEATMAP_WH[0])  # 0.75 heatmap px: the exact mirror (not mmpose's 1)
+FLIP_SHIFT = mirror_shift(STRIDE)  # 0.75 heatmap px at stride 4: the exact mirror (not mmpose's 1)
 FORMAT = "drawing-studio-pose-v1"
 # A joint whose (flip-averaged) heatmap peak is below this is scored unsure, so the user is asked to check it. Chosen
 # on generated figures of the training families (a tuning seed, never the evaluation's): with the leave-style-out
@@ -114,8 +117,11 @@ def _torch() -> Any:
     return torch
 
 
-def build_network(width: int = WIDTH) -> Any:
-    """The network, randomly initialised: (B, 3, 128, 96) float32 → (B, 17, 32, 24) heatmaps."""
+def build_network(width: int = WIDTH, stride: int = STRIDE) -> Any:
+    """The network, randomly initialised: (B, 3, 128, 96) float32 → (B, 17, 128 / stride, 96 / stride) heatmaps
+    (stride 4: 32×24, the shipped model's; stride 2 adds a third decoder stage for 64×48)."""
+    if stride not in (2, 4):
+        raise BackendError(f"the embedded network's output stride is 2 or 4, not {stride!r:.20}")
     torch = _torch()
     nn = torch.nn
 
@@ -128,11 +134,14 @@ def build_network(width: int = WIDTH) -> Any:
         def __init__(self) -> None:
             super().__init__()
             w = width
+            self.stride = stride
             self.enc1, self.enc2 = pair(3, w, 2), pair(w, 2 * w, 2)  # 1/2, 1/4
             self.enc3, self.enc4 = pair(2 * w, 4 * w, 2), pair(4 * w, 8 * w, 2)  # 1/8, 1/16
             self.dec3 = pair(8 * w + 4 * w, 4 * w, 1)  # back to 1/8
             self.dec2 = pair(4 * w + 2 * w, 2 * w, 1)  # back to 1/4
-            self.head = nn.Conv2d(2 * w, 17, 1)
+            if stride == 2:
+                self.dec1 = pair(2 * w + w, w, 1)  # back to 1/2
+            self.head = nn.Conv2d(2 * w if stride == 4 else w, 17, 1)
 
         def forward(self, x: Any) -> Any:
             f = torch.nn.functional
@@ -141,8 +150,10 @@ def build_network(width: int = WIDTH) -> Any:
             e3 = self.enc3(e2)
             e4 = self.enc4(e3)
             d3 = self.dec3(torch.cat([f.interpolate(e4, size=e3.shape[2:], mode="nearest"), e3], 1))
-            d2 = self.dec2(torch.cat([f.interpolate(d3, size=e2.shape[2:], mode="nearest"), e2], 1))
-            return self.head(d2)
+            d = self.dec2(torch.cat([f.interpolate(d3, size=e2.shape[2:], mode="nearest"), e2], 1))
+            if stride == 2:
+                d = self.dec1(torch.cat([f.interpolate(d, size=e1.shape[2:], mode="nearest"), e1], 1))
+            return self.head(d)
 
     return DrawnPoseNet()
 
@@ -155,7 +166,8 @@ def save_weights(network: Any, path: Path, meta: dict[str, Any] | None = None) -
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    torch.save({"format": FORMAT, "width": WIDTH, "meta": dict(meta or {}), "state_dict": state}, buffer)
+    header = {"format": FORMAT, "width": WIDTH, "stride": getattr(network, "stride", STRIDE), "meta": dict(meta or {})}
+    torch.save({**header, "state_dict": state}, buffer)
     data = buffer.getvalue()
     with atomic_write_path(path) as tmp:
         tmp.write_bytes(data)
@@ -211,7 +223,10 @@ def load_network(path: str | Path | None = None, device: str = "cpu") -> Any:
     if not isinstance(width, int) or not 4 <= width <= 256:
         raise BackendError(f"{path.name} is damaged: its network width {width!r:.20} is not a whole number of "
                            "channels between 4 and 256")
-    network = build_network(width)
+    stride = data.get("stride", STRIDE)
+    if stride not in (2, 4):
+        raise BackendError(f"{path.name} is damaged: its output stride {stride!r:.20} is neither 2 nor 4")
+    network = build_network(width, stride)
     try:
         network.load_state_dict(data["state_dict"])
     except (KeyError, RuntimeError) as exc:
@@ -226,25 +241,28 @@ def _state_dict_problem(message: str) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def predict(network: Any, image_rgb: np.ndarray, box: Box, flip: bool = True, limbs: bool = True) -> np.ndarray:
+def predict(network: Any, image_rgb: np.ndarray, box: Box, flip: bool = True, limbs: bool = True,
+            taylor: bool = True) -> np.ndarray:
     """(17, 3) float64 COCO keypoints [x, y, score] in image px for the figure in ``box``.
 
     ``flip`` also runs the mirrored crop and averages the two heatmaps (one batch of two: steadier peaks);
     ``limbs`` reads the peaks with decode_limbs, so an ambiguous hand or foot follows its elbow or knee and is
     scored unsure, where plain argmax takes whichever peak is a hair stronger; it also scores unsure every joint
-    whose peak is below LOW_PEAK."""
+    whose peak is below LOW_PEAK. ``taylor`` places each peak to a fraction of a heatmap px by decode.taylor_peak
+    (False: mmpose's quarter px step)."""
     center, size = box_center_size(box, INPUT_WH)
     x = crop_input(image_rgb, center, size, INPUT_WH)
     if flip:
         out = _forward(network, np.concatenate([x, x[:, :, :, ::-1]]))
-        heatmaps = 0.5 * (out[0] + flip_back(out[1], shift=FLIP_SHIFT))
+        heatmaps = 0.5 * (out[0] + flip_back(out[1], shift=mirror_shift(INPUT_WH[0] // out.shape[-1])))
     else:
         heatmaps = _forward(network, x)[0]
-    coords, scores = decode_limbs(heatmaps)[:2] if limbs else decode_heatmaps(heatmaps)
+    refine = taylor_peak if taylor else quarter_shift
+    coords, scores = decode_limbs(heatmaps, refine)[:2] if limbs else decode_heatmaps(heatmaps, refine)
     if limbs:  # the studio's decoding also rings weak peaks (limbs=False is mmpose's plain argmax and peak scores)
         weak = heatmaps.reshape(len(heatmaps), -1).max(axis=1) < LOW_PEAK
         scores[weak] = np.minimum(scores[weak], 0.5 * UNSURE_SCORE)
-    xy = heatmap_to_image(coords, center, size, HEATMAP_WH)
+    xy = heatmap_to_image(coords, center, size, (heatmaps.shape[-1], heatmaps.shape[-2]))
     return np.concatenate([xy, scores[:, None]], axis=1)
 
 
@@ -267,16 +285,17 @@ class EmbeddedBackend:
 
     name = "embedded"
 
-    def __init__(self, weights: str | Path | None = None, flip: bool = True, limbs: bool = True) -> None:
+    def __init__(self, weights: str | Path | None = None, flip: bool = True, limbs: bool = True,
+                 taylor: bool = True) -> None:
         exported = _verified_onnx() if weights is None else None  # the shipped model runs without torch
         self.network: Any = OnnxNetwork(exported) if exported is not None else load_network(weights)
-        self.flip, self.limbs = flip, limbs
+        self.flip, self.limbs, self.taylor = flip, limbs, taylor
 
     def detect(self, image_rgb: np.ndarray) -> list[Detection]:
         return [find_figure_box(image_rgb)]
 
     def pose(self, image_rgb: np.ndarray, box: Box) -> PoseResult:
-        keypoints = predict(self.network, image_rgb, check_box(box), self.flip, self.limbs)
+        keypoints = predict(self.network, image_rgb, check_box(box), self.flip, self.limbs, self.taylor)
         return PoseResult(keypoints)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from studio.pipeline.pose.backend import UNSURE_SCORE
-from studio.pipeline.pose.decode import decode_heatmaps, quarter_shift
+from studio.pipeline.pose.decode import PeakRefiner, decode_heatmaps, quarter_shift
 
 # COCO limb joint → the joint it hangs from, parents before children.
 LIMB_PARENT = ((7, 5), (8, 6), (13, 11), (14, 12), (9, 7), (10, 8), (15, 13), (16, 14))
@@ -41,9 +41,10 @@ def peaks(heatmap: np.ndarray, floor: float) -> np.ndarray:
     return np.array(keep).reshape(-1, 3)
 
 
-def decode_limbs(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Heatmaps (17, h, w) → coords (17, 2) heatmap px, scores (17,), and the COCO joints that were ambiguous."""
-    coords, scores = decode_heatmaps(heatmaps)
+def decode_limbs(heatmaps: np.ndarray, refine: PeakRefiner = quarter_shift) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Heatmaps (17, h, w) → coords (17, 2) heatmap px, scores (17,), and the COCO joints that were ambiguous;
+    each peak placed to a fraction of a px by ``refine`` (decode.quarter_shift or decode.taylor_peak)."""
+    coords, scores = decode_heatmaps(heatmaps, refine)
     ambiguous: list[int] = []
     for joint, parent in LIMB_PARENT:
         if scores[joint] <= 0 or scores[parent] <= 0:
@@ -52,7 +53,7 @@ def decode_limbs(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int
         if len(candidates) < 2:
             continue
         nearest = candidates[np.argmin(np.hypot(*(candidates[:, :2] - coords[parent]).T))]
-        coords[joint] = quarter_shift(heatmaps[joint], int(nearest[0]), int(nearest[1]))
+        coords[joint] = refine(heatmaps[joint], int(nearest[0]), int(nearest[1]))
         scores[joint] = min(float(nearest[2]), 0.5 * UNSURE_SCORE)
         ambiguous.append(joint)
     if mirrored_legs(coords):
