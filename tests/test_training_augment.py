@@ -36,3 +36,16 @@ def test_the_nose_stays_on_its_dot(augment: str) -> None:
         assert np.hypot(x_ / 4 - k[b, 0, 0], y / 4 - k[b, 0, 1]) < 0.3  # within a third of a heatmap px
         moved += not np.allclose(k[b, 0, :2], keypoints[b, 0, :2]) and not np.isclose(k[b, 0, 1], keypoints[b, 0, 1])
     assert (moved > 5) == (augment == "standard")  # flips keep rows; rotations and scaling move them
+
+
+@pytest.mark.parametrize("stride", [4, 2])
+def test_targets_peak_on_the_dot_at_either_output_stride(stride: int) -> None:
+    images, keypoints = _dots(12, 2)
+    x, maps, weight, k = batch(images, keypoints, np.arange(12), np.random.default_rng(5), "flip", stride)
+    assert maps.shape == (12, 17, 128 // stride, 96 // stride) and weight.shape == (12, 17, 1, 1)
+    for b in range(12):
+        grey = (x[b].transpose(1, 2, 0) * STD + MEAN).mean(axis=2)
+        y, x_ = np.unravel_index(grey.argmin(), grey.shape)
+        assert np.hypot(x_ / stride - k[b, 0, 0], y / stride - k[b, 0, 1]) < 0.3 * 4 / stride
+        peak_y, peak_x = np.unravel_index(maps[b, 0].argmax(), maps[b, 0].shape)
+        assert abs(peak_x - k[b, 0, 0]) <= 0.5 and abs(peak_y - k[b, 0, 1]) <= 0.5

@@ -141,3 +141,15 @@ def test_a_figure_at_the_edge_touches_the_picture_edge(figures: list[Figure]) ->
     for f in edged:
         left, top, right, bottom = f.box
         assert min(left, top) <= 1 or max(right, bottom) >= 255
+
+
+def test_arms_join_the_body_from_its_top_to_below_its_middle(figures: list[Figure]) -> None:
+    """Shoulders are where the arms join (training/ANNOTATION.md), not always just under the head: about a quarter
+    of the bodied figures have their arms joining further down, which puts their shoulders lower on the body."""
+    bodied = [f for f in figures if f.style != "tadpole" and "side view" not in f.traits]
+    along = np.array(["arms along the body" in f.traits for f in bodied])
+    assert 0.12 < along.mean() < 0.4
+    depth = np.array([(f.keypoints[5:7, 1].mean() - f.keypoints[0, 1]) / (f.keypoints[11:13, 1].mean()
+                                                                           - f.keypoints[0, 1]) for f in bodied])
+    assert np.median(depth[along]) > np.median(depth[~along]) + 0.05
+    assert depth[along].max() > 0.6

@@ -246,6 +246,9 @@ class _Body:
             ys, sx = y0 + length * rng.uniform(.05, .3), rng.uniform(8, 20) if rng.random() < .3 else rng.uniform(.8, 2.5)
             if sx > 5:  # a shoulder bar
                 sk.line(np.array([(-sx, ys), (sx, ys)]), self.ink, self.w)
+            if rng.random() < .25:  # arms from anywhere along the body, down to its middle and below
+                ys = y0 + length * rng.uniform(.05, .6)
+                self.traits.append("arms along the body")
             self.attach = {"shoulder": (sx, ys), "hip": (rng.uniform(.8, 3), y0 + length)}
             return
         kind = {"dress": 2, "trousers": 3}.get(self.clothing, int(rng.choice((0, 1, 4), p=(.5, .3, .2))))
@@ -300,6 +303,9 @@ class _Body:
             x_h = ws.max() * rng.uniform(.3, .6)
             bottom = float(np.interp(x_h, ws[len(ws) // 2:][::-1], ys[len(ys) // 2:][::-1]))
             y_h = bottom - length * rng.uniform(.02, .08)
+        if rng.random() < .25:  # arms from anywhere along the body's side, down to its middle and below
+            y_s = y0 + (y_h - y0) * rng.uniform(.05, .6)
+            self.traits.append("arms along the body")
         self.attach = {"shoulder": (np.interp(y_s, ys, ws), y_s), "hip": (x_h, y_h)}
         self.dress = kind == 2
 
