@@ -117,5 +117,6 @@ def test_the_garlic_photo_gives_the_same_box_and_joints(shared: Path) -> None:
     cell = 1.25 * max(height, width * 4 / 3) / HEATMAP_WH[1]
     moved = np.hypot(*(ours[:, :2] - theirs[:, :2]).T)
     assert moved.max() <= 1.05 * cell
-    assert np.count_nonzero(moved > 0.5) <= 2  # the rest land on the very same spot
+    # the rest stay within a tenth of a cell (peaks are placed to a fraction of a cell, so noise moves them a little)
+    assert np.count_nonzero(moved > 0.1 * cell) <= 2
     assert np.abs(ours[:, 2] - theirs[:, 2]).max() < 0.05

@@ -314,9 +314,9 @@ def write_model_card(path: Path, meta: dict[str, Any], real: str = "") -> None:
         + (" --families in-style" if held_out else "")
         + (f" --stride {meta['stride']}" if meta.get("stride", STRIDE) != STRIDE else "")
         + (" --precision bf16" if meta.get("precision") == "bf16" else "")
-        + "` (about 4 min to generate 48,000 figures on 2 cores, then about 11 min per epoch of 48,000 in float32 "
-        "on 2 idle CPU cores, half that in bf16 on a CPU with AVX-512 BF16; `--minutes M` stops cleanly and the "
-        "next run resumes from the checkpoint in --work).",
+        + "` (about 5 min to generate 48,000 figures on 2 cores, then about 6 min per epoch of 48,000 on 2 idle "
+        "CPU cores, 11 with one thread, about half that with --precision bf16 on a CPU with AVX-512 BF16; "
+        "`--minutes M` stops cleanly and the next run resumes from the checkpoint in --work).",
         "", "## Metrics",
         f"- Validation set ({meta.get('val', '?')} figures of the training families, seed {meta.get('seed', 0) + 1000}): "
         f"mean joint error {meta.get('error_pct', float('nan')):.2f}% of the keypoints' height, PCK@5% "
