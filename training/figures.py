@@ -246,9 +246,7 @@ class _Body:
             ys, sx = y0 + length * rng.uniform(.05, .3), rng.uniform(8, 20) if rng.random() < .3 else rng.uniform(.8, 2.5)
             if sx > 5:  # a shoulder bar
                 sk.line(np.array([(-sx, ys), (sx, ys)]), self.ink, self.w)
-            if rng.random() < .25:  # arms from anywhere along the body, down to its middle and below
-                ys = y0 + length * rng.uniform(.05, .6)
-                self.traits.append("arms along the body")
+            ys = self.arms_along(y0, y0 + length, ys)
             self.attach = {"shoulder": (sx, ys), "hip": (rng.uniform(.8, 3), y0 + length)}
             return
         kind = {"dress": 2, "trousers": 3}.get(self.clothing, int(rng.choice((0, 1, 4), p=(.5, .3, .2))))
@@ -303,11 +301,17 @@ class _Body:
             x_h = ws.max() * rng.uniform(.3, .6)
             bottom = float(np.interp(x_h, ws[len(ws) // 2:][::-1], ys[len(ys) // 2:][::-1]))
             y_h = bottom - length * rng.uniform(.02, .08)
-        if rng.random() < .25:  # arms from anywhere along the body's side, down to its middle and below
-            y_s = y0 + (y_h - y0) * rng.uniform(.05, .6)
-            self.traits.append("arms along the body")
+        y_s = self.arms_along(y0, y_h, y_s)
         self.attach = {"shoulder": (np.interp(y_s, ys, ws), y_s), "hip": (x_h, y_h)}
         self.dress = kind == 2
+
+    def arms_along(self, top: float, legs: float, usual: float) -> float:
+        """Where the arms join a body from ``top`` down to where the legs join: ``usual``, or for a quarter of the
+        figures anywhere from the top to below the middle (trait "arms along the body")."""
+        if self.rng.random() >= .25:
+            return usual
+        self.traits.append("arms along the body")
+        return top + (legs - top) * self.rng.uniform(.05, .6)
 
     def waist_seam(self, y: float, half_width: float) -> None:
         """A dress's waist: a seam across the body where the skirt starts to flare, sometimes a belt (two lines)."""

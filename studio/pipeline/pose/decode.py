@@ -78,13 +78,23 @@ def mirror_shift(stride: int) -> float:
     return 1.0 - 1.0 / stride
 
 
-def decode_heatmaps(heatmaps: np.ndarray, refine: PeakRefiner | None = None) -> tuple[np.ndarray, np.ndarray]:
+def quarter_shift(heatmap: np.ndarray, px: int, py: int) -> np.ndarray:
+    """(2,) heatmap px of the peak at (px, py) of a (h, w) heatmap, moved a quarter px towards the higher
+    neighbour along x and along y where it is away from the border (1 < x < w-1, 1 < y < h-1)."""
+    h, w = heatmap.shape
+    out = np.array([px, py], np.float64)
+    if 1 < px < w - 1 and 1 < py < h - 1:
+        out[0] += 0.25 * np.sign(float(heatmap[py, px + 1]) - float(heatmap[py, px - 1]))
+        out[1] += 0.25 * np.sign(float(heatmap[py + 1, px]) - float(heatmap[py - 1, px]))
+    return out
+
+
+def decode_heatmaps(heatmaps: np.ndarray, refine: PeakRefiner = quarter_shift) -> tuple[np.ndarray, np.ndarray]:
     """Heatmaps (K, h, w) → coords (K, 2) float64 in heatmap px and scores (K,).
 
     Per joint: the argmax and its value; where the value is ≤ 0 the coords are (-1, -1) (as mmpose). The peak
     is then placed to a fraction of a px by ``refine``, by default quarter_shift (mmpose's: away from the border
     it moves a quarter px towards the higher neighbour along x and along y)."""
-    refine = refine or quarter_shift
     k, h, w = heatmaps.shape
     flat = heatmaps.reshape(k, -1)
     idx = flat.argmax(axis=1)
@@ -95,17 +105,6 @@ def decode_heatmaps(heatmaps: np.ndarray, refine: PeakRefiner | None = None) -> 
         if scores[j] > 0:
             coords[j] = refine(heatmaps[j], int(coords[j, 0]), int(coords[j, 1]))
     return coords, scores
-
-
-def quarter_shift(heatmap: np.ndarray, px: int, py: int) -> np.ndarray:
-    """(2,) heatmap px of the peak at (px, py) of a (h, w) heatmap, moved a quarter px towards the higher
-    neighbour along x and along y where it is away from the border (1 < x < w-1, 1 < y < h-1)."""
-    h, w = heatmap.shape
-    out = np.array([px, py], np.float64)
-    if 1 < px < w - 1 and 1 < py < h - 1:
-        out[0] += 0.25 * np.sign(float(heatmap[py, px + 1]) - float(heatmap[py, px - 1]))
-        out[1] += 0.25 * np.sign(float(heatmap[py + 1, px]) - float(heatmap[py - 1, px]))
-    return out
 
 
 def taylor_peak(heatmap: np.ndarray, px: int, py: int) -> np.ndarray:
