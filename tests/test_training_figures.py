@@ -153,3 +153,17 @@ def test_arms_join_the_body_from_its_top_to_below_its_middle(figures: list[Figur
                                                                            - f.keypoints[0, 1]) for f in bodied])
     assert np.median(depth[along]) > np.median(depth[~along]) + 0.05
     assert depth[along].max() > 0.6
+
+
+def test_some_bodied_figures_have_their_arms_on_the_head(figures: list[Figure]) -> None:
+    """Children's transitional figures: a body, but the arms join the head. Their shoulders are where the arms join
+    (training/ANNOTATION.md), on the head's outline, so they sit far nearer the face than the hips."""
+    bodied = [f for f in figures if f.style != "tadpole" and "side view" not in f.traits]
+    on_head = np.array(["arms on the head" in f.traits for f in bodied])
+    assert 0.04 < on_head.mean() < 0.2
+    assert not any("arms along the body" in f.traits for f, o in zip(bodied, on_head) if o)
+    depth = np.array([(f.keypoints[5:7, 1].mean() - f.keypoints[0, 1]) / (f.keypoints[11:13, 1].mean()
+                                                                           - f.keypoints[0, 1]) for f in bodied])
+    assert np.median(depth[on_head]) < np.median(depth[~on_head]) - 0.05
+    for f in (f for f, o in zip(bodied, on_head) if o):  # arms on the head never reach for hands on hips
+        assert "hips" not in f.traits

@@ -126,13 +126,13 @@ class _Body:
         self.pants: int | None = None  # the trousers' pen
         self.dress = False
         self.attach: dict[str, tuple[float, float]] = {}  # the figure's left shoulder and hip, where limbs join
-        self.on_head: dict[str, float] = {}  # tadpoles: the angles on the head's outline where they join
+        self.on_head: dict[str, float] = {}  # limbs that join the head's outline (tadpoles): the angles where
 
     def pen(self, colour: np.ndarray | tuple[float, ...], opacity: float, grain: float) -> int:
         return self.sk.pen(colour, opacity, grain, self.figure)
 
     def joint(self, name: str, side: float) -> np.ndarray:
-        """Where the arm or leg (name: shoulder or hip) of `side` joins the body or, for tadpoles, the head."""
+        """Where the arm or leg (name: shoulder or hip) of `side` joins the body or (on_head) the head."""
         if name in self.on_head:
             return self.rim(self.on_head[name] if side > 0 else np.pi - self.on_head[name])[0]
         return np.array([side * self.attach[name][0], self.attach[name][1]])
@@ -152,10 +152,11 @@ class _Body:
             self.on_head = {"shoulder": np.radians(rng.uniform(-30, 25)), "hip": np.radians(rng.uniform(55, 82))}
         else:
             self.torso()
+            self.arms_on_head()
         if self.side_view:
             self.attach = {k: (rng.uniform(0, 3), y) for k, (_, y) in self.attach.items()}
         pose = POSES[int(rng.choice(len(POSES), p=(.2, .22, .2, .1, .08, .1, .1)))]
-        if pose == "hips" and (self.style == "tadpole" or self.side_view):
+        if pose == "hips" and ("shoulder" in self.on_head or self.side_view):
             pose = "out"
         self.pose = pose
         self.traits += [pose] if pose in ("cross", "hips") else []
@@ -312,6 +313,15 @@ class _Body:
             return usual
         self.traits.append("arms along the body")
         return top + (legs - top) * self.rng.uniform(.05, .6)
+
+    def arms_on_head(self) -> None:
+        """For about one bodied figure in eight, the arms join the head's outline, from its sides down to the chin,
+        as in children's transitional figures (trait "arms on the head"); the shoulders are where they join."""
+        bar = self.style == "stick" and self.attach["shoulder"][0] > 5  # a stick figure's shoulder bar is drawn
+        if self.side_view or bar or self.rng.random() >= .12:
+            return
+        self.on_head["shoulder"] = np.radians(self.rng.uniform(-25, 55))
+        self.traits[:] = [t for t in self.traits if t != "arms along the body"] + ["arms on the head"]
 
     def waist_seam(self, y: float, half_width: float) -> None:
         """A dress's waist: a seam across the body where the skirt starts to flare, sometimes a belt (two lines)."""
@@ -560,7 +570,6 @@ def generate(rng: np.random.Generator, size: int = 256, families: Families = ALL
         traits.append("two figures")
     _doodles(rng, sk, kp, float(np.ptp(pts, axis=0).max()))
     edge = rng.random() < .08
-    traits += ["at the edge"] if edge else []
     sheet = np.concatenate([kp] + [op[1] for op in sk.ops]) if "two figures" in traits else pts
     h, s = place_on_photo(rng, sheet, size, edge)
     page = families.choose(rng, "paper")
@@ -577,6 +586,8 @@ def generate(rng: np.random.Generator, size: int = 256, families: Families = ALL
     x, y, w, hh = cv2.boundingRect(ink.view(np.uint8))
     m = max(2.0, .03 * max(w, hh))
     box = np.array([max(0, x - m), max(0, y - m), min(size, x + w + m), min(size, y + hh + m)], np.float32)
+    if edge and (min(box[:2]) <= 1 or max(box[2:]) >= size - 1):  # the extreme point may be a scribble's corner
+        traits.append("at the edge")
     keypoints = np.c_[np.clip(apply_homography(h, kp), 0, size - 1), vis].astype(np.float32)
     return Figure(photograph(rng, img), keypoints, box, style, ink, page,
                   {"style": style, "tool": tool, "clothing": clothing, "paper": page}, tuple(traits))
