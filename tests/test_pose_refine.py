@@ -10,7 +10,7 @@ import pytest
 from studio.core.annotate import annotate_image
 from studio.pipeline.intake.images import LoadedImage
 from studio.pipeline.pose.backend import Detection, PoseResult
-from studio.pipeline.pose.refine import (MAX_MOVE, STEPS, figure_crop, medial_axis, refine_in_image,
+from studio.pipeline.pose.refine import (INSIDE_REACH, MAX_MOVE, STEPS, figure_crop, medial_axis, refine_in_image,
                                          refine_keypoints, snap_inside)
 
 SURE, UNSURE = 0.9, 0.1
@@ -91,6 +91,26 @@ def test_a_joint_off_the_figure_moves_to_its_nearest_pixel_and_others_stay() -> 
     np.testing.assert_allclose(out[4, :2], (59, 79))
     np.testing.assert_allclose(out[5, :2], (30, 25))
     np.testing.assert_array_equal(out[[0, 1, 2, *range(6, 17)]], kp[[0, 1, 2, *range(6, 17)]])
+
+
+def test_a_scored_joint_moves_onto_the_figure_only_from_within_reach() -> None:
+    """A network's joint far off the mask is more often on a limb the mask missed than misplaced: it stays. A
+    template's guess (score 0) moves from anywhere."""
+    mask = np.zeros((200, 200), np.uint8)
+    mask[0:100, 50:150] = 255  # a 100-px figure: the reach is INSIDE_REACH * 100 px
+    kp = np.zeros((17, 3))
+    kp[:, :2] = (100, 50)
+    kp[:, 2] = SURE
+    near, far = 99 + 0.9 * INSIDE_REACH * 100, 99 + 1.5 * INSIDE_REACH * 100  # px below its last row
+    kp[3, :2], kp[4, :2] = (100, near), (100, far)
+    kp[5, :2], kp[5, 2] = (100, far), 0.0
+    out = refine_keypoints(kp, mask, ["inside"])
+    np.testing.assert_allclose(out[3, :2], (100, 99))
+    np.testing.assert_allclose(out[4, :2], (100, far))
+    np.testing.assert_allclose(out[5, :2], (100, 99))
+    np.testing.assert_allclose(refine_keypoints(kp, mask, ["inside"], reach=np.inf)[4, :2], (100, 99))
+    points = np.array([[100.0, 110.0], [100.0, 110.0]])  # 11 px below the figure, one reach per point
+    np.testing.assert_allclose(snap_inside(points, mask, np.array([20.0, 5.0])), [[100, 99], [100, 110]])
 
 
 def test_snap_inside_leaves_points_alone_without_a_figure() -> None:
@@ -320,9 +340,9 @@ def test_every_step_is_finite_and_bounded_on_any_mask(name: str) -> None:
             out = refine_keypoints(kp, mask, [step])
             assert out.shape == (17, 3) and np.isfinite(out).all()
             np.testing.assert_array_equal(out[:, 2], kp[:, 2])
-            if step != "inside":
-                assert moved(kp, out).max() <= MAX_MOVE * size + 1e-9, step
-        out = refine_keypoints(kp, mask)
+            bound = INSIDE_REACH if step == "inside" else MAX_MOVE
+            assert moved(kp, out).max() <= bound * size + 1e-9, step
+        out = refine_keypoints(kp, mask, reach=np.inf)  # from any distance, every joint ends on the figure
         assert np.isfinite(out).all()
         if len(xs):
             assert on_mask(mask, out[:, :2]).all()
@@ -364,7 +384,7 @@ def test_refine_in_image_refines_in_image_px() -> None:
     kp = off_figure_keypoints()
     box, _, mask = figure_crop(rgb, BOX)
     assert not on_mask(mask, kp[:, :2] - box[:2]).any()
-    out = refine_in_image(kp, rgb, BOX, ["inside"])
+    out = refine_in_image(kp, rgb, BOX, ["inside"], np.inf)
     assert on_mask(mask, out[:, :2] - box[:2]).all()
     np.testing.assert_allclose(out[:, :2] - box[:2], snap_inside(kp[:, :2] - box[:2], mask))
 
@@ -381,11 +401,31 @@ class OffFigureBackend:
         return PoseResult(off_figure_keypoints())
 
 
-def test_annotate_records_refined_keypoints_and_joints_on_the_figure() -> None:
+def distance_to_mask(mask: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """(n,) px from each point (n, 2) to the nearest mask pixel (0 on it)."""
+    rows, cols = np.nonzero(mask)
+    return np.min(np.hypot(xy[:, :1] - cols, xy[:, 1:] - rows), axis=1)
+
+
+@pytest.mark.parametrize("scored", [True, False], ids=["network", "template"])
+def test_annotate_puts_joints_on_the_figure_from_within_reach(scored: bool) -> None:
+    """A network's joints (scored) move onto the figure from within refine's reach, in the keypoints and in the
+    character's joints, and the rest stay where the network put them; a template's (score 0) all move onto it."""
     rgb = drawing()
-    annotation = annotate_image(LoadedImage(rgb, 1.0, (rgb.shape[1], rgb.shape[0])), OffFigureBackend())
+    backend = OffFigureBackend()
+    if not scored:
+        backend.pose = lambda image, box: PoseResult(np.hstack([off_figure_keypoints()[:, :2], np.zeros((17, 1))]))
+    annotation = annotate_image(LoadedImage(rgb, 1.0, (rgb.shape[1], rgb.shape[0])), backend)
     mask = annotation.character.mask
     corner = np.array(annotation.box[:2])
-    assert on_mask(mask, annotation.keypoints[:, :2] - corner).all()
-    assert on_mask(mask, annotation.character.rest).all()
-    np.testing.assert_array_equal(annotation.keypoints[:, 2], off_figure_keypoints()[:, 2])
+    before = off_figure_keypoints()[:, :2] - corner
+    reach = INSIDE_REACH * max(np.ptp(np.nonzero(mask)[0]) + 1, np.ptp(np.nonzero(mask)[1]) + 1) if scored else np.inf
+    near = distance_to_mask(mask, before) <= reach
+    assert near.any() and (near.all() if not scored else not near.all())
+    after = annotation.keypoints[:, :2] - corner
+    assert on_mask(mask, after[near]).all()
+    np.testing.assert_array_equal(after[~near], before[~near])
+    rest = annotation.character.rest
+    assert on_mask(mask, rest[distance_to_mask(mask, rest) <= reach + 1]).all()
+    assert on_mask(mask, rest).all() == (not scored or near.all())
+    np.testing.assert_array_equal(annotation.keypoints[:, 2], 0.0 if not scored else off_figure_keypoints()[:, 2])

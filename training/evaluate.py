@@ -304,15 +304,17 @@ def ablation(checkpoint: str | None, sets: dict[str, list[Sample]],
     return out
 
 
-def refinement_variants() -> dict[str, tuple[str, ...]]:
-    """The refinement ablation: none, each step on top of keeping joints inside the mask, and all of them."""
-    from studio.pipeline.pose.refine import STEPS
+def refinement_variants() -> dict[str, tuple[tuple[str, ...], float]]:
+    """The refinement ablation, {name: (steps, inside's reach)}: none, keeping joints inside the mask from any
+    distance and from the studio's reach (refine.INSIDE_REACH), each other step on top of that, and all of them."""
+    from studio.pipeline.pose.refine import INSIDE_REACH, STEPS
 
-    variants: dict[str, tuple[str, ...]] = {"none": (), "inside": ("inside",)}
+    variants = {"none": ((), INSIDE_REACH), "inside, from any distance": (("inside",), np.inf),
+                f"inside, from {INSIDE_REACH:g} of the figure": (("inside",), INSIDE_REACH)}
     for step in STEPS:
         if step != "inside":
-            variants[f"inside + {step}"] = ("inside", step)
-    variants["all"] = tuple(STEPS)
+            variants[f"inside + {step}"] = (("inside", step), INSIDE_REACH)
+    variants["all"] = (tuple(STEPS), INSIDE_REACH)
     return variants
 
 
@@ -323,8 +325,8 @@ def refinement_ablation(backend: PoseBackend, sets: dict[str, list[Sample]]) -> 
     raw = {key: [np.asarray(backend.pose(s.image, s.box).keypoints, float) for s in samples]
            for key, samples in sets.items()}
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for name, steps in refinement_variants().items():
-        out[name] = {key: score(samples, [refine_in_image(k, s.image, s.box, steps) if steps else k
+    for name, (steps, reach) in refinement_variants().items():
+        out[name] = {key: score(samples, [refine_in_image(k, s.image, s.box, steps, reach) if steps else k
                                           for s, k in zip(samples, raw[key])])[0]
                      for key, samples in sets.items()}
     return out

@@ -16,7 +16,7 @@ from studio.pipeline.intake.images import LoadedImage, read_image
 from studio.pipeline.pose.manual import ManualBackend
 from studio.pipeline.pose.backend import (AD_SKELETON, UNSURE_SCORE, BackendError, Box, Detection, PoseBackend,
                                           PoseResult, check_box, check_detections, check_keypoints, coco_to_ad)
-from studio.pipeline.pose.refine import REFINE_STEPS, figure_crop, refine_in_box, snap_inside
+from studio.pipeline.pose.refine import REFINE_STEPS, figure_crop, figure_size, reach_px, refine_in_box, snap_inside
 from studio.pipeline.progress import Cancel
 
 if TYPE_CHECKING:  # imported where used: `studio pose` needs neither the character format (yaml) nor file writing
@@ -180,8 +180,11 @@ def annotate_image(image: LoadedImage, backend: PoseBackend, box: Box | None = N
     names, parents, locs = coco_to_ad(keypoints)
     local = locs - np.array(box[:2])
     local = np.clip(local, 0, [cut.shape[1] - 1, cut.shape[0] - 1])
-    local = np.round(snap_inside(local, mask))  # root, hip and torso average two joints: off the mask between them
-    low = [name for name, score in zip(names, _joint_scores(result.keypoints)) if 0 < score < UNSURE_SCORE]
+    scores = _joint_scores(result.keypoints)
+    # root, hip and torso average two joints, so they can fall off the mask between them; as refinement's "inside", a
+    # joint further off than the reach stays where it is (its limb is likely missing from the mask: the user's to fix)
+    local = np.round(snap_inside(local, mask, reach_px(scores, figure_size(mask))))
+    low = [name for name, score in zip(names, scores) if 0 < score < UNSURE_SCORE]
     if low:
         notes.append(f"low confidence: check {', '.join(n.replace('_', ' ') for n in joints_to_name(low))}")
     from studio.pipeline.character import Character
