@@ -271,8 +271,9 @@ def write_model_card(path: Path, meta: dict[str, Any], real: str = "") -> None:
         "outlined, filled and tadpole figures (some tadpoles a blob of a body with the face on it) in pencil, pen, "
         "marker and crayon; plain bodies, round blobs with no neck, dresses (waist seams, belts, skirts, pleats) "
         "and trousers; huge heads, very long or short legs and arms; arms down, out, raised in a V, one up, "
-        "crossing the body, hands on hips, and a quarter of them joining the body anywhere from its top to below "
-        "its middle; side views; capes, hats and crowns, animals standing as people (ears, "
+        "crossing the body, hands on hips, a quarter of them joining the body anywhere from its top to below "
+        "its middle, and an eighth joining the head (transitional figures); side views; capes, hats and crowns, "
+        "animals standing as people (ears, "
         "whiskers, tails); colouring over the lines, pencil under-drawing, a second figure on the sheet, figures "
         "touching the picture's edge; on plain, ruled and squared paper with light gradients, shadows, "
         "perspective, blur and JPEG noise; boxes jittered like a detector's.",
@@ -282,8 +283,8 @@ def write_model_card(path: Path, meta: dict[str, Any], real: str = "") -> None:
         "- Leave-style-out split, fixed before the generator's variety was designed: the tadpole style, the pencil, "
         "trousers and squared paper (training.figures.HELD_OUT). A model trained without them (`--families "
         "in-style`) measures how the recipe generalises to styles it never saw. Decisions are made on it, as issue 15 "
-        "asks, so it is a validation split, not a blind one: the arms joining anywhere were added after its tadpoles "
-        "showed shoulders read at the bottom of the head.",
+        "asks, so it is a validation split, not a blind one: the arms joining anywhere, then the arms joining the "
+        "head of a figure with a body, were added after its tadpoles showed shoulders read at the bottom of the head.",
         "- No real drawing is used for training. char2 informed earlier generator changes (tops with skirts), so "
         "it is reported as seen; garlic.png was annotated by hand (tests/data/garlic_joints.json) and is a blind "
         "test.",
