@@ -6,8 +6,9 @@
 Without DRAWING, every drawings/*.png and characters/*/image.png under --data is used. Stages, as annotate()
 runs them: intake (read_image: decode, EXIF, downscale to ≤1000 px), box (the classical find_figure_box that
 ManualBackend.detect calls), mask (segment_figure on the crop of the rounded box), then pose() per backend on
-that box: manual; embedded (the shipped weights: with flip test, as shipped, and in one pass); torch (a
-random-init ResNet-<depth> saved to a temp .pth and loaded through the safe path), with and without flip test;
+that box: manual; embedded (the shipped weights: as shipped, with flip test and two box scales, and in one
+pass); torch (a random-init ResNet-<depth> saved to a temp .pth and loaded through the safe path), with and
+without flip test;
 with --torchserve a real local TorchServe (tests/torchserve_fixture.py, 5-15 s to start) whose test handlers
 have no weights, so it measures PNG encoding + HTTP + JSON only; mm when mmcv/mmdet/mmpose import and
 --mm-checkpoint is given. Last, annotate() whole with the manual and with the embedded backend.
@@ -121,11 +122,11 @@ def main() -> None:
     if available():
         t = time.perf_counter()
         embedded = EmbeddedBackend()
-        one_pass = EmbeddedBackend(flip=False)
+        one_pass = EmbeddedBackend(flip=False, scales=(1.0,))
         notes.append(f"embedded: shipped weights, load {1000 * (time.perf_counter() - t) / 2:.0f} ms (once); "
                      "pose() includes the crop, the network and decoding")
-        backends["pose: embedded (flip test, 1 thread, as shipped)"] = embedded.pose
-        backends["pose: embedded, one pass"] = one_pass.pose
+        backends["pose: embedded (flip test, two box scales, 1 thread, as shipped)"] = embedded.pose
+        backends["pose: embedded, one pass (one crop, no flip)"] = one_pass.pose
 
         def two_threads(rgb: np.ndarray, box: Box) -> Any:
             pose_embedded.THREADS = 2
@@ -134,7 +135,7 @@ def main() -> None:
             finally:
                 pose_embedded.THREADS = 1
 
-        backends["pose: embedded, flip test, 2 threads"] = two_threads
+        backends["pose: embedded, as shipped, 2 threads"] = two_threads
     else:
         notes.append("embedded: weights or torch missing, not run")
     backends["pose: torch, flip test"] = torch_pose(True)

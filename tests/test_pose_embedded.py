@@ -131,8 +131,8 @@ def test_flip_test_mirrors_the_second_pass_back_and_swaps_left_and_right() -> No
     image = np.full((400, 300, 3), 255, np.uint8)
     image[150:158, 90:98] = 0  # one ink spot, left of the box's centre
     box = (50.0, 50.0, 250.0, 350.0)
-    one = predict(InkSpotNet(), image, box, flip=False, limbs=False)
-    both = predict(InkSpotNet(), image, box, flip=True, limbs=False)
+    one = predict(InkSpotNet(), image, box, flip=False, limbs=False, scales=(1.0,))
+    both = predict(InkSpotNet(), image, box, flip=True, limbs=False, scales=(1.0,))
     from studio.pipeline.pose.decode import box_center_size
 
     cell = float(box_center_size(box, INPUT_WH)[1][0] / HEATMAP_WH[0])  # image px per heatmap px (11.7 here)
@@ -229,8 +229,8 @@ def test_a_weak_peak_is_ringed_unsure_by_the_studios_decoding() -> None:
 
     image = np.full((400, 300, 3), 255, np.uint8)
     box = (50.0, 50.0, 250.0, 350.0)
-    studio = predict(WeakPeakNet(), image, box, flip=False, limbs=True)
-    plain = predict(WeakPeakNet(), image, box, flip=False, limbs=False)
+    studio = predict(WeakPeakNet(), image, box, flip=False, limbs=True, scales=(1.0,))
+    plain = predict(WeakPeakNet(), image, box, flip=False, limbs=False, scales=(1.0,))
     assert 0.4 < LOW_PEAK < 0.9
     assert studio[7, 2] < UNSURE_SCORE and plain[7, 2] == pytest.approx(0.4)  # ringed; argmax keeps the peak
     assert (np.delete(studio[:, 2], 7) == pytest.approx(0.9)) and np.allclose(studio[:, :2], plain[:, :2])
@@ -276,8 +276,8 @@ def test_predict_reads_the_heatmap_size_off_the_network() -> None:
     """The same cell at stride 4 and 2 maps to the same image px (within the finer grid's half cell)."""
     image = np.full((300, 200, 3), 255, np.uint8)
     box = (40.0, 30.0, 160.0, 270.0)
-    four = predict(CornerNet(4, (0.5, 0.25)), image, box, flip=False, limbs=False)
-    two = predict(CornerNet(2, (0.5, 0.25)), image, box, flip=False, limbs=False)
+    four = predict(CornerNet(4, (0.5, 0.25)), image, box, flip=False, limbs=False, scales=(1.0,))
+    two = predict(CornerNet(2, (0.5, 0.25)), image, box, flip=False, limbs=False, scales=(1.0,))
     from studio.pipeline.pose.decode import box_center_size
 
     center, size = box_center_size(box, INPUT_WH)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from studio.pipeline.pose import embedded
 from studio.pipeline.pose.decode import decode_heatmaps, quarter_shift, taylor_peak
+from studio.pipeline.pose.embedded import HEATMAP_WH, INPUT_WH, SCALES, OnnxNetwork, predict
 from studio.pipeline.pose.limbs import decode_limbs
 
 H, W = 32, 24
@@ -68,3 +70,35 @@ def test_limb_decoding_places_a_settled_rival_by_the_same_refiner() -> None:
     coords, _, ambiguous = decode_limbs(heatmaps, taylor_peak)
     assert 10 in ambiguous
     np.testing.assert_allclose(coords[10], [3.4, 11.3], atol=0.02)
+
+
+class DotFinder(OnnxNetwork):
+    """A stand-in network that sees one thing: each crop's dark dot, answered as a Gaussian on every heatmap where
+    the dot lies (crop px / 4), so what predict makes of its crops can be checked to a fraction of a px."""
+
+    def __init__(self) -> None:  # no ONNX graph to read
+        pass
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(batch), 17, HEATMAP_WH[1], HEATMAP_WH[0]), np.float32)
+        ys, xs = np.mgrid[0:HEATMAP_WH[1], 0:HEATMAP_WH[0]]
+        for i, crop in enumerate(batch):
+            dark = np.clip(-crop.mean(axis=0) - 1.0, 0, None)  # paper normalises to about +2, the dot to about -1.8
+            v, u = (np.array(np.nonzero(dark)) * dark[dark > 0]).sum(axis=1) / dark.sum() / (INPUT_WH[0] / HEATMAP_WH[0])
+            out[i] = np.exp(-((xs - u) ** 2 + (ys - v) ** 2) / 2)
+        return out
+
+
+def test_box_scales_are_averaged_in_the_first_crops_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    image = np.full((400, 400, 3), 235, np.uint8)
+    dot = np.array([130.0, 110.0])  # far from the box's centre, where a wider crop's frame differs most
+    yy, xx = np.mgrid[0:400, 0:400]
+    image[np.hypot(xx - dot[0], yy - dot[1]) <= 2.5] = 20
+    box = (100.0, 80.0, 260.0, 320.0)
+    for scales in ((1.0,), SCALES, (1.2, 1.0, 0.9)):
+        keypoints = predict(DotFinder(), image, box, scales=scales)
+        assert np.abs(keypoints[:, :2] - dot).max() < 1.0, scales
+    monkeypatch.setattr(embedded, "_into_first_frame", lambda heatmaps, k: heatmaps)  # averaged without the warp
+    assert np.abs(predict(DotFinder(), image, box, scales=(1.0, 1.3, 1.3))[:, :2] - dot).max() > 5.0
+    with pytest.raises(ValueError, match="box scales"):
+        predict(DotFinder(), image, box, scales=())

@@ -274,8 +274,9 @@ def overlay(image: np.ndarray, box: Box, pred: np.ndarray, truth: Sample | None,
     return img
 
 
-def make(name: str, checkpoint: str | None, endpoint: str | None, **options: bool) -> PoseBackend:
-    """The backend to measure; ``options`` (flip, limbs, taylor) are the embedded model's decoding switches."""
+def make(name: str, checkpoint: str | None, endpoint: str | None, **options: Any) -> PoseBackend:
+    """The backend to measure; ``options`` (flip, limbs, taylor, scales) are the embedded model's decoding
+    switches."""
     if name == "embedded":
         try:
             from studio.pipeline.pose.embedded import EmbeddedBackend
@@ -291,12 +292,15 @@ def make(name: str, checkpoint: str | None, endpoint: str | None, **options: boo
 def ablation(checkpoint: str | None, sets: dict[str, list[Sample]],
              refine: tuple[str, ...] | None) -> dict[str, dict[str, dict[str, Any]]]:
     """Each embedded decoding choice on each set, added one at a time from mmpose's plain decoding (argmax and a
-    quarter px step) to the studio's (flip test, limb-aware peaks, Taylor sub-px peaks), refined as the studio
-    does: {choice: {set: summary}}."""
-    choices = {"argmax, quarter px": {"flip": False, "limbs": False, "taylor": False},
-               "+ flip test": {"flip": True, "limbs": False, "taylor": False},
-               "+ limb-aware peaks": {"flip": True, "limbs": True, "taylor": False},
-               "+ Taylor sub-px peaks (the studio's)": {"flip": True, "limbs": True, "taylor": True}}
+    quarter px step) to the studio's (flip test, limb-aware peaks, Taylor sub-px peaks, two box scales), refined as
+    the studio does: {choice: {set: summary}}."""
+    one: tuple[float, ...] = (1.0,)
+    choices: dict[str, dict[str, Any]] = {
+        "argmax, quarter px": {"flip": False, "limbs": False, "taylor": False, "scales": one},
+        "+ flip test": {"flip": True, "limbs": False, "taylor": False, "scales": one},
+        "+ limb-aware peaks": {"flip": True, "limbs": True, "taylor": False, "scales": one},
+        "+ Taylor sub-px peaks": {"flip": True, "limbs": True, "taylor": True, "scales": one},
+        "+ two box scales (the studio's)": {"flip": True, "limbs": True, "taylor": True}}
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for choice, options in choices.items():
         backend = make("embedded", checkpoint, None, **options)
@@ -411,11 +415,12 @@ SHORT = {"real_bipeds": "char folders", "real_annotated": "hand-annotated", "syn
 
 def per_joint_table(title: str, by_variant: dict[str, dict[str, Any]]) -> None:
     """Per-joint mean error (% of height) of each variant (or set) in columns."""
+    width = max([22] + [len(SHORT.get(k, k)) + 2 for k in by_variant])  # a long variant name keeps a gap
     print(f"\n{title}")
-    print(f"{'joint':<16}" + "".join(f"{SHORT.get(k, k):>22}" for k in by_variant))
+    print(f"{'joint':<16}" + "".join(f"{SHORT.get(k, k):>{width}}" for k in by_variant))
     for n in AD_NAMES:
         cells = (fmt(r["per_joint_percent"].get(n, float("nan")), 2) for r in by_variant.values())
-        print(f"{n:<16}" + "".join(f"{c:>22}" for c in cells))
+        print(f"{n:<16}" + "".join(f"{c:>{width}}" for c in cells))
 
 
 def variants_table(title: str, by_variant: dict[str, dict[str, dict[str, Any]]], sets: Iterable[str]) -> None:

@@ -296,7 +296,9 @@ def write_model_card(path: Path, meta: dict[str, Any], real: str = "") -> None:
         "package), which OpenCV runs without torch; its record (pose_embedded.onnx.sha256) names its own sha256 and "
         "the .pt's, so a damaged or stale export is never run (torch then runs the .pt).",
         "- Decoding (studio/pipeline/pose/embedded.py): flip test (the crop and its mirror image in one batch, "
-        "the mirrored heatmaps moved back 0.75 px, the exact mirror at stride 4, and averaged), then limb-aware "
+        "the mirrored heatmaps moved back 0.75 px, the exact mirror at stride 4, and averaged) at two box scales "
+        "(the padded box and 1.1× it, the wider crop's heatmaps warped into the first's frame and averaged: "
+        "embedded.SCALES), then limb-aware "
         "peaks (studio/pipeline/pose/limbs.py): where an elbow, hand, knee or foot has a second peak at least 0.8 as "
         "strong, the one nearest its parent joint wins and the joint is scored unsure (below 0.3), so the studio "
         "asks the user to check it; where the hips, knees or feet are mirrored against the shoulders, all six leg "
