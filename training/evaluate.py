@@ -415,12 +415,12 @@ SHORT = {"real_bipeds": "char folders", "real_annotated": "hand-annotated", "syn
 
 def per_joint_table(title: str, by_variant: dict[str, dict[str, Any]]) -> None:
     """Per-joint mean error (% of height) of each variant (or set) in columns."""
-    width = max([22] + [len(SHORT.get(k, k)) + 2 for k in by_variant])  # a long variant name keeps a gap
+    widths = [max(22, len(SHORT.get(k, k)) + 2) for k in by_variant]  # a long variant name keeps a gap
     print(f"\n{title}")
-    print(f"{'joint':<16}" + "".join(f"{SHORT.get(k, k):>{width}}" for k in by_variant))
+    print(f"{'joint':<16}" + "".join(f"{SHORT.get(k, k):>{w}}" for k, w in zip(by_variant, widths)))
     for n in AD_NAMES:
         cells = (fmt(r["per_joint_percent"].get(n, float("nan")), 2) for r in by_variant.values())
-        print(f"{n:<16}" + "".join(f"{c:>{width}}" for c in cells))
+        print(f"{n:<16}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths)))
 
 
 def variants_table(title: str, by_variant: dict[str, dict[str, dict[str, Any]]], sets: Iterable[str]) -> None:
