@@ -11,7 +11,7 @@ Keypoints are [x, y, score] in the mask's px, pixel (i, j) centred on x = i, y =
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Collection
+from typing import Collection, Sequence
 
 import cv2
 import numpy as np
@@ -108,7 +108,7 @@ def refine_in_image(keypoints: np.ndarray, image_rgb: np.ndarray, box: Box, step
     return refine_in_box(keypoints, mask, box, steps, reach)
 
 
-def reach_px(scores: np.ndarray, size: float, reach: float = INSIDE_REACH) -> np.ndarray:
+def reach_px(scores: np.ndarray | Sequence[float], size: float, reach: float = INSIDE_REACH) -> np.ndarray:
     """How far (px) "inside" may move each joint of a figure ``size`` px at its larger side: ``reach`` of that for a
     joint a network scored, any distance for one scored 0 (a template's guess)."""
     return np.where(np.asarray(scores, float) > 0, reach * size, np.inf)
