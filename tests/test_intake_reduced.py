@@ -100,7 +100,7 @@ def test_the_garlic_photo_gives_the_same_box_and_joints(shared: Path) -> None:
     about one grey level (45 dB), the box within 1.5 px, and each of the embedded model's keypoints on the same
     box within one heatmap cell (the box, padded 1.25× to 3:4, over 32 rows: 14.3 px here). That is the model's
     own resolution: ±1 grey level of noise on the whole decode moves a keypoint by one cell too."""
-    from studio.pipeline.pose.embedded import HEATMAP_WH, EmbeddedBackend, available
+    from studio.pipeline.pose.embedded import HEATMAP_WH, LOW_PEAK, EmbeddedBackend, available
 
     path = shared / "drawings" / "garlic.png"
     loaded = read_image(path)
@@ -119,4 +119,7 @@ def test_the_garlic_photo_gives_the_same_box_and_joints(shared: Path) -> None:
     assert moved.max() <= 1.05 * cell
     # the rest stay within a tenth of a cell (peaks are placed to a fraction of a cell, so noise moves them a little)
     assert np.count_nonzero(moved > 0.1 * cell) <= 2
-    assert np.abs(ours[:, 2] - theirs[:, 2]).max() < 0.05
+    # scores agree, but for a peak within a hair of LOW_PEAK, which the noise may ring on one decode and not the other
+    differ = np.abs(ours[:, 2] - theirs[:, 2]) >= 0.05
+    at_threshold = np.abs(np.maximum(ours[:, 2], theirs[:, 2]) - LOW_PEAK) < 0.02
+    assert not (differ & ~at_threshold).any() and np.count_nonzero(differ) <= 1
