@@ -126,7 +126,7 @@ class _Body:
         self.pants: int | None = None  # the trousers' pen
         self.dress = False
         self.attach: dict[str, tuple[float, float]] = {}  # the figure's left shoulder and hip, where limbs join
-        self.on_head: dict[str, float] = {}  # limbs that join the head's outline (tadpoles): the angles where
+        self.on_head: dict[str, float] = {}  # limbs joining the head (tadpoles, some arms): angle on its outline
 
     def pen(self, colour: np.ndarray | tuple[float, ...], opacity: float, grain: float) -> int:
         return self.sk.pen(colour, opacity, grain, self.figure)
